@@ -1,0 +1,109 @@
+//! Auto Scaling adapter: reads a group's attachments and attaches what is missing. It has no
+//! function that detaches, deletes or modifies anything else.
+
+use super::aws_error;
+use crate::error::AwsError;
+use aws_sdk_autoscaling::Client;
+
+/// A group's load balancer attachments as `DescribeAutoScalingGroups` reports them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupState {
+    /// Target group ARNs (from `TargetGroupARNs` and `elbv2` traffic sources).
+    pub target_group_arns: Vec<String>,
+    /// Classic load balancer names (from `LoadBalancerNames` and `elb` traffic sources).
+    pub load_balancer_names: Vec<String>,
+    /// The group's `Status`, e.g. `Delete in progress`; unset for a live group.
+    pub status: Option<String>,
+}
+
+impl GroupState {
+    /// Whether the group is being deleted.
+    pub fn is_deleting(&self) -> bool {
+        self.status
+            .as_deref()
+            .is_some_and(|s| s.to_ascii_lowercase().contains("delete"))
+    }
+}
+
+/// Describes one group; `Ok(None)` when it does not exist.
+pub async fn describe_group(client: &Client, group: &str) -> Result<Option<GroupState>, AwsError> {
+    let output = client
+        .describe_auto_scaling_groups()
+        .auto_scaling_group_names(group)
+        .send()
+        .await
+        .map_err(|err| aws_error("DescribeAutoScalingGroups", format!("group {group}"), err))?;
+    let Some(found) = output
+        .auto_scaling_groups()
+        .iter()
+        .find(|g| g.auto_scaling_group_name() == Some(group))
+    else {
+        return Ok(None);
+    };
+    let mut state = GroupState {
+        target_group_arns: found.target_group_arns().to_vec(),
+        load_balancer_names: found.load_balancer_names().to_vec(),
+        status: found.status().map(str::to_owned),
+    };
+    // Attachments made with AttachTrafficSources are listed as traffic sources.
+    for source in found.traffic_sources() {
+        let (Some(identifier), kind) = (source.identifier(), source.r#type()) else {
+            continue;
+        };
+        let list = match kind {
+            Some("elb") => &mut state.load_balancer_names,
+            Some("elbv2") | None if identifier.contains(":targetgroup/") => {
+                &mut state.target_group_arns
+            }
+            _ => continue,
+        };
+        if !list.iter().any(|i| i == identifier) {
+            list.push(identifier.to_owned());
+        }
+    }
+    Ok(Some(state))
+}
+
+/// `AttachLoadBalancerTargetGroups` for at most 10 ARNs.
+pub async fn attach_target_groups(
+    client: &Client,
+    group: &str,
+    arns: &[String],
+) -> Result<(), AwsError> {
+    client
+        .attach_load_balancer_target_groups()
+        .auto_scaling_group_name(group)
+        .set_target_group_arns(Some(arns.to_vec()))
+        .send()
+        .await
+        .map(drop)
+        .map_err(|err| {
+            aws_error(
+                "AttachLoadBalancerTargetGroups",
+                format!("group {group} (target groups {})", arns.join(", ")),
+                err,
+            )
+        })
+}
+
+/// `AttachLoadBalancers` for at most 10 classic load balancer names.
+pub async fn attach_load_balancers(
+    client: &Client,
+    group: &str,
+    names: &[String],
+) -> Result<(), AwsError> {
+    client
+        .attach_load_balancers()
+        .auto_scaling_group_name(group)
+        .set_load_balancer_names(Some(names.to_vec()))
+        .send()
+        .await
+        .map(drop)
+        .map_err(|err| {
+            aws_error(
+                "AttachLoadBalancers",
+                format!("group {group} (load balancers {})", names.join(", ")),
+                err,
+            )
+        })
+}

@@ -1,0 +1,86 @@
+//! CodeDeploy adapter: reads a deployment.
+
+use super::aws_error;
+use crate::decision::DeploymentFacts;
+use crate::error::AwsError;
+use aws_sdk_codedeploy::types::DeploymentInfo;
+use aws_sdk_codedeploy::Client;
+
+/// Reads a deployment with `GetDeployment`. A deployment that does not exist is `Ok(None)`.
+pub async fn get_deployment(
+    client: &Client,
+    deployment_id: &str,
+) -> Result<Option<DeploymentFacts>, AwsError> {
+    match client
+        .get_deployment()
+        .deployment_id(deployment_id)
+        .send()
+        .await
+    {
+        Ok(output) => Ok(output
+            .deployment_info()
+            .map(|info| facts_from(info, deployment_id))),
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_deployment_does_not_exist_exception()) =>
+        {
+            Ok(None)
+        }
+        Err(err) => Err(aws_error(
+            "GetDeployment",
+            format!("deployment {deployment_id}"),
+            err,
+        )),
+    }
+}
+
+/// Reduces the API's deployment to the facts the decision needs.
+pub fn facts_from(info: &DeploymentInfo, deployment_id: &str) -> DeploymentFacts {
+    let style = info.deployment_style();
+    let load_balancers = info.load_balancer_info();
+    DeploymentFacts {
+        deployment_id: info.deployment_id().unwrap_or(deployment_id).to_owned(),
+        application: info.application_name().unwrap_or_default().to_owned(),
+        deployment_group: info.deployment_group_name().unwrap_or_default().to_owned(),
+        status: info
+            .status()
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default(),
+        compute_platform: info.compute_platform().map(|p| p.as_str().to_owned()),
+        deployment_type: style
+            .and_then(|s| s.deployment_type())
+            .map(|t| t.as_str().to_owned()),
+        deployment_option: style
+            .and_then(|s| s.deployment_option())
+            .map(|o| o.as_str().to_owned()),
+        green_fleet_action: info
+            .blue_green_deployment_configuration()
+            .and_then(|c| c.green_fleet_provisioning_option())
+            .and_then(|o| o.action())
+            .map(|a| a.as_str().to_owned()),
+        target_auto_scaling_groups: info
+            .target_instances()
+            .map(|t| t.auto_scaling_groups().to_vec())
+            .unwrap_or_default(),
+        target_group_names: load_balancers
+            .map(|l| {
+                l.target_group_info_list()
+                    .iter()
+                    .filter_map(|t| t.name())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        classic_load_balancer_names: load_balancers
+            .map(|l| {
+                l.elb_info_list()
+                    .iter()
+                    .filter_map(|e| e.name())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        traffic_shifted: info.instance_termination_wait_time_started(),
+    }
+}

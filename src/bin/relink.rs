@@ -1,0 +1,140 @@
+//! `relink`: the function's logic from a terminal. `relink replay` runs any supported event
+//! through exactly the Lambda handler's code; `relink deployment` relinks one deployment by id.
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use codedeploy_relink::aws::Clients;
+use codedeploy_relink::config::Config;
+use codedeploy_relink::handler::{Invocation, Relinker};
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Re-attach a CodeDeploy blue/green deployment group's load balancers to the Auto Scaling group
+/// CodeDeploy copied. Region, credentials and endpoint come from the usual AWS environment
+/// (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL, …); RELINK_* variables configure it as in Lambda.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// Plan and report, but attach nothing (overrides RELINK_DRY_RUN).
+    #[arg(long, global = true)]
+    dry_run: bool,
+    /// Print the invocation's JSON response instead of a table.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run an event file (SNS, SQS, EventBridge or {"deploymentId": …}) through the handler.
+    Replay {
+        /// The event file, or - for standard input.
+        event: PathBuf,
+    },
+    /// Relink one deployment by id.
+    Deployment {
+        /// The deployment id, e.g. d-75I7MBT7C.
+        id: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    match run(cli).await {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    let mut config = Config::from_env().context("reading the RELINK_* configuration")?;
+    config.dry_run |= cli.dry_run;
+    let payload = match &cli.command {
+        Command::Replay { event } => read_event(event)?,
+        Command::Deployment { id } => serde_json::json!({ "deploymentId": id }),
+    };
+    let relinker = Relinker::new(Clients::from_env().await, config);
+    let invocation = relinker.handle(&payload).await;
+    print(&invocation, cli.json)?;
+    Ok(match invocation.error {
+        None if invocation
+            .response
+            .batch_item_failures
+            .as_ref()
+            .is_none_or(Vec::is_empty) =>
+        {
+            ExitCode::SUCCESS
+        }
+        None => {
+            eprintln!(
+                "error: some SQS records failed and would be redelivered (see batchItemFailures)"
+            );
+            ExitCode::FAILURE
+        }
+        Some(error) => {
+            eprintln!(
+                "error: the invocation would fail ({}): {error}",
+                error.error_type()
+            );
+            ExitCode::FAILURE
+        }
+    })
+}
+
+fn read_event(path: &PathBuf) -> Result<serde_json::Value> {
+    let text = if path.as_os_str() == "-" {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading the event from standard input")?;
+        text
+    } else {
+        std::fs::read_to_string(path)
+            .with_context(|| format!("reading event file {}", path.display()))?
+    };
+    serde_json::from_str(&text)
+        .with_context(|| format!("event file {} is not JSON", path.display()))
+}
+
+fn print(invocation: &Invocation, json: bool) -> Result<()> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(&invocation.response)?);
+        return Ok(());
+    }
+    for report in &invocation.response.reports {
+        println!("{}", report.render());
+    }
+    if let Some(failures) = &invocation.response.batch_item_failures {
+        let ids: Vec<&str> = failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        println!(
+            "batchItemFailures: {}",
+            if ids.is_empty() {
+                "none".to_owned()
+            } else {
+                ids.join(", ")
+            }
+        );
+    }
+    Ok(())
+}
+
+/// Logs go to standard error (the report goes to standard output); level from RUST_LOG, default warn.
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

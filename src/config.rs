@@ -1,0 +1,227 @@
+//! Configuration, read from the environment once at start-up.
+
+use crate::error::ConfigError;
+use wildmatch::WildMatch;
+
+/// Environment variable: plan and report, but make no mutating AWS call.
+pub const DRY_RUN_VAR: &str = "RELINK_DRY_RUN";
+/// Environment variable: allow-list of `application/deployment-group` patterns.
+pub const DEPLOYMENT_GROUPS_VAR: &str = "RELINK_DEPLOYMENT_GROUPS";
+/// Environment variable: when to attach, `traffic-shifted` or `succeeded`.
+pub const ATTACH_WHEN_VAR: &str = "RELINK_ATTACH_WHEN";
+
+/// The moment from which a replacement group is relinked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AttachWhen {
+    /// As soon as CodeDeploy has moved traffic to the replacement group
+    /// (`instanceTerminationWaitTimeStarted`), even though the deployment is still running.
+    #[default]
+    TrafficShifted,
+    /// Only once the deployment has succeeded.
+    Succeeded,
+}
+
+impl AttachWhen {
+    /// The value as it is written in `RELINK_ATTACH_WHEN`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AttachWhen::TrafficShifted => "traffic-shifted",
+            AttachWhen::Succeeded => "succeeded",
+        }
+    }
+}
+
+/// One `application/deployment-group` pattern; `*` matches any run of characters and `?` one
+/// character, never across the `/`.
+#[derive(Debug, Clone)]
+struct GroupPattern {
+    application: WildMatch,
+    deployment_group: WildMatch,
+}
+
+/// Which deployment groups the function may act on. Empty means every group.
+#[derive(Debug, Clone, Default)]
+pub struct AllowList {
+    patterns: Vec<GroupPattern>,
+}
+
+impl AllowList {
+    /// Parses a comma- or whitespace-separated list of `application/group` patterns.
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let mut patterns = Vec::new();
+        for entry in spec
+            .split(|c: char| c == ',' || c.is_whitespace())
+            .filter(|e| !e.is_empty())
+        {
+            let (application, group) = entry.split_once('/').ok_or_else(|| {
+                format!("entry {entry:?} is not of the form application/deployment-group")
+            })?;
+            if application.is_empty() || group.is_empty() || group.contains('/') {
+                return Err(format!(
+                    "entry {entry:?} is not of the form application/deployment-group"
+                ));
+            }
+            patterns.push(GroupPattern {
+                application: WildMatch::new(application),
+                deployment_group: WildMatch::new(group),
+            });
+        }
+        Ok(AllowList { patterns })
+    }
+
+    /// Whether the list allows this deployment group (an empty list allows every group).
+    pub fn allows(&self, application: &str, deployment_group: &str) -> bool {
+        self.patterns.is_empty()
+            || self.patterns.iter().any(|p| {
+                p.application.matches(application) && p.deployment_group.matches(deployment_group)
+            })
+    }
+
+    /// Whether the list restricts anything.
+    pub fn is_restricted(&self) -> bool {
+        !self.patterns.is_empty()
+    }
+}
+
+/// Everything the function is told by its operator.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// Plan and report only; never call an attach API.
+    pub dry_run: bool,
+    /// Deployment groups the function may act on.
+    pub allow_list: AllowList,
+    /// From which point of a deployment the replacement group is relinked.
+    pub attach_when: AttachWhen,
+}
+
+impl Config {
+    /// Reads and validates the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads and validates the configuration from any variable lookup (the environment, a test map).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let value = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let invalid = |variable: &'static str, value: &str, expected: String| ConfigError {
+            variable,
+            value: value.to_owned(),
+            expected,
+        };
+
+        let dry_run = match value(DRY_RUN_VAR) {
+            None => false,
+            Some(v) => match v.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => true,
+                "false" | "0" | "no" | "off" => false,
+                _ => {
+                    return Err(invalid(
+                        DRY_RUN_VAR,
+                        &v,
+                        "true or false (also 1/0, yes/no, on/off)".into(),
+                    ))
+                }
+            },
+        };
+        let allow_list = match value(DEPLOYMENT_GROUPS_VAR) {
+            None => AllowList::default(),
+            Some(v) => {
+                AllowList::parse(&v).map_err(|why| invalid(DEPLOYMENT_GROUPS_VAR, &v, why))?
+            }
+        };
+        let attach_when = match value(ATTACH_WHEN_VAR) {
+            None => AttachWhen::default(),
+            Some(v) => match v.to_ascii_lowercase().as_str() {
+                "traffic-shifted" => AttachWhen::TrafficShifted,
+                "succeeded" => AttachWhen::Succeeded,
+                _ => {
+                    return Err(invalid(
+                        ATTACH_WHEN_VAR,
+                        &v,
+                        "traffic-shifted or succeeded".into(),
+                    ))
+                }
+            },
+        };
+        Ok(Config {
+            dry_run,
+            allow_list,
+            attach_when,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_when_nothing_is_set() {
+        let c = config(&[]).unwrap();
+        assert!(!c.dry_run);
+        assert!(!c.allow_list.is_restricted());
+        assert_eq!(c.attach_when, AttachWhen::TrafficShifted);
+    }
+
+    #[test]
+    fn reads_every_variable() {
+        let c = config(&[
+            (DRY_RUN_VAR, "TRUE"),
+            (DEPLOYMENT_GROUPS_VAR, "web/*, api/prod-?"),
+            (ATTACH_WHEN_VAR, "succeeded"),
+        ])
+        .unwrap();
+        assert!(c.dry_run);
+        assert_eq!(c.attach_when, AttachWhen::Succeeded);
+        assert!(c.allow_list.allows("web", "anything"));
+        assert!(c.allow_list.allows("api", "prod-1"));
+        assert!(!c.allow_list.allows("api", "prod-12"));
+        assert!(!c.allow_list.allows("web2", "x"));
+    }
+
+    #[test]
+    fn patterns_match_application_and_group_separately() {
+        let list = AllowList::parse("w*/bg").unwrap();
+        assert!(list.allows("web", "bg"));
+        assert!(!list.allows("web", "bg2"));
+        assert!(!list.allows("api", "bg"));
+        assert!(AllowList::parse("*/*").unwrap().allows("any", "thing"));
+    }
+
+    #[test]
+    fn invalid_values_name_the_variable() {
+        let e = config(&[(DRY_RUN_VAR, "maybe")]).unwrap_err();
+        assert_eq!(e.variable, DRY_RUN_VAR);
+        assert!(e.to_string().contains("RELINK_DRY_RUN"), "{e}");
+        assert!(e.to_string().contains("maybe"), "{e}");
+
+        let e = config(&[(ATTACH_WHEN_VAR, "later")]).unwrap_err();
+        assert_eq!(e.variable, ATTACH_WHEN_VAR);
+
+        for bad in ["web", "/bg", "web/", "a/b/c"] {
+            let e = config(&[(DEPLOYMENT_GROUPS_VAR, bad)]).unwrap_err();
+            assert_eq!(e.variable, DEPLOYMENT_GROUPS_VAR, "{bad}");
+            assert!(e.to_string().contains(bad), "{e}");
+        }
+    }
+
+    #[test]
+    fn blank_values_mean_unset() {
+        let c = config(&[(DRY_RUN_VAR, "  "), (DEPLOYMENT_GROUPS_VAR, "")]).unwrap();
+        assert!(!c.dry_run);
+        assert!(!c.allow_list.is_restricted());
+    }
+}

@@ -1,0 +1,168 @@
+//! Typed errors of the library. Every message names the deployment, group or resource it is about.
+
+use thiserror::Error;
+
+/// A configuration variable with a value the function cannot use.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+#[error("invalid {variable}={value:?}: expected {expected}")]
+pub struct ConfigError {
+    /// The environment variable.
+    pub variable: &'static str,
+    /// The value it had.
+    pub value: String,
+    /// What it should have been.
+    pub expected: String,
+}
+
+/// An input the function cannot read: where in the event, why, and a short excerpt of it.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+#[error("{location}: {reason}; received: {excerpt}")]
+pub struct InputError {
+    /// Where in the event the problem is, e.g. `Records[1].Sns.Message`.
+    pub location: String,
+    /// What is wrong with it.
+    pub reason: String,
+    /// The beginning of what was received, with control characters escaped.
+    pub excerpt: String,
+}
+
+impl InputError {
+    /// Builds an error about `received` at `location`.
+    pub fn new(location: impl Into<String>, reason: impl Into<String>, received: &str) -> Self {
+        InputError {
+            location: location.into(),
+            reason: reason.into(),
+            excerpt: excerpt(received),
+        }
+    }
+}
+
+/// The first characters of `text`, control characters escaped, so that an error can quote input
+/// of any size safely.
+pub fn excerpt(text: &str) -> String {
+    const MAX_CHARS: usize = 160;
+    let mut out: String = text
+        .chars()
+        .take(MAX_CHARS)
+        .flat_map(char::escape_debug)
+        .collect();
+    if text.chars().nth(MAX_CHARS).is_some() {
+        out.push('…');
+    }
+    out
+}
+
+/// A failed AWS call, as an adapter reports it (after the SDK's own retries).
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+#[error("{operation} for {resource} failed: {code}: {message}")]
+pub struct AwsError {
+    /// The API operation, e.g. `AttachLoadBalancerTargetGroups`.
+    pub operation: &'static str,
+    /// What the call was about, e.g. the Auto Scaling group's name.
+    pub resource: String,
+    /// The AWS error code (`AccessDenied`, `Throttling`, …), or the kind of transport failure.
+    pub code: String,
+    /// AWS's message, or the transport error's description.
+    pub message: String,
+    /// Whether a later retry may succeed (throttling, server errors, timeouts, transport failures).
+    pub retryable: bool,
+}
+
+/// Why one deployment could not be relinked.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+pub enum RelinkError {
+    /// An AWS call failed.
+    #[error("deployment {deployment_id}: {error}")]
+    Aws {
+        /// The deployment being relinked.
+        deployment_id: String,
+        /// The failed call.
+        error: AwsError,
+    },
+    /// Target group names in the deployment group's `loadBalancerInfo` that do not resolve.
+    #[error(
+        "deployment {deployment_id}: target group(s) {} listed in the load balancer info of deployment group {application}/{deployment_group} were not found by DescribeTargetGroups",
+        names.join(", ")
+    )]
+    TargetGroupsNotFound {
+        /// The deployment being relinked.
+        deployment_id: String,
+        /// Its application.
+        application: String,
+        /// Its deployment group.
+        deployment_group: String,
+        /// The names that did not resolve.
+        names: Vec<String>,
+    },
+    /// Some attach calls failed; the others may have succeeded (the report says which).
+    #[error(
+        "deployment {deployment_id}: attaching to {group} failed: {}",
+        failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    )]
+    Attach {
+        /// The deployment being relinked.
+        deployment_id: String,
+        /// The replacement Auto Scaling group.
+        group: String,
+        /// Each failed call.
+        failures: Vec<AwsError>,
+    },
+}
+
+impl RelinkError {
+    /// Whether retrying the whole deployment later may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            RelinkError::Aws { error, .. } => error.retryable,
+            RelinkError::TargetGroupsNotFound { .. } => false,
+            RelinkError::Attach { failures, .. } => failures.iter().any(|f| f.retryable),
+        }
+    }
+
+    /// The AWS error code behind the failure, when there is one.
+    pub fn code(&self) -> &str {
+        match self {
+            RelinkError::Aws { error, .. } => &error.code,
+            RelinkError::TargetGroupsNotFound { .. } => "TargetGroupNotFound",
+            RelinkError::Attach { failures, .. } => failures
+                .first()
+                .map(|f| f.code.as_str())
+                .unwrap_or("AttachFailed"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excerpt_is_bounded_and_escaped() {
+        assert_eq!(excerpt("a\u{0}b\n"), "a\\0b\\n");
+        let long = "x".repeat(10_000);
+        let e = excerpt(&long);
+        assert_eq!(e.chars().count(), 161);
+        assert!(e.ends_with('…'));
+    }
+
+    #[test]
+    fn relink_errors_name_the_deployment_and_the_call() {
+        let e = RelinkError::Aws {
+            deployment_id: "d-1".into(),
+            error: AwsError {
+                operation: "GetDeployment",
+                resource: "deployment d-1".into(),
+                code: "AccessDeniedException".into(),
+                message: "not authorized".into(),
+                retryable: false,
+            },
+        };
+        let text = e.to_string();
+        assert!(
+            text.contains("d-1") && text.contains("GetDeployment"),
+            "{text}"
+        );
+        assert!(text.contains("AccessDeniedException"), "{text}");
+        assert!(!e.is_retryable());
+    }
+}

@@ -1,0 +1,564 @@
+//! Decoding of invocation payloads into notifications. Pure: no I/O, no AWS types.
+//!
+//! Supported shapes, detected automatically:
+//! - SNS events whose records carry CodeDeploy trigger messages (every record is read);
+//! - SQS events whose bodies are SNS envelopes (SNS → SQS → Lambda) or raw trigger messages;
+//! - EventBridge `CodeDeploy Deployment State-change Notification` events;
+//! - a direct invocation `{"deploymentId": "d-…"}`, optionally naming the application and
+//!   deployment group to cross-check.
+
+use crate::error::{excerpt, InputError};
+use aws_lambda_events::codedeploy::CodeDeployEvent;
+use aws_lambda_events::sns::{SnsMessage, SnsRecord};
+use aws_lambda_events::sqs::SqsMessage;
+use serde::Deserialize;
+use serde_json::Value;
+
+/// The EventBridge `detail-type` of deployment state changes.
+pub const DEPLOYMENT_DETAIL_TYPE: &str = "CodeDeploy Deployment State-change Notification";
+/// The EventBridge `detail-type` of instance state changes (recognised and ignored).
+pub const INSTANCE_DETAIL_TYPE: &str = "CodeDeploy Instance State-change Notification";
+/// The longest deployment id accepted. Real ids are 11 characters (`d-` and 9 more).
+pub const MAX_DEPLOYMENT_ID_LEN: usize = 64;
+
+/// The outer shape of an invocation payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventShape {
+    /// An SNS event (`Records[].Sns`).
+    Sns,
+    /// An SQS event (`Records[].body`); failures are answered per record with `batchItemFailures`.
+    Sqs,
+    /// An EventBridge event from `aws.codedeploy`.
+    EventBridge,
+    /// A direct invocation naming a deployment.
+    Direct,
+}
+
+/// A decoded invocation payload: its shape and one item per record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DecodedEvent {
+    /// The outer shape.
+    pub shape: EventShape,
+    /// One item per record (a single item for EventBridge and direct invocations).
+    pub items: Vec<Item>,
+}
+
+/// One record of an event and what it says.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    /// Where the record is in the event, e.g. `Records[1]`.
+    pub location: String,
+    /// The SQS message id, which `batchItemFailures` must name.
+    pub sqs_message_id: Option<String>,
+    /// The notification the record carries, or why it could not be read.
+    pub notification: Result<Notification, InputError>,
+}
+
+/// What a record tells the function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notification {
+    /// A deployment to look at.
+    Deployment(DeploymentRef),
+    /// A message that is recognised and deliberately not acted on.
+    Ignored(Ignored),
+}
+
+/// A message the function recognises and ignores.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ignored {
+    /// The plain-text message CodeDeploy sends when a trigger is created.
+    TriggerTest {
+        /// The message's subject, when there was one.
+        subject: Option<String>,
+    },
+    /// An instance-level notification; deployment-level ones carry what the function needs.
+    InstanceNotification {
+        /// The deployment the instance belongs to, when given.
+        deployment_id: Option<String>,
+    },
+}
+
+/// A deployment named by a notification. Only the id is trusted; the names are cross-checked
+/// against the CodeDeploy API.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DeploymentRef {
+    /// The deployment id.
+    pub deployment_id: String,
+    /// The application the message names, if any.
+    pub application: Option<String>,
+    /// The deployment group the message names, if any.
+    pub deployment_group: Option<String>,
+    /// The status or state the message reports (informational only).
+    pub reported_status: Option<String>,
+}
+
+/// The CodeDeploy trigger message inside an SNS message; every field is optional here and
+/// checked by [`classify_message`]. Unknown fields are ignored, since CodeDeploy adds some.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TriggerMessage {
+    deployment_id: Option<Value>,
+    application_name: Option<Value>,
+    deployment_group_name: Option<Value>,
+    instance_id: Option<Value>,
+    instance_status: Option<Value>,
+    status: Option<Value>,
+}
+
+/// A direct invocation. Unknown fields are rejected so that a typo does not pass silently.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct DirectRequest {
+    deployment_id: String,
+    application_name: Option<String>,
+    deployment_group_name: Option<String>,
+}
+
+/// Decodes an invocation payload. A payload whose outer shape is not recognised is an error; a
+/// record that cannot be read is an item whose `notification` is an error, so the other records
+/// are still processed.
+pub fn decode(payload: &Value) -> Result<DecodedEvent, InputError> {
+    let Some(object) = payload.as_object() else {
+        return Err(InputError::new(
+            "event",
+            format!("expected a JSON object, got {}", json_kind(payload)),
+            &payload.to_string(),
+        ));
+    };
+
+    if let Some(records) = object.get("Records") {
+        let records = records
+            .as_array()
+            .ok_or_else(|| InputError::new("Records", "expected an array", &records.to_string()))?;
+        let first = records.first().ok_or_else(|| {
+            InputError::new("Records", "the event has no records", &payload.to_string())
+        })?;
+        let shape = if first.get("Sns").is_some() || source_of(first) == Some("aws:sns") {
+            EventShape::Sns
+        } else if first.get("body").is_some() || source_of(first) == Some("aws:sqs") {
+            EventShape::Sqs
+        } else {
+            return Err(InputError::new(
+                "Records[0]",
+                "a record that is neither an SNS record (EventSource aws:sns) nor an SQS record (eventSource aws:sqs)",
+                &first.to_string(),
+            ));
+        };
+        let items = records
+            .iter()
+            .enumerate()
+            .map(|(index, record)| decode_record(shape, index, record))
+            .collect();
+        return Ok(DecodedEvent { shape, items });
+    }
+
+    if object.contains_key("detail-type") || object.contains_key("detail") {
+        return Ok(DecodedEvent {
+            shape: EventShape::EventBridge,
+            items: vec![Item {
+                location: "event".into(),
+                sqs_message_id: None,
+                notification: decode_eventbridge(payload),
+            }],
+        });
+    }
+
+    if object.contains_key("deploymentId") {
+        let notification = serde_json::from_value::<DirectRequest>(payload.clone())
+            .map_err(|e| {
+                InputError::new(
+                    "event",
+                    format!("invalid direct invocation: {e}"),
+                    &payload.to_string(),
+                )
+            })
+            .and_then(|direct| {
+                check_deployment_id(&direct.deployment_id, "event.deploymentId")?;
+                Ok(Notification::Deployment(DeploymentRef {
+                    deployment_id: direct.deployment_id,
+                    application: direct.application_name,
+                    deployment_group: direct.deployment_group_name,
+                    reported_status: None,
+                }))
+            });
+        return Ok(DecodedEvent {
+            shape: EventShape::Direct,
+            items: vec![Item {
+                location: "event".into(),
+                sqs_message_id: None,
+                notification,
+            }],
+        });
+    }
+
+    Err(InputError::new(
+        "event",
+        "not a supported event: expected an SNS or SQS event (Records), an EventBridge event from aws.codedeploy (detail-type), or {\"deploymentId\": \"d-…\"}",
+        &payload.to_string(),
+    ))
+}
+
+fn source_of(record: &Value) -> Option<&str> {
+    record
+        .get("EventSource")
+        .or_else(|| record.get("eventSource"))
+        .and_then(Value::as_str)
+}
+
+fn decode_record(shape: EventShape, index: usize, record: &Value) -> Item {
+    let location = format!("Records[{index}]");
+    match shape {
+        EventShape::Sns => {
+            let notification = serde_json::from_value::<SnsRecord>(record.clone())
+                .map_err(|e| {
+                    InputError::new(
+                        &location,
+                        format!("not an SNS record: {e}"),
+                        &record.to_string(),
+                    )
+                })
+                .and_then(|r| {
+                    classify_message(
+                        &r.sns.message,
+                        r.sns.subject.as_deref(),
+                        &format!("{location}.Sns.Message"),
+                    )
+                });
+            Item {
+                location,
+                sqs_message_id: None,
+                notification,
+            }
+        }
+        EventShape::Sqs => {
+            let message = serde_json::from_value::<SqsMessage>(record.clone()).map_err(|e| {
+                InputError::new(
+                    &location,
+                    format!("not an SQS record: {e}"),
+                    &record.to_string(),
+                )
+            });
+            let sqs_message_id = message.as_ref().ok().and_then(|m| m.message_id.clone());
+            let notification = message.and_then(|m| {
+                let body = m.body.unwrap_or_default();
+                classify_sqs_body(&body, &format!("{location}.body"))
+            });
+            Item {
+                location,
+                sqs_message_id,
+                notification,
+            }
+        }
+        EventShape::EventBridge | EventShape::Direct => unreachable!("records are SNS or SQS"),
+    }
+}
+
+/// An SQS body is either an SNS envelope (the default for SNS → SQS subscriptions) or, with raw
+/// message delivery, the trigger message itself.
+fn classify_sqs_body(body: &str, location: &str) -> Result<Notification, InputError> {
+    let envelope = serde_json::from_str::<Value>(body)
+        .ok()
+        .filter(|v| v.get("Type").and_then(Value::as_str) == Some("Notification"));
+    match envelope {
+        Some(envelope) => {
+            let sns = serde_json::from_value::<SnsMessage>(envelope).map_err(|e| {
+                InputError::new(
+                    location,
+                    format!("not an SNS notification envelope: {e}"),
+                    body,
+                )
+            })?;
+            classify_message(
+                &sns.message,
+                sns.subject.as_deref(),
+                &format!("{location}.Message"),
+            )
+        }
+        None => classify_message(body, None, location),
+    }
+}
+
+/// Reads a CodeDeploy trigger message (the `Message` of an SNS notification).
+pub fn classify_message(
+    message: &str,
+    subject: Option<&str>,
+    location: &str,
+) -> Result<Notification, InputError> {
+    let trimmed = message.trim_start();
+    if !trimmed.starts_with('{') {
+        if is_trigger_test(message, subject) {
+            return Ok(Notification::Ignored(Ignored::TriggerTest {
+                subject: subject.map(str::to_owned),
+            }));
+        }
+        return Err(InputError::new(
+            location,
+            "not JSON and not CodeDeploy's trigger test message",
+            message,
+        ));
+    }
+    let parsed: TriggerMessage = serde_json::from_str(trimmed).map_err(|e| {
+        InputError::new(
+            location,
+            format!("not a CodeDeploy trigger message: {e}"),
+            message,
+        )
+    })?;
+    let field = |name: &str, value: Option<Value>| -> Result<Option<String>, InputError> {
+        match value {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(other) => Err(InputError::new(
+                format!("{location}.{name}"),
+                format!("expected a string, got {}", json_kind(&other)),
+                &other.to_string(),
+            )),
+        }
+    };
+    let deployment_id = field("deploymentId", parsed.deployment_id)?;
+    if parsed.instance_id.is_some() || parsed.instance_status.is_some() {
+        return Ok(Notification::Ignored(Ignored::InstanceNotification {
+            deployment_id,
+        }));
+    }
+    let Some(deployment_id) = deployment_id else {
+        return Err(InputError::new(
+            location,
+            "a trigger message without deploymentId",
+            message,
+        ));
+    };
+    check_deployment_id(&deployment_id, &format!("{location}.deploymentId"))?;
+    Ok(Notification::Deployment(DeploymentRef {
+        deployment_id,
+        application: field("applicationName", parsed.application_name)?,
+        deployment_group: field("deploymentGroupName", parsed.deployment_group_name)?,
+        reported_status: field("status", parsed.status)?,
+    }))
+}
+
+fn is_trigger_test(message: &str, subject: Option<&str>) -> bool {
+    const MARKER: &str = "aws codedeploy notification setup";
+    let mentions = |text: &str| text.to_ascii_lowercase().contains(MARKER);
+    subject.is_some_and(mentions) || mentions(message)
+}
+
+fn decode_eventbridge(payload: &Value) -> Result<Notification, InputError> {
+    let source = payload.get("source").and_then(Value::as_str);
+    let detail_type = payload.get("detail-type").and_then(Value::as_str);
+    if source != Some("aws.codedeploy") {
+        return Err(InputError::new(
+            "event.source",
+            "an EventBridge event that is not from aws.codedeploy",
+            &payload.to_string(),
+        ));
+    }
+    if detail_type == Some(INSTANCE_DETAIL_TYPE) {
+        let deployment_id = payload
+            .pointer("/detail/deploymentId")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        return Ok(Notification::Ignored(Ignored::InstanceNotification {
+            deployment_id,
+        }));
+    }
+    if detail_type != Some(DEPLOYMENT_DETAIL_TYPE) {
+        return Err(InputError::new(
+            "event.detail-type",
+            format!("expected {DEPLOYMENT_DETAIL_TYPE:?}"),
+            detail_type.unwrap_or("(missing)"),
+        ));
+    }
+    let event: CodeDeployEvent = serde_json::from_value(payload.clone()).map_err(|e| {
+        InputError::new(
+            "event",
+            format!("not a CodeDeploy deployment state-change event: {e}"),
+            &payload.to_string(),
+        )
+    })?;
+    let deployment_id = event.detail.deployment_id.ok_or_else(|| {
+        InputError::new(
+            "event.detail",
+            "no deploymentId",
+            &payload["detail"].to_string(),
+        )
+    })?;
+    check_deployment_id(&deployment_id, "event.detail.deploymentId")?;
+    Ok(Notification::Deployment(DeploymentRef {
+        deployment_id,
+        application: event.detail.application,
+        deployment_group: event.detail.deployment_group,
+        reported_status: Some(event.detail.state).filter(|s| !s.is_empty()),
+    }))
+}
+
+/// Rejects deployment ids that cannot be real: empty, too long, or with characters outside
+/// letters, digits, `-` and `_`. The API defines no pattern, so nothing stricter is assumed.
+pub fn check_deployment_id(id: &str, location: &str) -> Result<(), InputError> {
+    let valid = !id.is_empty()
+        && id.len() <= MAX_DEPLOYMENT_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if valid {
+        Ok(())
+    } else {
+        Err(InputError {
+            location: location.into(),
+            reason: format!(
+                "not a deployment id (1 to {MAX_DEPLOYMENT_ID_LEN} letters, digits, '-' or '_')"
+            ),
+            excerpt: excerpt(id),
+        })
+    }
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn deployment(id: &str, app: Option<&str>, group: Option<&str>) -> Notification {
+        Notification::Deployment(DeploymentRef {
+            deployment_id: id.into(),
+            application: app.map(Into::into),
+            deployment_group: group.map(Into::into),
+            reported_status: None,
+        })
+    }
+
+    #[test]
+    fn real_trigger_message_with_string_encoded_members() {
+        let message = r#"{"region":"us-east-1","accountId":"123456789012","eventTriggerName":"relink","applicationName":"web","deploymentId":"d-75I7MBT7C","deploymentGroupName":"web-bg","createTime":"Thu Oct 13 15:50:45 UTC 2022","completeTime":null,"deploymentOverview":"{\"Succeeded\":2}","status":"SUCCEEDED"}"#;
+        let n = classify_message(message, None, "m").unwrap();
+        let Notification::Deployment(r) = n else {
+            panic!("{n:?}")
+        };
+        assert_eq!(r.deployment_id, "d-75I7MBT7C");
+        assert_eq!(r.application.as_deref(), Some("web"));
+        assert_eq!(r.deployment_group.as_deref(), Some("web-bg"));
+        assert_eq!(r.reported_status.as_deref(), Some("SUCCEEDED"));
+    }
+
+    #[test]
+    fn documentation_sample_with_object_members() {
+        let message = r#"{"applicationName":"web","deploymentId":"d-1","deploymentGroupName":"g","deploymentOverview":{"Failed":"1"},"errorInformation":{"ErrorCode":"X"},"status":"Failed"}"#;
+        assert!(matches!(
+            classify_message(message, None, "m"),
+            Ok(Notification::Deployment(_))
+        ));
+    }
+
+    #[test]
+    fn trigger_test_message_is_ignored() {
+        let n = classify_message(
+            "This is a test notification",
+            Some("SUCCESS: AWS CodeDeploy notification setup for trigger relink"),
+            "m",
+        )
+        .unwrap();
+        assert!(matches!(
+            n,
+            Notification::Ignored(Ignored::TriggerTest { .. })
+        ));
+    }
+
+    #[test]
+    fn instance_message_is_ignored() {
+        let message = r#"{"deploymentId":"d-1","instanceId":"i-0","instanceStatus":"Succeeded","lifecycleEvents":"[]"}"#;
+        assert_eq!(
+            classify_message(message, None, "m").unwrap(),
+            Notification::Ignored(Ignored::InstanceNotification {
+                deployment_id: Some("d-1".into())
+            })
+        );
+    }
+
+    #[test]
+    fn bad_messages_say_where_and_why() {
+        let e = classify_message("hello", None, "Records[0].Sns.Message").unwrap_err();
+        assert_eq!(e.location, "Records[0].Sns.Message");
+        assert_eq!(e.excerpt, "hello");
+
+        let e = classify_message(r#"{"status":"SUCCEEDED"}"#, None, "m").unwrap_err();
+        assert!(e.reason.contains("without deploymentId"), "{e}");
+
+        let e = classify_message(r#"{"deploymentId":7}"#, None, "m").unwrap_err();
+        assert_eq!(e.location, "m.deploymentId");
+
+        let e = classify_message(r#"{"deploymentId":"../../etc"}"#, None, "m").unwrap_err();
+        assert!(e.reason.contains("not a deployment id"), "{e}");
+
+        let e = classify_message(r#"{"deploymentId": "d-1""#, None, "m").unwrap_err();
+        assert!(e.reason.contains("not a CodeDeploy trigger message"), "{e}");
+    }
+
+    #[test]
+    fn deployment_id_shapes() {
+        for ok in ["d-75I7MBT7C", "0b4a1f6e-7c0e-4b1b-9d1e-1f2a3b4c5d6e", "x"] {
+            assert!(check_deployment_id(ok, "l").is_ok(), "{ok}");
+        }
+        let long = "d".repeat(MAX_DEPLOYMENT_ID_LEN + 1);
+        for bad in ["", "d 1", "d-1\n", "a/b", "é", long.as_str()] {
+            assert!(check_deployment_id(bad, "l").is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn direct_invocation() {
+        let event = decode(&json!({"deploymentId": "d-1", "applicationName": "web"})).unwrap();
+        assert_eq!(event.shape, EventShape::Direct);
+        assert_eq!(
+            event.items[0].notification,
+            Ok(deployment("d-1", Some("web"), None))
+        );
+
+        let event = decode(&json!({"deploymentID": "d-1"})).unwrap_err();
+        assert_eq!(event.location, "event");
+
+        let event = decode(&json!({"deploymentId": "d-1", "dryrun": true})).unwrap();
+        let e = event.items[0].notification.clone().unwrap_err();
+        assert!(e.reason.contains("unknown field"), "{e}");
+    }
+
+    #[test]
+    fn unsupported_payloads() {
+        for payload in [json!([]), json!("x"), json!(null), json!({"hello": 1})] {
+            let e = decode(&payload).unwrap_err();
+            assert_eq!(e.location, "event", "{payload}");
+        }
+        assert_eq!(
+            decode(&json!({"Records": 3})).unwrap_err().location,
+            "Records"
+        );
+        assert_eq!(
+            decode(&json!({"Records": []})).unwrap_err().location,
+            "Records"
+        );
+        assert_eq!(
+            decode(&json!({"Records": [{"kinesis": {}}]}))
+                .unwrap_err()
+                .location,
+            "Records[0]"
+        );
+    }
+
+    #[test]
+    fn eventbridge_from_another_source_is_rejected() {
+        let event =
+            decode(&json!({"source": "aws.ec2", "detail-type": "x", "detail": {}})).unwrap();
+        let e = event.items[0].notification.clone().unwrap_err();
+        assert_eq!(e.location, "event.source");
+    }
+}

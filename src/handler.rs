@@ -1,0 +1,206 @@
+//! One invocation: decode the event, relink every deployment it names, report, and decide
+//! whether the invocation fails. The Lambda binary and the CLI both call [`Relinker::handle`].
+
+use crate::aws::Clients;
+use crate::config::Config;
+use crate::decision::{Skip, SkipReason};
+use crate::error::InputError;
+use crate::event::{decode, DeploymentRef, EventShape, Ignored, Notification};
+use crate::relink::{relink, Attempt};
+use crate::report::{Outcome, Report};
+use futures::future::join_all;
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+/// The invocation's response: one report per notification, and for SQS events the records to
+/// redeliver.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Response {
+    /// One report per record.
+    pub reports: Vec<Report>,
+    /// SQS only: the messages that failed, so that Lambda redelivers them and only them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub batch_item_failures: Option<Vec<ItemFailure>>,
+}
+
+/// An SQS message to redeliver (the shape Lambda's partial batch response expects).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemFailure {
+    /// The SQS message id.
+    pub item_identifier: String,
+}
+
+/// Why an invocation fails.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+pub enum InvocationError {
+    /// The event as a whole could not be read.
+    #[error("invalid event: {0}")]
+    InvalidEvent(InputError),
+    /// Some records failed; every other record was processed.
+    #[error("{} of {total} record(s) failed: {}", failures.len(), failures.join(" | "))]
+    RecordsFailed {
+        /// How many records the event had.
+        total: usize,
+        /// One message per failed record.
+        failures: Vec<String>,
+        /// Whether a retry may help (some failure was a throttle, a server error or a timeout).
+        retryable: bool,
+    },
+}
+
+impl InvocationError {
+    /// A short type name for Lambda's error response (`errorType`).
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            InvocationError::InvalidEvent(_) => "Relink.InvalidEvent",
+            InvocationError::RecordsFailed {
+                retryable: true, ..
+            } => "Relink.Retryable",
+            InvocationError::RecordsFailed { .. } => "Relink.Failed",
+        }
+    }
+}
+
+/// What an invocation produced: the response (always, for the record) and the error that fails
+/// the invocation, if any.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// The reports.
+    pub response: Response,
+    /// Set when the invocation must fail (never for SQS record failures, which are reported in
+    /// `batchItemFailures`).
+    pub error: Option<InvocationError>,
+}
+
+/// The function's state, built once per process: AWS clients and configuration.
+#[derive(Debug, Clone)]
+pub struct Relinker {
+    clients: Clients,
+    config: Config,
+}
+
+impl Relinker {
+    /// Builds the relinker from clients and configuration created at start-up.
+    pub fn new(clients: Clients, config: Config) -> Self {
+        Relinker { clients, config }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Handles one invocation payload. Every record is processed, concurrently, before the
+    /// invocation is failed for any of them; a deployment named by several records is relinked once.
+    pub async fn handle(&self, payload: &serde_json::Value) -> Invocation {
+        let event = match decode(payload) {
+            Ok(event) => event,
+            Err(error) => {
+                tracing::error!(location = %error.location, reason = %error.reason, excerpt = %error.excerpt, "invalid event");
+                return Invocation {
+                    response: Response::default(),
+                    error: Some(InvocationError::InvalidEvent(error)),
+                };
+            }
+        };
+
+        // Each distinct (deployment, names) is relinked once, all concurrently.
+        let mut distinct: Vec<(&DeploymentRef, &str)> = Vec::new();
+        for item in &event.items {
+            if let Ok(Notification::Deployment(deployment)) = &item.notification {
+                if !distinct.iter().any(|(seen, _)| *seen == deployment) {
+                    distinct.push((deployment, &item.location));
+                }
+            }
+        }
+        let attempts: Vec<Attempt> =
+            join_all(distinct.iter().map(|(deployment, source)| {
+                relink(&self.clients, &self.config, deployment, source)
+            }))
+            .await;
+
+        let dry_run = self.config.dry_run;
+        let mut reports = Vec::with_capacity(event.items.len());
+        let mut failures = Vec::new();
+        let mut retryable = false;
+        let mut item_failures = Vec::new();
+        for item in &event.items {
+            let (report, failure) = match &item.notification {
+                Err(error) => (
+                    Report::new(&item.location, None, dry_run)
+                        .failed("InvalidMessage", error.to_string()),
+                    Some(error.to_string()),
+                ),
+                Ok(Notification::Ignored(ignored)) => {
+                    (ignored_report(&item.location, ignored, dry_run), None)
+                }
+                Ok(Notification::Deployment(deployment)) => {
+                    let Some(attempt) = distinct
+                        .iter()
+                        .position(|(seen, _)| *seen == deployment)
+                        .and_then(|index| attempts.get(index))
+                    else {
+                        continue; // every deployment item was collected above
+                    };
+                    let mut report = attempt.report.clone();
+                    report.source = item.location.clone();
+                    if let Some(error) = &attempt.error {
+                        retryable |= error.is_retryable();
+                    }
+                    (report, attempt.error.as_ref().map(ToString::to_string))
+                }
+            };
+            report.log();
+            reports.push(report);
+            if let Some(message) = failure {
+                match (&event.shape, &item.sqs_message_id) {
+                    (EventShape::Sqs, Some(id)) => item_failures.push(ItemFailure {
+                        item_identifier: id.clone(),
+                    }),
+                    _ => failures.push(format!("{}: {message}", item.location)),
+                }
+            }
+        }
+
+        let batch_item_failures = (event.shape == EventShape::Sqs).then_some(item_failures);
+        let error = (!failures.is_empty()).then_some(InvocationError::RecordsFailed {
+            total: event.items.len(),
+            failures,
+            retryable,
+        });
+        Invocation {
+            response: Response {
+                reports,
+                batch_item_failures,
+            },
+            error,
+        }
+    }
+}
+
+fn ignored_report(location: &str, ignored: &Ignored, dry_run: bool) -> Report {
+    let (deployment_id, skip) = match ignored {
+        Ignored::TriggerTest { subject } => (
+            None,
+            Skip {
+                reason: SkipReason::TriggerTestMessage,
+                detail: format!(
+                    "CodeDeploy's trigger set-up test message ({})",
+                    subject.as_deref().unwrap_or("no subject")
+                ),
+            },
+        ),
+        Ignored::InstanceNotification { deployment_id } => (
+            deployment_id.clone(),
+            Skip {
+                reason: SkipReason::InstanceNotification,
+                detail: "an instance-level notification; subscribe deployment-level events".into(),
+            },
+        ),
+    };
+    let report = Report::new(location, deployment_id, dry_run).skipped(skip);
+    debug_assert_eq!(report.outcome, Outcome::Skipped);
+    report
+}

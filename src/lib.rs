@@ -1,0 +1,23 @@
+//! codedeploy-relink re-attaches a CodeDeploy blue/green deployment group's load balancers to the
+//! Auto Scaling group that CodeDeploy copied for the deployment.
+//!
+//! The crate is a pure core with thin edges:
+//!
+//! - [`event`] turns an invocation payload (SNS, SQS, EventBridge or a direct call) into
+//!   notifications, without I/O;
+//! - [`decision`] decides from the deployment as the CodeDeploy API reports it whether the
+//!   deployment is ours to fix, and [`plan`] computes what is missing; both are plain data in,
+//!   plain data out;
+//! - [`aws`] holds one adapter module per AWS service;
+//! - [`relink`] runs the three rounds of AWS calls for one deployment and [`handler`] processes a
+//!   whole invocation; the Lambda binary and the `relink` CLI are thin shells over [`handler`].
+
+pub mod aws;
+pub mod config;
+pub mod decision;
+pub mod error;
+pub mod event;
+pub mod handler;
+pub mod plan;
+pub mod relink;
+pub mod report;

@@ -1,0 +1,127 @@
+//! Desired versus current attachments, and the attach calls that close the gap. Pure.
+
+/// The most target groups or classic load balancers one attach call may carry.
+pub const MAX_PER_ATTACH_CALL: usize = 10;
+
+/// How one kind of attachment compares.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Diff {
+    /// Desired and not attached: to attach.
+    pub missing: Vec<String>,
+    /// Desired and already attached.
+    pub present: Vec<String>,
+    /// Attached but not desired: reported, never detached.
+    pub extra: Vec<String>,
+}
+
+impl Diff {
+    /// Compares `desired` with `current`, keeping the order of each and dropping duplicates.
+    pub fn between(desired: &[String], current: &[String]) -> Self {
+        let mut diff = Diff::default();
+        for item in unique(desired) {
+            if current.contains(item) {
+                diff.present.push(item.clone());
+            } else {
+                diff.missing.push(item.clone());
+            }
+        }
+        diff.extra = unique(current)
+            .filter(|item| !desired.contains(item))
+            .cloned()
+            .collect();
+        diff
+    }
+
+    /// The attach calls for what is missing: batches of at most [`MAX_PER_ATTACH_CALL`].
+    pub fn batches(&self) -> impl Iterator<Item = &[String]> {
+        self.missing.chunks(MAX_PER_ATTACH_CALL)
+    }
+}
+
+fn unique(items: &[String]) -> impl Iterator<Item = &String> {
+    items
+        .iter()
+        .enumerate()
+        .filter(|(i, item)| !items[..*i].contains(item))
+        .map(|(_, item)| item)
+}
+
+/// The plan for one replacement group.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Target group ARNs.
+    pub target_groups: Diff,
+    /// Classic load balancer names.
+    pub load_balancers: Diff,
+}
+
+impl Plan {
+    /// Compares the desired target group ARNs and load balancer names with the group's current ones.
+    pub fn new(
+        desired_target_groups: &[String],
+        current_target_groups: &[String],
+        desired_load_balancers: &[String],
+        current_load_balancers: &[String],
+    ) -> Self {
+        Plan {
+            target_groups: Diff::between(desired_target_groups, current_target_groups),
+            load_balancers: Diff::between(desired_load_balancers, current_load_balancers),
+        }
+    }
+
+    /// Whether nothing is missing, so no mutating call is needed.
+    pub fn is_complete(&self) -> bool {
+        self.target_groups.missing.is_empty() && self.load_balancers.missing.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(items: &[&str]) -> Vec<String> {
+        items.iter().map(|i| i.to_string()).collect()
+    }
+
+    #[test]
+    fn set_difference_keeps_order_and_drops_duplicates() {
+        let d = Diff::between(&s(&["a", "b", "c", "a"]), &s(&["c", "x", "x"]));
+        assert_eq!(d.missing, s(&["a", "b"]));
+        assert_eq!(d.present, s(&["c"]));
+        assert_eq!(d.extra, s(&["x"]));
+    }
+
+    #[test]
+    fn nothing_missing_when_current_covers_desired() {
+        let plan = Plan::new(&s(&["a"]), &s(&["a", "b"]), &s(&["lb"]), &s(&["lb"]));
+        assert!(plan.is_complete());
+        assert_eq!(plan.target_groups.extra, s(&["b"]));
+        assert_eq!(plan.target_groups.batches().count(), 0);
+    }
+
+    #[test]
+    fn empty_desired_plans_nothing() {
+        let plan = Plan::new(&[], &s(&["a"]), &[], &[]);
+        assert!(plan.is_complete());
+        assert_eq!(plan.target_groups.extra, s(&["a"]));
+    }
+
+    #[test]
+    fn batches_hold_at_most_ten() {
+        let desired: Vec<String> = (0..23).map(|i| format!("tg-{i}")).collect();
+        let d = Diff::between(&desired, &[]);
+        let sizes: Vec<usize> = d.batches().map(<[String]>::len).collect();
+        assert_eq!(sizes, [10, 10, 3]);
+        let flat: Vec<String> = d.batches().flatten().cloned().collect();
+        assert_eq!(flat, desired);
+
+        for n in [0_usize, 1, 9, 10, 11, 20, 21] {
+            let desired: Vec<String> = (0..n).map(|i| format!("tg-{i}")).collect();
+            let d = Diff::between(&desired, &[]);
+            assert_eq!(d.batches().count(), n.div_ceil(MAX_PER_ATTACH_CALL), "{n}");
+            assert!(d
+                .batches()
+                .all(|b| !b.is_empty() && b.len() <= MAX_PER_ATTACH_CALL));
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! Drives `tests/emulator/relink_emulator.py serve`: moto's server, corrected to answer as AWS
+//! does, plus CodeDeploy's part and a request log (see that file's docstring). One emulator per
+//! test, on its own free port, stopped when the test ends.
+
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
+
+/// The Python interpreter with moto installed: `RELINK_EMULATOR_PYTHON`, or the project's `.venv`
+/// that `scripts/test` creates.
+fn python() -> PathBuf {
+    if let Ok(python) = std::env::var("RELINK_EMULATOR_PYTHON") {
+        return python.into();
+    }
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    assert!(
+        venv.exists(),
+        "no emulator: run the tests with scripts/test (it installs moto into .venv), or set RELINK_EMULATOR_PYTHON"
+    );
+    venv
+}
+
+pub struct Emulator {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+    pub endpoint: String,
+}
+
+/// A finished run of the `relink` binary.
+pub struct Run {
+    pub output: Output,
+}
+
+impl Run {
+    pub fn success(&self) -> bool {
+        self.output.status.success()
+    }
+
+    /// The JSON response printed with `--json`.
+    pub fn response(&self) -> Value {
+        serde_json::from_slice(&self.output.stdout).unwrap_or_else(|e| {
+            panic!(
+                "relink printed no JSON ({e}); stdout: {} stderr: {}",
+                String::from_utf8_lossy(&self.output.stdout),
+                String::from_utf8_lossy(&self.output.stderr)
+            )
+        })
+    }
+
+    /// The one report of a single-record event.
+    pub fn report(&self) -> Value {
+        let reports = self.response()["reports"].clone();
+        assert_eq!(reports.as_array().map(Vec::len), Some(1), "{reports}");
+        reports[0].clone()
+    }
+
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.output.stderr).into_owned()
+    }
+}
+
+impl Emulator {
+    pub fn start() -> Self {
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/emulator/relink_emulator.py");
+        let mut child = Command::new(python())
+            .arg(script)
+            .arg("serve")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the emulator");
+        let stdin = child.stdin.take().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("emulator ready line");
+        let ready: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("emulator did not start ({e}): {line:?}"));
+        Emulator {
+            child,
+            stdin,
+            stdout,
+            endpoint: ready["endpoint"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    fn call(&mut self, command: Value) -> Value {
+        writeln!(self.stdin, "{command}").unwrap();
+        self.stdin.flush().unwrap();
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        let answer: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
+        assert_eq!(
+            answer["ok"], true,
+            "emulator command {command} failed: {}",
+            answer["error"]
+        );
+        answer["result"].clone()
+    }
+
+    /// Builds a blue/green world; see `serve` in relink_emulator.py for the spec's keys.
+    pub fn build(&mut self, spec: Value) -> Value {
+        self.call(json!({"op": "build", "spec": spec}))
+    }
+
+    /// A group's attachments: `exists`, `target_group_arns`, `load_balancer_names`.
+    pub fn group(&mut self, name: &str) -> Value {
+        self.call(json!({"op": "group", "name": name}))
+    }
+
+    pub fn set_state(
+        &mut self,
+        deployment_id: &str,
+        status: &str,
+        traffic_shifted: bool,
+        groups: &[&str],
+    ) {
+        self.call(
+            json!({"op": "set_state", "deployment_id": deployment_id, "status": status,
+            "traffic_shifted": traffic_shifted, "target_groups": groups}),
+        );
+    }
+
+    pub fn delete_target_group(&mut self, name: &str) {
+        self.call(json!({"op": "delete_target_group", "name": name}));
+    }
+
+    /// Requests the function made since the last reset, per `service:Action`.
+    pub fn requests(&mut self) -> BTreeMap<String, u64> {
+        serde_json::from_value(self.call(json!({"op": "requests"}))).unwrap()
+    }
+
+    pub fn reset_requests(&mut self) {
+        self.call(json!({"op": "reset_requests"}));
+    }
+
+    /// Runs the real `relink` binary against this emulator with the given arguments and
+    /// RELINK_* variables.
+    pub fn relink(&self, args: &[&str], vars: &[(&str, &str)]) -> Run {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_relink"));
+        command
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("AWS_ENDPOINT_URL", &self.endpoint)
+            .env("AWS_ACCESS_KEY_ID", "relink")
+            .env("AWS_SECRET_ACCESS_KEY", "relink")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/nonexistent")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent");
+        for (name, value) in vars {
+            command.env(name, value);
+        }
+        Run {
+            output: command.output().expect("run relink"),
+        }
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

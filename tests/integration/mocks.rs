@@ -1,0 +1,393 @@
+//! Forced AWS answers with aws-smithy-mocks, through the real SDK clients and their standard
+//! retries: throttling, server errors, access denied, missing deployments and attach batching.
+
+use aws_sdk_autoscaling::operation::attach_load_balancer_target_groups::{
+    AttachLoadBalancerTargetGroupsInput, AttachLoadBalancerTargetGroupsOutput,
+};
+use aws_sdk_autoscaling::operation::describe_auto_scaling_groups::DescribeAutoScalingGroupsOutput;
+use aws_sdk_autoscaling::types::AutoScalingGroup;
+use aws_sdk_codedeploy::operation::get_deployment::{GetDeploymentError, GetDeploymentOutput};
+use aws_sdk_codedeploy::types::{
+    BlueGreenDeploymentConfiguration, ComputePlatform, DeploymentInfo, DeploymentOption,
+    DeploymentStatus, DeploymentStyle, DeploymentType, ElbInfo, GreenFleetProvisioningAction,
+    GreenFleetProvisioningOption, LoadBalancerInfo, TargetGroupInfo, TargetInstances,
+};
+use aws_sdk_elasticloadbalancingv2::operation::describe_target_groups::DescribeTargetGroupsOutput;
+use aws_sdk_elasticloadbalancingv2::types::TargetGroup;
+use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+use codedeploy_relink::aws::Clients;
+use codedeploy_relink::config::Config;
+use codedeploy_relink::handler::{Invocation, Relinker};
+use codedeploy_relink::report::Outcome;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+const DEPLOYMENT: &str = "d-75I7MBT7C";
+const GROUP: &str = "CodeDeploy_web-bg_d-75I7MBT7C";
+const SNS_SUCCESS: &str = include_str!("../../events/sns-deployment-success.json");
+
+fn tg_name(i: usize) -> String {
+    format!("web-tg-{i}")
+}
+
+fn tg_arn(name: &str) -> String {
+    format!(
+        "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/{name}/0123456789abcdef"
+    )
+}
+
+/// A succeeded copied blue/green deployment listing `target_groups` target groups and the
+/// classic load balancers `classic`.
+fn deployment(target_groups: usize, classic: &[&str]) -> GetDeploymentOutput {
+    let mut info = LoadBalancerInfo::builder();
+    for i in 0..target_groups {
+        info = info.target_group_info_list(TargetGroupInfo::builder().name(tg_name(i)).build());
+    }
+    for name in classic {
+        info = info.elb_info_list(ElbInfo::builder().name(*name).build());
+    }
+    GetDeploymentOutput::builder()
+        .deployment_info(
+            DeploymentInfo::builder()
+                .deployment_id(DEPLOYMENT)
+                .application_name("web")
+                .deployment_group_name("web-bg")
+                .status(DeploymentStatus::Succeeded)
+                .compute_platform(ComputePlatform::Server)
+                .deployment_style(
+                    DeploymentStyle::builder()
+                        .deployment_type(DeploymentType::BlueGreen)
+                        .deployment_option(DeploymentOption::WithTrafficControl)
+                        .build(),
+                )
+                .blue_green_deployment_configuration(
+                    BlueGreenDeploymentConfiguration::builder()
+                        .green_fleet_provisioning_option(
+                            GreenFleetProvisioningOption::builder()
+                                .action(GreenFleetProvisioningAction::CopyAutoScalingGroup)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .target_instances(
+                    TargetInstances::builder()
+                        .auto_scaling_groups(GROUP)
+                        .build(),
+                )
+                .load_balancer_info(info.build())
+                .instance_termination_wait_time_started(true)
+                .build(),
+        )
+        .build()
+}
+
+fn get_deployment(target_groups: usize, classic: &'static [&'static str]) -> Rule {
+    mock!(aws_sdk_codedeploy::Client::get_deployment)
+        .then_output(move || deployment(target_groups, classic))
+}
+
+/// Answers DescribeTargetGroups with an ARN for every name asked.
+fn describe_target_groups() -> Rule {
+    mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_groups).then_compute_output(
+        |input| {
+            let groups = input.names().iter().map(|n| {
+                TargetGroup::builder()
+                    .target_group_name(n)
+                    .target_group_arn(tg_arn(n))
+                    .build()
+            });
+            DescribeTargetGroupsOutput::builder()
+                .set_target_groups(Some(groups.collect()))
+                .build()
+        },
+    )
+}
+
+fn group_output() -> DescribeAutoScalingGroupsOutput {
+    DescribeAutoScalingGroupsOutput::builder()
+        .auto_scaling_groups(
+            AutoScalingGroup::builder()
+                .auto_scaling_group_name(GROUP)
+                .min_size(1)
+                .max_size(4)
+                .desired_capacity(2)
+                .default_cooldown(300)
+                .availability_zones("us-east-1a")
+                .health_check_type("EC2")
+                .created_time(aws_sdk_autoscaling::primitives::DateTime::from_secs(0))
+                .build(),
+        )
+        .build()
+}
+
+fn describe_group() -> Rule {
+    mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups).then_output(group_output)
+}
+
+fn attach_target_groups() -> Rule {
+    mock!(aws_sdk_autoscaling::Client::attach_load_balancer_target_groups)
+        .then_output(|| AttachLoadBalancerTargetGroupsOutput::builder().build())
+}
+
+/// Clients answered by the rules, with the SDK's standard retries (3 attempts, near-zero backoff).
+fn clients(codedeploy: &[&Rule], elbv2: &[&Rule], autoscaling: &[&Rule]) -> Clients {
+    use aws_sdk_codedeploy::config::retry::RetryConfig;
+    let retry = RetryConfig::standard()
+        .with_max_attempts(3)
+        .with_initial_backoff(Duration::from_millis(1));
+    Clients {
+        codedeploy: mock_client!(aws_sdk_codedeploy, RuleMode::MatchAny, codedeploy, |c| c
+            .retry_config(retry.clone())),
+        elbv2: mock_client!(
+            aws_sdk_elasticloadbalancingv2,
+            RuleMode::MatchAny,
+            elbv2,
+            |c| c.retry_config(retry.clone())
+        ),
+        autoscaling: mock_client!(aws_sdk_autoscaling, RuleMode::MatchAny, autoscaling, |c| c
+            .retry_config(retry.clone())),
+    }
+}
+
+async fn handle(clients: Clients, event: &str) -> Invocation {
+    let payload: serde_json::Value = serde_json::from_str(event).unwrap();
+    Relinker::new(clients, Config::default())
+        .handle(&payload)
+        .await
+}
+
+fn json_error(status: u16, code: &str) -> (u16, Option<String>) {
+    (
+        status,
+        Some(format!(
+            r#"{{"__type":"{code}","message":"{code} from the mock"}}"#
+        )),
+    )
+}
+
+fn query_error(status: u16, code: &str, message: &str) -> (u16, Option<String>) {
+    (
+        status,
+        Some(format!(
+            "<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>r-1</RequestId></ErrorResponse>"
+        )),
+    )
+}
+
+#[tokio::test]
+async fn throttling_then_success_is_retried_by_the_sdk() {
+    let (status, body) = json_error(400, "ThrottlingException");
+    let get = mock!(aws_sdk_codedeploy::Client::get_deployment)
+        .sequence()
+        .http_status(status, body)
+        .times(2)
+        .output(|| deployment(1, &[]))
+        .build();
+    let (describe_tg, describe_asg, attach) = (
+        describe_target_groups(),
+        describe_group(),
+        attach_target_groups(),
+    );
+    let invocation = handle(
+        clients(&[&get], &[&describe_tg], &[&describe_asg, &attach]),
+        SNS_SUCCESS,
+    )
+    .await;
+    assert!(invocation.error.is_none(), "{:?}", invocation.error);
+    assert_eq!(invocation.response.reports[0].outcome, Outcome::Relinked);
+    assert_eq!(get.num_calls(), 3);
+    assert_eq!(attach.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn server_error_on_attach_then_success() {
+    let (status, body) = query_error(503, "ServiceUnavailable", "try again");
+    let attach = mock!(aws_sdk_autoscaling::Client::attach_load_balancer_target_groups)
+        .sequence()
+        .http_status(status, body)
+        .output(|| AttachLoadBalancerTargetGroupsOutput::builder().build())
+        .build();
+    let (get, describe_tg, describe_asg) = (
+        get_deployment(2, &[]),
+        describe_target_groups(),
+        describe_group(),
+    );
+    let invocation = handle(
+        clients(&[&get], &[&describe_tg], &[&describe_asg, &attach]),
+        SNS_SUCCESS,
+    )
+    .await;
+    assert!(invocation.error.is_none(), "{:?}", invocation.error);
+    assert_eq!(
+        invocation.response.reports[0].target_groups.attached.len(),
+        2
+    );
+    assert_eq!(attach.num_calls(), 2);
+}
+
+#[tokio::test]
+async fn throttling_that_outlasts_the_retries_fails_as_retryable() {
+    let (status, body) = query_error(400, "Throttling", "Rate exceeded");
+    let describe_asg = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups)
+        .sequence()
+        .http_status(status, body)
+        .repeatedly()
+        .build();
+    let (get, describe_tg, attach) = (
+        get_deployment(1, &[]),
+        describe_target_groups(),
+        attach_target_groups(),
+    );
+    let invocation = handle(
+        clients(&[&get], &[&describe_tg], &[&describe_asg, &attach]),
+        SNS_SUCCESS,
+    )
+    .await;
+    let error = invocation.error.expect("the invocation must fail");
+    assert_eq!(error.error_type(), "Relink.Retryable");
+    let report = &invocation.response.reports[0];
+    assert_eq!(report.outcome, Outcome::Failed);
+    assert_eq!(report.error_code.as_deref(), Some("Throttling"));
+    assert_eq!(describe_asg.num_calls(), 3, "the SDK's 3 attempts");
+    assert_eq!(attach.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn access_denied_names_the_deployment_the_call_and_the_code() {
+    let (status, body) = query_error(
+        403,
+        "AccessDenied",
+        "User: arn:aws:sts::123456789012:assumed-role/relink/fn is not authorized to perform: autoscaling:AttachLoadBalancerTargetGroups",
+    );
+    let attach = mock!(aws_sdk_autoscaling::Client::attach_load_balancer_target_groups)
+        .sequence()
+        .http_status(status, body)
+        .repeatedly()
+        .build();
+    let (get, describe_tg, describe_asg) = (
+        get_deployment(1, &[]),
+        describe_target_groups(),
+        describe_group(),
+    );
+    let invocation = handle(
+        clients(&[&get], &[&describe_tg], &[&describe_asg, &attach]),
+        SNS_SUCCESS,
+    )
+    .await;
+    let error = invocation.error.expect("the invocation must fail");
+    assert_eq!(error.error_type(), "Relink.Failed");
+    let text = error.to_string();
+    for needle in [
+        DEPLOYMENT,
+        GROUP,
+        "AttachLoadBalancerTargetGroups",
+        "AccessDenied",
+        "not authorized",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from {text}");
+    }
+    assert_eq!(attach.num_calls(), 1, "access denied is not retried");
+    let report = &invocation.response.reports[0];
+    assert_eq!(report.error_code.as_deref(), Some("AccessDenied"));
+    assert_eq!(report.target_groups.missing, vec![tg_arn(&tg_name(0))]);
+    assert!(report.target_groups.attached.is_empty());
+}
+
+#[tokio::test]
+async fn twenty_three_target_groups_attach_in_calls_of_at_most_ten() {
+    let seen: Arc<Mutex<Vec<Vec<String>>>> = Arc::default();
+    let record = seen.clone();
+    let attach = mock!(aws_sdk_autoscaling::Client::attach_load_balancer_target_groups)
+        .then_compute_output(move |input: &AttachLoadBalancerTargetGroupsInput| {
+            record
+                .lock()
+                .unwrap()
+                .push(input.target_group_arns().to_vec());
+            AttachLoadBalancerTargetGroupsOutput::builder().build()
+        });
+    let (get, describe_tg, describe_asg) = (
+        get_deployment(23, &[]),
+        describe_target_groups(),
+        describe_group(),
+    );
+    let invocation = handle(
+        clients(&[&get], &[&describe_tg], &[&describe_asg, &attach]),
+        SNS_SUCCESS,
+    )
+    .await;
+    assert!(invocation.error.is_none(), "{:?}", invocation.error);
+
+    let calls = seen.lock().unwrap().clone();
+    assert_eq!(calls.len(), 3);
+    assert!(
+        calls.iter().all(|c| !c.is_empty() && c.len() <= 10),
+        "{calls:?}"
+    );
+    let mut attached: Vec<String> = calls.into_iter().flatten().collect();
+    attached.sort();
+    let mut expected: Vec<String> = (0..23).map(|i| tg_arn(&tg_name(i))).collect();
+    expected.sort();
+    assert_eq!(attached, expected);
+    assert_eq!(describe_tg.num_calls(), 2, "names are resolved 20 per call");
+}
+
+#[tokio::test]
+async fn missing_deployment_is_a_skip() {
+    let get = mock!(aws_sdk_codedeploy::Client::get_deployment).then_error(|| {
+        GetDeploymentError::DeploymentDoesNotExistException(
+            aws_sdk_codedeploy::types::error::DeploymentDoesNotExistException::builder()
+                .message("no such deployment")
+                .build(),
+        )
+    });
+    let (describe_tg, describe_asg) = (describe_target_groups(), describe_group());
+    let invocation = handle(
+        clients(&[&get], &[&describe_tg], &[&describe_asg]),
+        SNS_SUCCESS,
+    )
+    .await;
+    assert!(invocation.error.is_none());
+    let report = &invocation.response.reports[0];
+    assert_eq!(report.outcome, Outcome::Skipped);
+    assert_eq!(
+        report.reason.map(|r| r.code()),
+        Some("deployment_not_found")
+    );
+    assert_eq!(describe_asg.num_calls() + describe_tg.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn one_failed_attach_kind_keeps_what_succeeded_in_the_report() {
+    let (status, body) = query_error(
+        403,
+        "AccessDenied",
+        "not authorized to perform: autoscaling:AttachLoadBalancers",
+    );
+    let attach_lb = mock!(aws_sdk_autoscaling::Client::attach_load_balancers)
+        .sequence()
+        .http_status(status, body)
+        .repeatedly()
+        .build();
+    let (get, describe_tg, describe_asg, attach_tg) = (
+        get_deployment(1, &["web-clb"]),
+        describe_target_groups(),
+        describe_group(),
+        attach_target_groups(),
+    );
+    let invocation = handle(
+        clients(
+            &[&get],
+            &[&describe_tg],
+            &[&describe_asg, &attach_tg, &attach_lb],
+        ),
+        SNS_SUCCESS,
+    )
+    .await;
+    let error = invocation.error.expect("the invocation must fail");
+    assert!(error.to_string().contains("AttachLoadBalancers"), "{error}");
+    let report = &invocation.response.reports[0];
+    assert_eq!(report.outcome, Outcome::Failed);
+    assert_eq!(report.target_groups.attached, vec![tg_arn(&tg_name(0))]);
+    assert_eq!(report.load_balancers.missing, vec!["web-clb".to_owned()]);
+    assert_eq!(attach_tg.num_calls(), 1);
+}
