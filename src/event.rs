@@ -144,10 +144,14 @@ pub fn decode(payload: &Value) -> Result<DecodedEvent, InputError> {
                 &first.to_string(),
             ));
         };
+        let decode_record = match shape {
+            EventShape::Sns => decode_sns_record,
+            _ => decode_sqs_record,
+        };
         let items = records
             .iter()
             .enumerate()
-            .map(|(index, record)| decode_record(shape, index, record))
+            .map(|(index, record)| decode_record(format!("Records[{index}]"), record))
             .collect();
         return Ok(DecodedEvent { shape, items });
     }
@@ -205,51 +209,46 @@ fn source_of(record: &Value) -> Option<&str> {
         .and_then(Value::as_str)
 }
 
-fn decode_record(shape: EventShape, index: usize, record: &Value) -> Item {
-    let location = format!("Records[{index}]");
-    match shape {
-        EventShape::Sns => {
-            let notification = serde_json::from_value::<SnsRecord>(record.clone())
-                .map_err(|e| {
-                    InputError::new(
-                        &location,
-                        format!("not an SNS record: {e}"),
-                        &record.to_string(),
-                    )
-                })
-                .and_then(|r| {
-                    classify_message(
-                        &r.sns.message,
-                        r.sns.subject.as_deref(),
-                        &format!("{location}.Sns.Message"),
-                    )
-                });
-            Item {
-                location,
-                sqs_message_id: None,
-                notification,
-            }
-        }
-        EventShape::Sqs => {
-            let message = serde_json::from_value::<SqsMessage>(record.clone()).map_err(|e| {
-                InputError::new(
-                    &location,
-                    format!("not an SQS record: {e}"),
-                    &record.to_string(),
-                )
-            });
-            let sqs_message_id = message.as_ref().ok().and_then(|m| m.message_id.clone());
-            let notification = message.and_then(|m| {
-                let body = m.body.unwrap_or_default();
-                classify_sqs_body(&body, &format!("{location}.body"))
-            });
-            Item {
-                location,
-                sqs_message_id,
-                notification,
-            }
-        }
-        EventShape::EventBridge | EventShape::Direct => unreachable!("records are SNS or SQS"),
+fn decode_sns_record(location: String, record: &Value) -> Item {
+    let notification = serde_json::from_value::<SnsRecord>(record.clone())
+        .map_err(|e| {
+            InputError::new(
+                &location,
+                format!("not an SNS record: {e}"),
+                &record.to_string(),
+            )
+        })
+        .and_then(|r| {
+            classify_message(
+                &r.sns.message,
+                r.sns.subject.as_deref(),
+                &format!("{location}.Sns.Message"),
+            )
+        });
+    Item {
+        location,
+        sqs_message_id: None,
+        notification,
+    }
+}
+
+fn decode_sqs_record(location: String, record: &Value) -> Item {
+    let message = serde_json::from_value::<SqsMessage>(record.clone()).map_err(|e| {
+        InputError::new(
+            &location,
+            format!("not an SQS record: {e}"),
+            &record.to_string(),
+        )
+    });
+    let sqs_message_id = message.as_ref().ok().and_then(|m| m.message_id.clone());
+    let notification = message.and_then(|m| {
+        let body = m.body.unwrap_or_default();
+        classify_sqs_body(&body, &format!("{location}.body"))
+    });
+    Item {
+        location,
+        sqs_message_id,
+        notification,
     }
 }
 

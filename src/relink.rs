@@ -156,38 +156,34 @@ async fn attach(
     mut report: Report,
 ) -> Attempt {
     let group = target.replacement_group.as_str();
+    let autoscaling = &clients.autoscaling;
     let target_group_calls = plan.target_groups.batches().map(|batch| async move {
         (
-            true,
             batch,
-            autoscaling::attach_target_groups(&clients.autoscaling, group, batch).await,
+            autoscaling::attach_target_groups(autoscaling, group, batch).await,
         )
     });
     let load_balancer_calls = plan.load_balancers.batches().map(|batch| async move {
         (
-            false,
             batch,
-            autoscaling::attach_load_balancers(&clients.autoscaling, group, batch).await,
+            autoscaling::attach_load_balancers(autoscaling, group, batch).await,
         )
     });
     let (target_group_results, load_balancer_results) =
         tokio::join!(join_all(target_group_calls), join_all(load_balancer_calls));
 
     let mut failures = Vec::new();
-    for (is_target_group, batch, result) in target_group_results
-        .into_iter()
-        .chain(load_balancer_results)
-    {
-        let attachments = if is_target_group {
-            &mut report.target_groups
-        } else {
-            &mut report.load_balancers
-        };
-        match result {
-            Ok(()) => attachments.attached.extend_from_slice(batch),
-            Err(error) => {
-                attachments.missing.extend_from_slice(batch);
-                failures.push(error);
+    for (attachments, results) in [
+        (&mut report.target_groups, target_group_results),
+        (&mut report.load_balancers, load_balancer_results),
+    ] {
+        for (batch, result) in results {
+            match result {
+                Ok(()) => attachments.attached.extend_from_slice(batch),
+                Err(error) => {
+                    attachments.missing.extend_from_slice(batch);
+                    failures.push(error);
+                }
             }
         }
     }

@@ -99,8 +99,21 @@ fn read_event(path: &PathBuf) -> Result<serde_json::Value> {
         std::fs::read_to_string(path)
             .with_context(|| format!("reading event file {}", path.display()))?
     };
-    serde_json::from_str(&text)
-        .with_context(|| format!("event file {} is not JSON", path.display()))
+    let event: serde_json::Value = serde_json::from_str(&text)
+        .with_context(|| format!("event file {} is not JSON", path.display()))?;
+    Ok(unwrap_destination_record(event))
+}
+
+/// A record from the function's on-failure destination (the dead-letter queue) wraps the event
+/// that failed in `requestPayload`; replaying it means replaying that event.
+fn unwrap_destination_record(mut event: serde_json::Value) -> serde_json::Value {
+    if event.get("requestContext").is_some() {
+        if let Some(payload) = event.get_mut("requestPayload") {
+            eprintln!("note: replaying the requestPayload of a Lambda destination record");
+            return payload.take();
+        }
+    }
+    event
 }
 
 fn print(invocation: &Invocation, json: bool) -> Result<()> {

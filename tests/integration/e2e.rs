@@ -571,3 +571,26 @@ fn instance_event_and_invalid_input_are_reported() {
         config.stderr()
     );
 }
+
+#[test]
+fn a_dead_letter_record_replays_the_event_it_wraps() {
+    let mut emulator = Emulator::start();
+    let world = build(&mut emulator, json!({}));
+    let event: Value = serde_json::from_str(&std::fs::read_to_string(SUCCESS).unwrap()).unwrap();
+    // What Lambda's on-failure destination puts in the dead-letter queue.
+    let record = json!({
+        "version": "1.0",
+        "timestamp": "2022-10-13T16:05:00.000Z",
+        "requestContext": {"requestId": "e3c1b2a4-0000-4000-8000-000000000000",
+            "functionArn": "arn:aws:lambda:us-east-1:123456789012:function:relink:$LATEST",
+            "condition": "RetriesExhausted", "approximateInvokeCount": 3},
+        "requestPayload": event,
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "responsePayload": {"errorType": "Relink.Failed", "errorMessage": "…"}
+    });
+    let file = event_file(&record);
+    let run = emulator.relink(&["--json", "replay", file.path().to_str().unwrap()], &[]);
+    assert!(run.success(), "{}", run.stderr());
+    assert_eq!(run.report()["outcome"], "relinked");
+    assert_linked(&mut emulator, &world);
+}

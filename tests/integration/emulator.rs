@@ -152,8 +152,8 @@ impl Emulator {
             .env("AWS_SECRET_ACCESS_KEY", "relink")
             .env("AWS_REGION", "us-east-1")
             .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", "/nonexistent")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent");
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
         for (name, value) in vars {
             command.env(name, value);
         }
