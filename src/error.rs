@@ -68,25 +68,26 @@ pub struct AwsError {
     pub retryable: bool,
 }
 
-/// Why one deployment could not be relinked.
+/// Why one deployment (or, in an audit, one deployment group's Auto Scaling group) could not be
+/// relinked. `subject` names it: `deployment d-…` or `deployment group app/group`.
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum RelinkError {
     /// An AWS call failed.
-    #[error("deployment {deployment_id}: {error}")]
+    #[error("{subject}: {error}")]
     Aws {
-        /// The deployment being relinked.
-        deployment_id: String,
+        /// What was being relinked.
+        subject: String,
         /// The failed call.
         error: AwsError,
     },
     /// Target group names in the deployment group's `loadBalancerInfo` that do not resolve.
     #[error(
-        "deployment {deployment_id}: target group(s) {} listed in the load balancer info of deployment group {application}/{deployment_group} were not found by DescribeTargetGroups",
+        "{subject}: target group(s) {} listed in the load balancer info of deployment group {application}/{deployment_group} were not found by DescribeTargetGroups",
         names.join(", ")
     )]
     TargetGroupsNotFound {
-        /// The deployment being relinked.
-        deployment_id: String,
+        /// What was being relinked.
+        subject: String,
         /// Its application.
         application: String,
         /// Its deployment group.
@@ -96,12 +97,12 @@ pub enum RelinkError {
     },
     /// Some attach calls failed; the others may have succeeded (the report says which).
     #[error(
-        "deployment {deployment_id}: attaching to {group} failed: {}",
+        "{subject}: attaching to {group} failed: {}",
         failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
     )]
     Attach {
-        /// The deployment being relinked.
-        deployment_id: String,
+        /// What was being relinked.
+        subject: String,
         /// The replacement Auto Scaling group.
         group: String,
         /// Each failed call.
@@ -148,7 +149,7 @@ mod tests {
     #[test]
     fn relink_errors_name_the_deployment_and_the_call() {
         let e = RelinkError::Aws {
-            deployment_id: "d-1".into(),
+            subject: "deployment d-1".into(),
             error: AwsError {
                 operation: "GetDeployment",
                 resource: "deployment d-1".into(),

@@ -1,20 +1,25 @@
-//! Relinking one deployment: three sequential rounds of AWS calls around the pure decision.
+//! Relinking: the rounds of AWS calls around the pure decision and plan.
 //!
+//! For one deployment ([`relink`]):
 //! 1. `GetDeployment`;
 //! 2. `DescribeTargetGroups` ∥ `DescribeAutoScalingGroups`;
 //! 3. the attach calls, all concurrently, only for what is missing.
+//!
+//! Rounds 2 and 3 ([`link`]) take any number of groups at once, with names and groups described
+//! in batches, so the sweep and the audit cost requests per batch, not per group.
 
-use crate::aws::{autoscaling, codedeploy, elbv2, Clients};
+use crate::aws::{autoscaling, codedeploy, elbv2, Clients, MAX_CONCURRENT_CALLS};
 use crate::config::Config;
-use crate::decision::{decide, Decision, DeploymentFacts, RelinkTarget, Skip, SkipReason};
+use crate::decision::{decide, Decision, RelinkTarget, Skip, SkipReason};
 use crate::error::{AwsError, RelinkError};
 use crate::event::DeploymentRef;
 use crate::plan::Plan;
 use crate::report::{Outcome, Report};
 use futures::future::join_all;
+use futures::StreamExt;
 use tracing::instrument;
 
-/// The result of relinking one deployment: always a report, and the error when it failed.
+/// The result of relinking one group: always a report, and the error when it failed.
 #[derive(Debug, Clone)]
 pub struct Attempt {
     /// What was done.
@@ -37,6 +42,32 @@ impl Attempt {
             error: Some(error),
         }
     }
+
+    fn aws_failure(report: Report, error: AwsError) -> Self {
+        let subject = subject(&report);
+        Attempt::failed(report, RelinkError::Aws { subject, error })
+    }
+}
+
+/// What an error says it is about: the deployment, or in an audit the deployment group.
+fn subject(report: &Report) -> String {
+    match &report.deployment_id {
+        Some(id) => format!("deployment {id}"),
+        None => format!(
+            "deployment group {}/{}",
+            report.application.as_deref().unwrap_or("?"),
+            report.deployment_group.as_deref().unwrap_or("?")
+        ),
+    }
+}
+
+/// One group to link: what it should have, and the report to complete.
+#[derive(Debug, Clone)]
+pub struct Job {
+    /// The group and its desired attachments.
+    pub target: RelinkTarget,
+    /// The report so far (source, deployment, names).
+    pub report: Report,
 }
 
 /// Relinks the deployment a notification names, if it is ours to fix.
@@ -51,15 +82,6 @@ pub async fn relink(
     let mut report = Report::new(source, Some(id.to_owned()), config.dry_run);
     report.application = notified.application.clone();
     report.deployment_group = notified.deployment_group.clone();
-    let aws_failure = |report: Report, error: AwsError| {
-        Attempt::failed(
-            report,
-            RelinkError::Aws {
-                deployment_id: id.to_owned(),
-                error,
-            },
-        )
-    };
 
     // Round 1: the deployment as CodeDeploy reports it.
     report.aws_rounds = 1;
@@ -71,55 +93,129 @@ pub async fn relink(
                 detail: format!("GetDeployment does not know deployment {id}"),
             }))
         }
-        Err(error) => return aws_failure(report, error),
+        Err(error) => return Attempt::aws_failure(report, error),
     };
     report.application = Some(facts.application.clone());
     report.deployment_group = Some(facts.deployment_group.clone());
-    let target = match decide(&facts, notified, config) {
-        Decision::Skip(skip) => return Attempt::done(report.skipped(skip)),
-        Decision::Relink(target) => target,
-    };
-    report.replacement_group = Some(target.replacement_group.clone());
+    match decide(&facts, notified, config) {
+        Decision::Skip(skip) => Attempt::done(report.skipped(skip)),
+        Decision::Relink(target) => {
+            let unanswered = report.clone();
+            let mut attempts = link(clients, config.dry_run, vec![Job { target, report }]).await;
+            // `link` answers every job; the fallback only keeps this free of panics.
+            attempts.pop().unwrap_or_else(|| Attempt::done(unanswered))
+        }
+    }
+}
+
+/// Rounds 2 and 3 for any number of groups: every target group name resolved and every group
+/// described in batches (concurrently), then each group's missing attachments attached. Returns
+/// one attempt per job, in order. `aws_rounds` in each report counts on from what it says.
+pub async fn link(clients: &Clients, dry_run: bool, jobs: Vec<Job>) -> Vec<Attempt> {
+    let mut names: Vec<String> = Vec::new();
+    let mut groups: Vec<String> = Vec::new();
+    for job in &jobs {
+        for name in &job.target.target_group_names {
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+        if !groups.contains(&job.target.replacement_group) {
+            groups.push(job.target.replacement_group.clone());
+        }
+    }
 
     // Round 2: what should be attached, and what is.
-    report.aws_rounds = 2;
     let resolve = async {
-        if target.target_group_names.is_empty() {
-            Ok(Vec::new())
+        if names.is_empty() {
+            Ok(elbv2::Resolved::default())
         } else {
-            elbv2::resolve_target_groups(&clients.elbv2, &target.target_group_names).await
+            elbv2::resolve_target_groups(&clients.elbv2, &names).await
         }
     };
-    let describe = autoscaling::describe_group(&clients.autoscaling, &target.replacement_group);
-    let (resolved, group) = tokio::join!(resolve, describe);
-    let group = match group {
-        Ok(Some(group)) if !group.is_deleting() => group,
-        Ok(gone) => {
-            let state = gone.map_or("does not exist".to_owned(), |g| {
-                format!("is {}", g.status.unwrap_or_default())
-            });
-            return Attempt::done(report.skipped(Skip {
-                reason: SkipReason::ReplacementGroupGone,
-                detail: format!("replacement group {} {state}", target.replacement_group),
-            }));
-        }
-        Err(error) => return aws_failure(report, error),
-    };
-    let desired_arns: Vec<String> = match resolved {
-        Ok(pairs) => pairs.into_iter().map(|(_, arn)| arn).collect(),
-        Err(elbv2::ResolveError::NotFound(names)) => {
-            let error = not_found(&facts, names);
-            return Attempt::failed(report, error);
-        }
-        Err(elbv2::ResolveError::Aws(error)) => return aws_failure(report, error),
-    };
+    let (resolved, described) = tokio::join!(
+        resolve,
+        autoscaling::describe_groups(&clients.autoscaling, &groups)
+    );
 
-    let plan = Plan::new(
+    let plans = jobs.into_iter().map(|mut job| {
+        job.report.aws_rounds += 1;
+        job.report.replacement_group = Some(job.target.replacement_group.clone());
+        let outcome = match (&resolved, &described) {
+            (_, Err(error)) => Err(Box::new(Attempt::aws_failure(
+                job.report.clone(),
+                error.clone(),
+            ))),
+            (Err(error), _) if !job.target.target_group_names.is_empty() => Err(Box::new(
+                Attempt::aws_failure(job.report.clone(), error.clone()),
+            )),
+            (resolved, Ok(described)) => plan_job(&job, resolved.as_ref().ok(), described),
+        };
+        (job, outcome)
+    });
+    let attempts = futures::stream::iter(plans)
+        .map(|(job, planned)| async move {
+            match planned {
+                Err(attempt) => *attempt,
+                Ok(plan) => finish(clients, dry_run, job, plan).await,
+            }
+        })
+        .buffered(MAX_CONCURRENT_CALLS);
+    attempts.collect().await
+}
+
+/// Compares one job's desired attachments with its group's; `Err` is the job's final attempt
+/// (boxed: it is much larger than a plan).
+fn plan_job(
+    job: &Job,
+    resolved: Option<&elbv2::Resolved>,
+    described: &std::collections::HashMap<String, autoscaling::GroupState>,
+) -> Result<Plan, Box<Attempt>> {
+    let target = &job.target;
+    let group = match described.get(&target.replacement_group) {
+        Some(group) if !group.is_deleting() => group,
+        gone => {
+            let state = gone.map_or("does not exist".to_owned(), |g| {
+                format!("is {}", g.status.clone().unwrap_or_default())
+            });
+            return Err(Box::new(Attempt::done(job.report.clone().skipped(Skip {
+                reason: SkipReason::ReplacementGroupGone,
+                detail: format!("Auto Scaling group {} {state}", target.replacement_group),
+            }))));
+        }
+    };
+    let resolved = resolved.cloned().unwrap_or_default();
+    let missing: Vec<String> = target
+        .target_group_names
+        .iter()
+        .filter(|n| !resolved.arns.contains_key(*n))
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        let error = RelinkError::TargetGroupsNotFound {
+            subject: subject(&job.report),
+            application: job.report.application.clone().unwrap_or_default(),
+            deployment_group: job.report.deployment_group.clone().unwrap_or_default(),
+            names: missing,
+        };
+        return Err(Box::new(Attempt::failed(job.report.clone(), error)));
+    }
+    let desired_arns: Vec<String> = target
+        .target_group_names
+        .iter()
+        .filter_map(|n| resolved.arns.get(n).cloned())
+        .collect();
+    Ok(Plan::new(
         &desired_arns,
         &group.target_group_arns,
         &target.load_balancer_names,
         &group.load_balancer_names,
-    );
+    ))
+}
+
+/// Reports a plan and, unless it is complete or a dry run, carries it out (round 3).
+async fn finish(clients: &Clients, dry_run: bool, job: Job, plan: Plan) -> Attempt {
+    let mut report = job.report;
     report.target_groups.already_present = plan.target_groups.present.clone();
     report.target_groups.extra = plan.target_groups.extra.clone();
     report.load_balancers.already_present = plan.load_balancers.present.clone();
@@ -128,25 +224,14 @@ pub async fn relink(
         report.outcome = Outcome::AlreadyLinked;
         return Attempt::done(report);
     }
-    if config.dry_run {
+    if dry_run {
         report.outcome = Outcome::Planned;
         report.target_groups.missing = plan.target_groups.missing.clone();
         report.load_balancers.missing = plan.load_balancers.missing.clone();
         return Attempt::done(report);
     }
-
-    // Round 3: attach what is missing, every batch concurrently.
-    report.aws_rounds = 3;
-    attach(clients, &target, &plan, report).await
-}
-
-fn not_found(facts: &DeploymentFacts, names: Vec<String>) -> RelinkError {
-    RelinkError::TargetGroupsNotFound {
-        deployment_id: facts.deployment_id.clone(),
-        application: facts.application.clone(),
-        deployment_group: facts.deployment_group.clone(),
-        names,
-    }
+    report.aws_rounds += 1;
+    attach(clients, &job.target, &plan, report).await
 }
 
 async fn attach(
@@ -192,7 +277,7 @@ async fn attach(
         Attempt::done(report)
     } else {
         let error = RelinkError::Attach {
-            deployment_id: report.deployment_id.clone().unwrap_or_default(),
+            subject: subject(&report),
             group: group.to_owned(),
             failures,
         };

@@ -1,9 +1,12 @@
 //! Auto Scaling adapter: reads a group's attachments and attaches what is missing. It has no
 //! function that detaches, deletes or modifies anything else.
 
-use super::aws_error;
+use super::{aws_error, MAX_CONCURRENT_CALLS};
 use crate::error::AwsError;
+use aws_sdk_autoscaling::types::AutoScalingGroup;
 use aws_sdk_autoscaling::Client;
+use futures::{StreamExt, TryStreamExt};
+use std::collections::HashMap;
 
 /// A group's load balancer attachments as `DescribeAutoScalingGroups` reports them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -25,21 +28,52 @@ impl GroupState {
     }
 }
 
-/// Describes one group; `Ok(None)` when it does not exist.
-pub async fn describe_group(client: &Client, group: &str) -> Result<Option<GroupState>, AwsError> {
-    let output = client
+/// Groups named per `DescribeAutoScalingGroups` call (its `MaxRecords` limit).
+pub const MAX_GROUPS_PER_DESCRIBE: usize = 100;
+
+/// Describes groups by name, [`MAX_GROUPS_PER_DESCRIBE`] per call and calls concurrently (at most
+/// [`MAX_CONCURRENT_CALLS`] at a time). Groups that do not exist are absent from the answer.
+pub async fn describe_groups(
+    client: &Client,
+    names: &[String],
+) -> Result<HashMap<String, GroupState>, AwsError> {
+    let pages: Vec<Vec<(String, GroupState)>> =
+        futures::stream::iter(names.chunks(MAX_GROUPS_PER_DESCRIBE))
+            .map(|batch| describe_batch(client, batch))
+            .buffered(MAX_CONCURRENT_CALLS)
+            .try_collect()
+            .await?;
+    Ok(pages.into_iter().flatten().collect())
+}
+
+async fn describe_batch(
+    client: &Client,
+    names: &[String],
+) -> Result<Vec<(String, GroupState)>, AwsError> {
+    let groups: Vec<AutoScalingGroup> = client
         .describe_auto_scaling_groups()
-        .auto_scaling_group_names(group)
+        .set_auto_scaling_group_names(Some(names.to_vec()))
+        .max_records(MAX_GROUPS_PER_DESCRIBE as i32)
+        .into_paginator()
+        .items()
         .send()
+        .try_collect()
         .await
-        .map_err(|err| aws_error("DescribeAutoScalingGroups", format!("group {group}"), err))?;
-    let Some(found) = output
-        .auto_scaling_groups()
+        .map_err(|err| {
+            aws_error(
+                "DescribeAutoScalingGroups",
+                format!("groups {}", names.join(", ")),
+                err,
+            )
+        })?;
+    Ok(groups
         .iter()
-        .find(|g| g.auto_scaling_group_name() == Some(group))
-    else {
-        return Ok(None);
-    };
+        .filter_map(|g| Some((g.auto_scaling_group_name()?.to_owned(), group_state(g))))
+        .filter(|(name, _)| names.contains(name))
+        .collect())
+}
+
+fn group_state(found: &AutoScalingGroup) -> GroupState {
     let mut state = GroupState {
         target_group_arns: found.target_group_arns().to_vec(),
         load_balancer_names: found.load_balancer_names().to_vec(),
@@ -61,7 +95,7 @@ pub async fn describe_group(client: &Client, group: &str) -> Result<Option<Group
             list.push(identifier.to_owned());
         }
     }
-    Ok(Some(state))
+    state
 }
 
 /// `AttachLoadBalancerTargetGroups` for at most 10 ARNs.

@@ -17,6 +17,10 @@ pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest wait for an AWS call, retries included.
 pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The most calls of one kind in flight at once, so that large audits and sweeps do not trip
+/// throttling.
+pub const MAX_CONCURRENT_CALLS: usize = 8;
+
 /// The AWS clients, built once per process and shared by every invocation.
 #[derive(Debug, Clone)]
 pub struct Clients {

@@ -49,6 +49,7 @@ from moto.autoscaling import models as autoscaling_models
 from moto.autoscaling.exceptions import ValidationError
 from moto.codedeploy import models as codedeploy_models
 from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.exceptions import JsonRESTError
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.serving import make_server
 
@@ -124,6 +125,101 @@ def _attach_load_balancers_as_aws(self: Any, group_name: str, load_balancer_name
 
 autoscaling_models.AutoScalingBackend.attach_load_balancer_target_groups = _attach_target_groups_as_aws
 autoscaling_models.AutoScalingBackend.attach_load_balancers = _attach_load_balancers_as_aws
+
+
+# moto's CodeDeploy paginates nothing, filters ListDeployments by status only when a deployment
+# group is named, lists deployment groups' Auto Scaling groups as bare names (AWS: structures) and
+# does not implement BatchGetDeploymentGroups. These answer as AWS does, pages of PAGE_SIZE.
+PAGE_SIZE = int(os.environ.get("RELINK_EMULATOR_PAGE_SIZE", "100"))
+
+
+def _page(items: list[Any], token: str | None) -> dict[str, Any]:
+    start = int(token) if token else 0
+    end = start + PAGE_SIZE
+    return {"items": items[start:end], "nextToken": str(end) if end < len(items) else None}
+
+
+def _aws_shaped_group(self: Any) -> dict[str, Any]:
+    return _prune({
+        "applicationName": self.application.application_name,
+        "deploymentGroupId": self.deployment_group_id,
+        "deploymentGroupName": self.deployment_group_name,
+        "deploymentConfigName": self.deployment_config_name and str(self.deployment_config_name),
+        "autoScalingGroups": [{"name": name} for name in self.auto_scaling_groups],
+        "serviceRoleArn": self.service_role_arn,
+        "deploymentStyle": self.deployment_style,
+        "blueGreenDeploymentConfiguration": self.blue_green_deployment_configuration,
+        "loadBalancerInfo": self.load_balancer_info,
+        "computePlatform": self.application.compute_platform,
+    })
+
+
+codedeploy_models.DeploymentGroup.to_dict = _aws_shaped_group
+
+
+def _list_applications(self: Any) -> str:
+    page = _page(sorted(self.codedeploy_backend.applications), self._get_param("nextToken"))
+    return json.dumps(_prune({"applications": page["items"], "nextToken": page["nextToken"]}))
+
+
+def _list_deployment_groups(self: Any) -> str:
+    app = self._get_param("applicationName")
+    self.codedeploy_backend.get_application(app)  # ApplicationDoesNotExistException as AWS
+    names = sorted(self.codedeploy_backend.deployment_groups.get(app, {}))
+    page = _page(names, self._get_param("nextToken"))
+    return json.dumps(_prune({"applicationName": app, "deploymentGroups": page["items"], "nextToken": page["nextToken"]}))
+
+
+def _batch_get_deployment_groups(self: Any) -> str:
+    app = self._get_param("applicationName")
+    names = self._get_param("deploymentGroupNames") or []
+    if len(names) > 100:
+        raise JsonRESTError("BatchLimitExceededException", "The maximum number of names or IDs allowed for this request (100) was exceeded.")
+    self.codedeploy_backend.get_application(app)
+    groups = self.codedeploy_backend.deployment_groups.get(app, {})
+    found = [groups[n].to_dict() for n in names if n in groups]
+    unknown = [n for n in names if n not in groups]
+    answer: dict[str, Any] = {"deploymentGroupsInfo": found}
+    if unknown:
+        answer["errorMessage"] = "Deployment groups not found: " + ", ".join(unknown)
+    return json.dumps(answer)
+
+
+def _batch_get_deployments(self: Any) -> str:
+    ids = self._get_param("deploymentIds") or []
+    if len(ids) > 25:
+        raise JsonRESTError("BatchLimitExceededException", "The maximum number of names or IDs allowed for this request (25) was exceeded.")
+    found = [self.codedeploy_backend.deployments[i].to_dict() for i in ids if i in self.codedeploy_backend.deployments]
+    return json.dumps({"deploymentsInfo": found})
+
+
+def _list_deployments(self: Any) -> str:
+    app = self._get_param("applicationName")
+    group = self._get_param("deploymentGroupName")
+    statuses = self._get_param("includeOnlyStatuses") or []
+    time_range = self._get_param("createTimeRange") or {}
+    start, end = time_range.get("start"), time_range.get("end")
+    ids = []
+    for d in self.codedeploy_backend.deployments.values():
+        created = _epoch(d.create_time) or 0.0
+        if (app and d.application_name != app) or (group and d.deployment_group_name != group):
+            continue
+        if statuses and d.status not in statuses:
+            continue
+        if (start is not None and created < float(start)) or (end is not None and created > float(end)):
+            continue
+        ids.append(d.deployment_id)
+    page = _page(ids, self._get_param("nextToken"))
+    return json.dumps(_prune({"deployments": page["items"], "nextToken": page["nextToken"]}))
+
+
+from moto.codedeploy.responses import CodeDeployResponse  # noqa: E402
+
+CodeDeployResponse.list_applications = _list_applications
+CodeDeployResponse.list_deployment_groups = _list_deployment_groups
+CodeDeployResponse.batch_get_deployment_groups = _batch_get_deployment_groups
+CodeDeployResponse.list_deployments = _list_deployments
+CodeDeployResponse.batch_get_deployments = _batch_get_deployments
 
 
 def _codedeploy_backend() -> Any:
@@ -355,6 +451,8 @@ class World:
             traffic_shifted=spec.get("traffic_shifted", spec.get("status", "Succeeded") == "Succeeded"),
             target_groups=[replacement] if copied else [],
         )
+        if "created_hours_ago" in spec:
+            self.backdate(deployment_id, float(spec["created_hours_ago"]))
         return world
 
     def copy_group(self, original: str, replacement: str) -> None:
@@ -387,13 +485,28 @@ class World:
 
     @staticmethod
     def set_state(deployment_id: str, status: str, traffic_shifted: bool, target_groups: list[str]) -> None:
-        """Moves a deployment to a status, as CodeDeploy would report it."""
+        """Moves a deployment to a status, as CodeDeploy would report it. On success with a copied
+        fleet, CodeDeploy also points the deployment group at the replacement group and deletes the
+        original group."""
         deployment = _codedeploy_backend().deployments[deployment_id]
         deployment.status = status
         deployment.instance_termination_wait_time_started = traffic_shifted
         deployment.target_instances = {"autoScalingGroups": target_groups} if target_groups else None
         if status in ("Succeeded", "Failed", "Stopped"):
             deployment.complete_time = datetime.datetime.now(datetime.timezone.utc).isoformat()
+        group = deployment.deployment_group
+        if status == "Succeeded" and target_groups and group.auto_scaling_groups != target_groups:
+            autoscaling = _autoscaling_backend()
+            for retired in group.auto_scaling_groups:
+                if retired in autoscaling.autoscaling_groups and retired not in target_groups:
+                    autoscaling.delete_auto_scaling_group(retired)
+            group.auto_scaling_groups = list(target_groups)
+
+    @staticmethod
+    def backdate(deployment_id: str, hours: float) -> None:
+        """Makes a deployment look created `hours` ago."""
+        created = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=hours)
+        _codedeploy_backend().deployments[deployment_id].create_time = created.isoformat()
 
     def group(self, name: str) -> dict[str, Any]:
         """A group's attachments as DescribeAutoScalingGroups reports them."""
@@ -422,7 +535,7 @@ def serve() -> int:
     Spec keys (all optional): application, deployment_group, deployment_id, target_groups (count),
     classic_load_balancers (count), compute_platform, deployment_type, deployment_option,
     green_fleet, load_balancer_info (bool), status, traffic_shifted, replacement
-    (copied | none | deleted | deleting), linked (bool).
+    (copied | none | deleted | deleting), linked (bool), created_hours_ago.
     """
     emulator = Emulator()
     world = World(emulator.endpoint)
