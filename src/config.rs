@@ -1,6 +1,7 @@
 //! Configuration, read from the environment once at start-up.
 
 use crate::error::ConfigError;
+use std::time::Duration;
 use wildmatch::WildMatch;
 
 /// Environment variable: plan and report, but make no mutating AWS call.
@@ -9,6 +10,13 @@ pub const DRY_RUN_VAR: &str = "RELINK_DRY_RUN";
 pub const DEPLOYMENT_GROUPS_VAR: &str = "RELINK_DEPLOYMENT_GROUPS";
 /// Environment variable: when to attach, `traffic-shifted` or `succeeded`.
 pub const ATTACH_WHEN_VAR: &str = "RELINK_ATTACH_WHEN";
+
+/// Environment variable: how far back, in hours, the sweep re-checks succeeded deployments.
+pub const SWEEP_LOOKBACK_VAR: &str = "RELINK_SWEEP_LOOKBACK_HOURS";
+/// The sweep's default look-back.
+pub const DEFAULT_SWEEP_LOOKBACK_HOURS: u64 = 24;
+/// The longest look-back accepted (30 days).
+pub const MAX_SWEEP_LOOKBACK_HOURS: u64 = 720;
 
 /// The moment from which a replacement group is relinked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -84,7 +92,7 @@ impl AllowList {
 }
 
 /// Everything the function is told by its operator.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Config {
     /// Plan and report only; never call an attach API.
     pub dry_run: bool,
@@ -92,6 +100,19 @@ pub struct Config {
     pub allow_list: AllowList,
     /// From which point of a deployment the replacement group is relinked.
     pub attach_when: AttachWhen,
+    /// How far back the sweep re-checks succeeded deployments (by creation time).
+    pub sweep_lookback: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            dry_run: false,
+            allow_list: AllowList::default(),
+            attach_when: AttachWhen::default(),
+            sweep_lookback: Duration::from_secs(DEFAULT_SWEEP_LOOKBACK_HOURS * 3600),
+        }
+    }
 }
 
 impl Config {
@@ -147,10 +168,25 @@ impl Config {
                 }
             },
         };
+        let sweep_lookback_hours = match value(SWEEP_LOOKBACK_VAR) {
+            None => DEFAULT_SWEEP_LOOKBACK_HOURS,
+            Some(v) => v
+                .parse::<u64>()
+                .ok()
+                .filter(|h| *h <= MAX_SWEEP_LOOKBACK_HOURS)
+                .ok_or_else(|| {
+                    invalid(
+                        SWEEP_LOOKBACK_VAR,
+                        &v,
+                        format!("a whole number of hours from 0 to {MAX_SWEEP_LOOKBACK_HOURS}"),
+                    )
+                })?,
+        };
         Ok(Config {
             dry_run,
             allow_list,
             attach_when,
+            sweep_lookback: Duration::from_secs(sweep_lookback_hours * 3600),
         })
     }
 }
@@ -174,6 +210,7 @@ mod tests {
         assert!(!c.dry_run);
         assert!(!c.allow_list.is_restricted());
         assert_eq!(c.attach_when, AttachWhen::TrafficShifted);
+        assert_eq!(c.sweep_lookback, Duration::from_secs(24 * 3600));
     }
 
     #[test]
@@ -182,9 +219,11 @@ mod tests {
             (DRY_RUN_VAR, "TRUE"),
             (DEPLOYMENT_GROUPS_VAR, "web/*, api/prod-?"),
             (ATTACH_WHEN_VAR, "succeeded"),
+            (SWEEP_LOOKBACK_VAR, "0"),
         ])
         .unwrap();
         assert!(c.dry_run);
+        assert_eq!(c.sweep_lookback, Duration::ZERO);
         assert_eq!(c.attach_when, AttachWhen::Succeeded);
         assert!(c.allow_list.allows("web", "anything"));
         assert!(c.allow_list.allows("api", "prod-1"));
@@ -210,6 +249,11 @@ mod tests {
 
         let e = config(&[(ATTACH_WHEN_VAR, "later")]).unwrap_err();
         assert_eq!(e.variable, ATTACH_WHEN_VAR);
+
+        for bad in ["-1", "1.5", "721", "day"] {
+            let e = config(&[(SWEEP_LOOKBACK_VAR, bad)]).unwrap_err();
+            assert_eq!(e.variable, SWEEP_LOOKBACK_VAR, "{bad}");
+        }
 
         for bad in ["web", "/bg", "web/", "a/b/c"] {
             let e = config(&[(DEPLOYMENT_GROUPS_VAR, bad)]).unwrap_err();

@@ -5,7 +5,9 @@
 //! - SQS events whose bodies are SNS envelopes (SNS → SQS → Lambda) or raw trigger messages;
 //! - EventBridge `CodeDeploy Deployment State-change Notification` events;
 //! - a direct invocation `{"deploymentId": "d-…"}`, optionally naming the application and
-//!   deployment group to cross-check.
+//!   deployment group to cross-check;
+//! - an EventBridge scheduled event (`source: aws.events`, `detail-type: Scheduled Event`), which
+//!   runs the sweep.
 
 use crate::error::{excerpt, InputError};
 use aws_lambda_events::codedeploy::CodeDeployEvent;
@@ -32,6 +34,8 @@ pub enum EventShape {
     EventBridge,
     /// A direct invocation naming a deployment.
     Direct,
+    /// An EventBridge scheduled event: run the sweep.
+    Schedule,
 }
 
 /// A decoded invocation payload: its shape and one item per record.
@@ -61,6 +65,8 @@ pub enum Notification {
     Deployment(DeploymentRef),
     /// A message that is recognised and deliberately not acted on.
     Ignored(Ignored),
+    /// A scheduled event: sweep every in-progress and recently succeeded deployment.
+    Sweep,
 }
 
 /// A message the function recognises and ignores.
@@ -156,6 +162,17 @@ pub fn decode(payload: &Value) -> Result<DecodedEvent, InputError> {
         return Ok(DecodedEvent { shape, items });
     }
 
+    if is_scheduled_event(payload) {
+        return Ok(DecodedEvent {
+            shape: EventShape::Schedule,
+            items: vec![Item {
+                location: "event".into(),
+                sqs_message_id: None,
+                notification: Ok(Notification::Sweep),
+            }],
+        });
+    }
+
     if object.contains_key("detail-type") || object.contains_key("detail") {
         return Ok(DecodedEvent {
             shape: EventShape::EventBridge,
@@ -197,9 +214,17 @@ pub fn decode(payload: &Value) -> Result<DecodedEvent, InputError> {
 
     Err(InputError::new(
         "event",
-        "not a supported event: expected an SNS or SQS event (Records), an EventBridge event from aws.codedeploy (detail-type), or {\"deploymentId\": \"d-…\"}",
+        "not a supported event: expected an SNS or SQS event (Records), an EventBridge event from aws.codedeploy or a scheduled event (detail-type), or {\"deploymentId\": \"d-…\"}",
         &payload.to_string(),
     ))
+}
+
+/// The EventBridge `detail-type` of scheduled rules.
+pub const SCHEDULED_DETAIL_TYPE: &str = "Scheduled Event";
+
+fn is_scheduled_event(payload: &Value) -> bool {
+    payload.get("source").and_then(Value::as_str) == Some("aws.events")
+        && payload.get("detail-type").and_then(Value::as_str) == Some(SCHEDULED_DETAIL_TYPE)
 }
 
 fn source_of(record: &Value) -> Option<&str> {

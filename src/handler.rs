@@ -5,11 +5,14 @@ use crate::aws::Clients;
 use crate::config::Config;
 use crate::decision::{Skip, SkipReason};
 use crate::error::InputError;
+use crate::error::RelinkError;
 use crate::event::{decode, DeploymentRef, EventShape, Ignored, Notification};
 use crate::relink::{relink, Attempt};
 use crate::report::Report;
+use crate::sweep::{sweep, SweepSummary};
 use futures::future::join_all;
 use serde::{Deserialize, Serialize};
+use std::time::SystemTime;
 use thiserror::Error;
 
 /// The invocation's response: one report per notification, and for SQS events the records to
@@ -22,6 +25,9 @@ pub struct Response {
     /// SQS only: the messages that failed, so that Lambda redelivers them and only them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub batch_item_failures: Option<Vec<ItemFailure>>,
+    /// Scheduled events only: what the sweep saw and did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<SweepSummary>,
 }
 
 /// An SQS message to redeliver (the shape Lambda's partial batch response expects).
@@ -38,10 +44,10 @@ pub enum InvocationError {
     /// The event as a whole could not be read.
     #[error("invalid event: {0}")]
     InvalidEvent(InputError),
-    /// Some records failed; every other record was processed.
+    /// Some records (or swept deployments) failed; every other one was processed.
     #[error("{} of {total} record(s) failed: {}", failures.len(), failures.join(" | "))]
     RecordsFailed {
-        /// How many records the event had.
+        /// How many reports the invocation produced.
         total: usize,
         /// One message per failed record.
         failures: Vec<String>,
@@ -106,20 +112,33 @@ impl Relinker {
             }
         };
 
-        // Each distinct (deployment, names) is relinked once, all concurrently.
+        // Each distinct (deployment, names) is relinked once, all concurrently, and alongside a
+        // sweep when the event asks for one.
         let mut distinct: Vec<(&DeploymentRef, &str)> = Vec::new();
+        let mut wants_sweep = false;
         for item in &event.items {
-            if let Ok(Notification::Deployment(deployment)) = &item.notification {
-                if !distinct.iter().any(|(seen, _)| *seen == deployment) {
+            match &item.notification {
+                Ok(Notification::Deployment(deployment))
+                    if !distinct.iter().any(|(seen, _)| *seen == deployment) =>
+                {
                     distinct.push((deployment, &item.location));
                 }
+                Ok(Notification::Sweep) => wants_sweep = true,
+                _ => {}
             }
         }
-        let attempts: Vec<Attempt> =
+        let relinks =
             join_all(distinct.iter().map(|(deployment, source)| {
                 relink(&self.clients, &self.config, deployment, source)
-            }))
-            .await;
+            }));
+        let sweep = async {
+            if wants_sweep {
+                sweep(&self.clients, &self.config, SystemTime::now()).await
+            } else {
+                Vec::new()
+            }
+        };
+        let (attempts, swept): (Vec<Attempt>, Vec<Attempt>) = tokio::join!(relinks, sweep);
 
         let dry_run = self.config.dry_run;
         let mut reports = Vec::with_capacity(event.items.len());
@@ -127,46 +146,74 @@ impl Relinker {
         let mut retryable = false;
         let mut item_failures = Vec::new();
         for item in &event.items {
-            let (report, failure) = match &item.notification {
-                Err(error) => (
+            let outcomes: Vec<(Report, Option<String>)> = match &item.notification {
+                Err(error) => vec![(
                     Report::new(&item.location, None, dry_run)
                         .failed("InvalidMessage", error.to_string()),
                     Some(error.to_string()),
-                ),
+                )],
                 Ok(Notification::Ignored(ignored)) => {
-                    (ignored_report(&item.location, ignored, dry_run), None)
+                    vec![(ignored_report(&item.location, ignored, dry_run), None)]
                 }
-                Ok(Notification::Deployment(deployment)) => {
-                    let Some(attempt) = distinct
-                        .iter()
-                        .position(|(seen, _)| *seen == deployment)
-                        .and_then(|index| attempts.get(index))
-                    else {
-                        continue; // every deployment item was collected above
-                    };
-                    let mut report = attempt.report.clone();
-                    report.source = item.location.clone();
-                    if let Some(error) = &attempt.error {
-                        retryable |= error.is_retryable();
-                    }
-                    (report, attempt.error.as_ref().map(ToString::to_string))
-                }
+                Ok(Notification::Deployment(deployment)) => distinct
+                    .iter()
+                    .position(|(seen, _)| *seen == deployment)
+                    .and_then(|index| attempts.get(index))
+                    .map(|attempt| {
+                        let mut report = attempt.report.clone();
+                        report.source = item.location.clone();
+                        retryable |= attempt
+                            .error
+                            .as_ref()
+                            .is_some_and(RelinkError::is_retryable);
+                        (report, attempt.error.as_ref().map(ToString::to_string))
+                    })
+                    .into_iter()
+                    .collect(),
+                Ok(Notification::Sweep) => swept
+                    .iter()
+                    .map(|attempt| {
+                        retryable |= attempt
+                            .error
+                            .as_ref()
+                            .is_some_and(RelinkError::is_retryable);
+                        (
+                            attempt.report.clone(),
+                            attempt.error.as_ref().map(ToString::to_string),
+                        )
+                    })
+                    .collect(),
             };
-            report.log();
-            reports.push(report);
-            if let Some(message) = failure {
-                match (&event.shape, &item.sqs_message_id) {
-                    (EventShape::Sqs, Some(id)) => item_failures.push(ItemFailure {
-                        item_identifier: id.clone(),
-                    }),
-                    _ => failures.push(format!("{}: {message}", item.location)),
+            let quiet = matches!(item.notification, Ok(Notification::Sweep));
+            for (report, failure) in outcomes {
+                report.log(quiet);
+                reports.push(report);
+                if let Some(message) = failure {
+                    match (&event.shape, &item.sqs_message_id) {
+                        (EventShape::Sqs, Some(id)) => {
+                            if !item_failures
+                                .iter()
+                                .any(|f: &ItemFailure| &f.item_identifier == id)
+                            {
+                                item_failures.push(ItemFailure {
+                                    item_identifier: id.clone(),
+                                })
+                            }
+                        }
+                        _ => failures.push(format!("{}: {message}", item.location)),
+                    }
                 }
             }
         }
 
+        let summary = wants_sweep.then(|| {
+            let summary = SweepSummary::of(&reports);
+            tracing::info!(summary = %serde_json::to_string(&summary).unwrap_or_default(), "sweep: {} deployment(s) seen, {} relinked, {} already linked, {} failed", summary.deployments_seen, summary.relinked, summary.already_linked, summary.failed);
+            summary
+        });
         let batch_item_failures = (event.shape == EventShape::Sqs).then_some(item_failures);
         let error = (!failures.is_empty()).then_some(InvocationError::RecordsFailed {
-            total: event.items.len(),
+            total: reports.len(),
             failures,
             retryable,
         });
@@ -174,6 +221,7 @@ impl Relinker {
             response: Response {
                 reports,
                 batch_item_failures,
+                summary,
             },
             error,
         }

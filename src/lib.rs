@@ -21,3 +21,4 @@ pub mod handler;
 pub mod plan;
 pub mod relink;
 pub mod report;
+pub mod sweep;

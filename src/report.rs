@@ -123,8 +123,9 @@ impl Report {
         self
     }
 
-    /// Writes the report as one structured log line.
-    pub fn log(&self) {
+    /// Writes the report as one structured log line. `quiet` (the sweep) logs what changed
+    /// nothing at debug level, so that a sweep every few minutes does not repeat itself.
+    pub fn log(&self, quiet: bool) {
         let fields = serde_json::to_string(self).unwrap_or_default();
         macro_rules! emit {
             ($level:ident) => {
@@ -145,6 +146,7 @@ impl Report {
         }
         match self.outcome {
             Outcome::Failed => emit!(error),
+            Outcome::Skipped | Outcome::AlreadyLinked if quiet => emit!(debug),
             _ => emit!(info),
         }
     }

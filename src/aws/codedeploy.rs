@@ -1,10 +1,16 @@
 //! CodeDeploy adapter: reads a deployment.
 
-use super::aws_error;
+use super::{aws_error, MAX_CONCURRENT_CALLS};
 use crate::decision::DeploymentFacts;
 use crate::error::AwsError;
-use aws_sdk_codedeploy::types::DeploymentInfo;
+use aws_sdk_codedeploy::primitives::DateTime;
+use aws_sdk_codedeploy::types::{DeploymentInfo, DeploymentStatus, TimeRange};
 use aws_sdk_codedeploy::Client;
+use futures::{StreamExt, TryStreamExt};
+use std::time::SystemTime;
+
+/// Deployment ids per `BatchGetDeployments` call (the API's limit).
+pub const MAX_DEPLOYMENTS_PER_BATCH: usize = 25;
 
 /// Reads a deployment with `GetDeployment`. A deployment that does not exist is `Ok(None)`.
 pub async fn get_deployment(
@@ -33,6 +39,68 @@ pub async fn get_deployment(
             err,
         )),
     }
+}
+
+/// Lists the ids of every deployment in the region with `status`, created after `created_after`
+/// when given (`ListDeployments`, all pages).
+pub async fn list_deployments(
+    client: &Client,
+    status: DeploymentStatus,
+    created_after: Option<SystemTime>,
+) -> Result<Vec<String>, AwsError> {
+    client
+        .list_deployments()
+        .include_only_statuses(status.clone())
+        .set_create_time_range(
+            created_after.map(|t| TimeRange::builder().start(DateTime::from(t)).build()),
+        )
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|err| {
+            aws_error(
+                "ListDeployments",
+                format!("{} deployments", status.as_str()),
+                err,
+            )
+        })
+}
+
+/// Reads deployments with `BatchGetDeployments`, [`MAX_DEPLOYMENTS_PER_BATCH`] per call and calls
+/// concurrently (at most [`MAX_CONCURRENT_CALLS`] at a time). Unknown ids are left out.
+pub async fn batch_get_deployments(
+    client: &Client,
+    ids: &[String],
+) -> Result<Vec<DeploymentFacts>, AwsError> {
+    let batches: Vec<Vec<DeploymentFacts>> =
+        futures::stream::iter(ids.chunks(MAX_DEPLOYMENTS_PER_BATCH))
+            .map(|batch| async move {
+                let output = client
+                    .batch_get_deployments()
+                    .set_deployment_ids(Some(batch.to_vec()))
+                    .send()
+                    .await
+                    .map_err(|err| {
+                        aws_error(
+                            "BatchGetDeployments",
+                            format!("deployments {}", batch.join(", ")),
+                            err,
+                        )
+                    })?;
+                Ok::<_, AwsError>(
+                    output
+                        .deployments_info()
+                        .iter()
+                        .filter_map(|info| Some(facts_from(info, info.deployment_id()?)))
+                        .collect(),
+                )
+            })
+            .buffered(MAX_CONCURRENT_CALLS)
+            .try_collect()
+            .await?;
+    Ok(batches.into_iter().flatten().collect())
 }
 
 /// Reduces the API's deployment to the facts the decision needs.

@@ -38,6 +38,13 @@ enum Command {
         /// The deployment id, e.g. d-75I7MBT7C.
         id: String,
     },
+    /// Run the scheduled sweep once: every in-progress deployment whose traffic has shifted and
+    /// every deployment that succeeded within the look-back.
+    Sweep {
+        /// Hours back to re-check succeeded deployments (overrides RELINK_SWEEP_LOOKBACK_HOURS).
+        #[arg(long)]
+        lookback_hours: Option<u64>,
+    },
 }
 
 #[tokio::main]
@@ -59,6 +66,18 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     let payload = match &cli.command {
         Command::Replay { event } => read_event(event)?,
         Command::Deployment { id } => serde_json::json!({ "deploymentId": id }),
+        Command::Sweep { lookback_hours } => {
+            if let Some(hours) = lookback_hours {
+                config.sweep_lookback = std::time::Duration::from_secs(hours * 3600);
+            }
+            // Exactly what the schedule sends the function.
+            serde_json::json!({
+                "version": "0",
+                "detail-type": "Scheduled Event",
+                "source": "aws.events",
+                "detail": {}
+            })
+        }
     };
     let relinker = Relinker::new(Clients::from_env().await, config);
     let invocation = relinker.handle(&payload).await;
@@ -123,6 +142,26 @@ fn print(invocation: &Invocation, json: bool) -> Result<()> {
     }
     for report in &invocation.response.reports {
         println!("{}", report.render());
+    }
+    if let Some(summary) = &invocation.response.summary {
+        println!(
+            "sweep: {} deployment(s) seen, {} relinked, {} already linked, {} planned, {} failed, skipped: {}",
+            summary.deployments_seen,
+            summary.relinked,
+            summary.already_linked,
+            summary.planned,
+            summary.failed,
+            if summary.skipped.is_empty() {
+                "none".to_owned()
+            } else {
+                summary
+                    .skipped
+                    .iter()
+                    .map(|(reason, n)| format!("{reason} {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        );
     }
     if let Some(failures) = &invocation.response.batch_item_failures {
         let ids: Vec<&str> = failures

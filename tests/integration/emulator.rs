@@ -64,11 +64,17 @@ impl Run {
 
 impl Emulator {
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts an emulator with extra environment, e.g. `RELINK_EMULATOR_PAGE_SIZE`.
+    pub fn start_with(vars: &[(&str, &str)]) -> Self {
         let script =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/emulator/relink_emulator.py");
         let mut child = Command::new(python())
             .arg(script)
             .arg("serve")
+            .envs(vars.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

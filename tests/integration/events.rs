@@ -28,6 +28,7 @@ fn read(path: &Path) -> Value {
 fn expected(name: &str) -> (EventShape, Vec<&'static str>) {
     match name {
         "direct.json" => (EventShape::Direct, vec!["deployment:d-75I7MBT7C/-/-"]),
+        "scheduled-sweep.json" => (EventShape::Schedule, vec!["sweep"]),
         "eventbridge-success.json" | "eventbridge-failure.json" => (
             EventShape::EventBridge,
             vec!["deployment:d-75I7MBT7C/web/web-bg"],
@@ -64,6 +65,7 @@ fn describe(notification: &Notification) -> String {
             d.deployment_group.as_deref().unwrap_or("-")
         ),
         Notification::Ignored(Ignored::TriggerTest { .. }) => "trigger_test".into(),
+        Notification::Sweep => "sweep".into(),
         Notification::Ignored(Ignored::InstanceNotification { deployment_id }) => {
             format!("instance:{}", deployment_id.as_deref().unwrap_or("-"))
         }

@@ -7,3 +7,4 @@ mod e2e;
 mod emulator;
 mod events;
 mod mocks;
+mod sweep;

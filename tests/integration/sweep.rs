@@ -1,0 +1,161 @@
+//! The scheduled sweep against the emulator: a region with deployments in every state.
+
+use crate::emulator::Emulator;
+use serde_json::{json, Value};
+
+const SCHEDULE: &str = "events/scheduled-sweep.json";
+
+fn replacement(world: &Value) -> String {
+    world["replacement_group"].as_str().unwrap().to_owned()
+}
+
+fn linked(emulator: &mut Emulator, world: &Value) -> bool {
+    let group = emulator.group(&replacement(world));
+    let attached = group["target_group_arns"].as_array().map_or(0, Vec::len);
+    attached == world["target_groups"].as_object().unwrap().len()
+}
+
+fn report_for<'a>(response: &'a Value, deployment_id: &Value) -> &'a Value {
+    response["reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| &r["deployment_id"] == deployment_id)
+        .unwrap_or_else(|| panic!("no report for {deployment_id}: {response}"))
+}
+
+#[test]
+fn sweep_heals_in_progress_and_missed_deployments_and_leaves_the_rest() {
+    // Two items per page, so every list call is paginated as AWS would with a larger region.
+    let mut emulator = Emulator::start_with(&[("RELINK_EMULATOR_PAGE_SIZE", "2")]);
+    let shifted = emulator.build(json!({"application": "web", "deployment_group": "web-bg",
+        "status": "InProgress", "traffic_shifted": true, "target_groups": 2}));
+    let waiting = emulator.build(json!({"application": "api", "deployment_group": "api-bg",
+        "status": "InProgress", "traffic_shifted": false}));
+    let missed = emulator.build(json!({"application": "shop", "deployment_group": "shop-bg",
+        "created_hours_ago": 2, "classic_load_balancers": 1}));
+    let old = emulator.build(
+        json!({"application": "old", "deployment_group": "old-bg", "created_hours_ago": 48}),
+    );
+    let failed = emulator.build(
+        json!({"application": "pay", "deployment_group": "pay-bg", "status": "Failed",
+        "traffic_shifted": false}),
+    );
+    let in_place = emulator.build(
+        json!({"application": "batch", "deployment_group": "batch-ip",
+        "deployment_type": "IN_PLACE", "deployment_option": "WITHOUT_TRAFFIC_CONTROL"}),
+    );
+    let done = emulator
+        .build(json!({"application": "docs", "deployment_group": "docs-bg", "linked": true}));
+    emulator.reset_requests();
+
+    let run = emulator.relink(&["--json", "replay", SCHEDULE], &[]);
+    assert!(run.success(), "{}", run.stderr());
+    let response = run.response();
+    let summary = &response["summary"];
+    assert_eq!(summary["deployments_seen"], 5, "{response}");
+    assert_eq!(summary["relinked"], 2, "{response}");
+    assert_eq!(summary["already_linked"], 1, "{response}");
+    assert_eq!(summary["failed"], 0, "{response}");
+    assert_eq!(
+        summary["skipped"],
+        json!({"in_place": 1, "traffic_not_shifted": 1}),
+        "{response}"
+    );
+
+    assert_eq!(
+        report_for(&response, &shifted["deployment_id"])["outcome"],
+        "relinked"
+    );
+    assert_eq!(
+        report_for(&response, &missed["deployment_id"])["outcome"],
+        "relinked"
+    );
+    assert_eq!(
+        report_for(&response, &missed["deployment_id"])["load_balancers"]["attached"],
+        json!(["shop-bg-clb-1"])
+    );
+    assert_eq!(
+        report_for(&response, &waiting["deployment_id"])["reason"],
+        "traffic_not_shifted"
+    );
+    assert_eq!(
+        report_for(&response, &in_place["deployment_id"])["reason"],
+        "in_place"
+    );
+    assert_eq!(
+        report_for(&response, &done["deployment_id"])["outcome"],
+        "already_linked"
+    );
+    assert!(linked(&mut emulator, &shifted));
+    assert!(linked(&mut emulator, &missed));
+    assert!(
+        !linked(&mut emulator, &old),
+        "outside the look-back: untouched"
+    );
+    assert!(
+        !linked(&mut emulator, &failed),
+        "failed deployments are not listed"
+    );
+    assert!(!linked(&mut emulator, &waiting));
+
+    // Reads in batches (one of each kind here); attaches per group that misses something.
+    let requests = emulator.requests();
+    let expected: std::collections::BTreeMap<String, u64> = [
+        ("codedeploy:ListDeployments", 3), // in progress: 1 page; succeeded since 24 h: 2 pages
+        ("codedeploy:BatchGetDeployments", 1),
+        ("elasticloadbalancing:DescribeTargetGroups", 1),
+        ("autoscaling:DescribeAutoScalingGroups", 1),
+        ("autoscaling:AttachLoadBalancerTargetGroups", 2), // web-bg and shop-bg
+        ("autoscaling:AttachLoadBalancers", 1),            // shop-bg
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    assert_eq!(requests, expected);
+
+    // A longer look-back reaches the old deployment too; everything else is already linked.
+    emulator.reset_requests();
+    let longer = emulator.relink(&["--json", "sweep", "--lookback-hours", "72"], &[]);
+    assert!(longer.success(), "{}", longer.stderr());
+    let response = longer.response();
+    assert_eq!(
+        report_for(&response, &old["deployment_id"])["outcome"],
+        "relinked"
+    );
+    assert_eq!(response["summary"]["relinked"], 1, "{response}");
+    assert!(linked(&mut emulator, &old));
+    assert_eq!(
+        emulator.requests()["autoscaling:AttachLoadBalancerTargetGroups"],
+        1
+    );
+}
+
+#[test]
+fn quiet_sweep_costs_two_requests() {
+    let mut emulator = Emulator::start();
+    let run = emulator.relink(&["--json", "replay", SCHEDULE], &[]);
+    assert!(run.success(), "{}", run.stderr());
+    let response = run.response();
+    assert_eq!(response["reports"], json!([]));
+    assert_eq!(response["summary"]["deployments_seen"], 0);
+    let requests = emulator.requests();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    assert_eq!(requests["codedeploy:ListDeployments"], 2);
+}
+
+#[test]
+fn dry_run_sweep_plans_without_attaching() {
+    let mut emulator = Emulator::start();
+    let world = emulator.build(json!({"status": "InProgress", "traffic_shifted": true}));
+    emulator.reset_requests();
+    let run = emulator.relink(&["--json", "--dry-run", "sweep"], &[]);
+    assert!(run.success(), "{}", run.stderr());
+    assert_eq!(run.response()["summary"]["planned"], 1);
+    assert!(!linked(&mut emulator, &world));
+    let requests = emulator.requests();
+    assert!(
+        !requests.keys().any(|k| k.contains("Attach")),
+        "{requests:?}"
+    );
+}
