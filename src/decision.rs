@@ -117,7 +117,8 @@ impl Skip {
 /// What should be attached to which group.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RelinkTarget {
-    /// The replacement Auto Scaling group.
+    /// The Auto Scaling group to link: a deployment's replacement group, or in an audit a group
+    /// the deployment group points at.
     pub replacement_group: String,
     /// Target group names from the deployment group's `loadBalancerInfo`.
     pub target_group_names: Vec<String>,
@@ -172,52 +173,13 @@ fn check(
             }
         }
     }
-    if !config
-        .allow_list
-        .allows(&facts.application, &facts.deployment_group)
-    {
-        return Err(Skip::new(
-            NotAllowed,
-            format!(
-                "{}/{} is not in RELINK_DEPLOYMENT_GROUPS",
-                facts.application, facts.deployment_group
-            ),
-        ));
-    }
-    let platform = facts.compute_platform.as_deref().unwrap_or("Server");
-    if platform != "Server" {
-        return Err(Skip::new(
-            NotServerPlatform,
-            format!("compute platform is {platform}, not Server (EC2/on-premises)"),
-        ));
-    }
-    if facts.deployment_type.as_deref() != Some("BLUE_GREEN") {
-        return Err(Skip::new(
-            InPlace,
-            format!(
-                "deployment type is {}, not BLUE_GREEN",
-                facts
-                    .deployment_type
-                    .as_deref()
-                    .unwrap_or("IN_PLACE (unset)")
-            ),
-        ));
-    }
-    if facts.deployment_option.as_deref() != Some("WITH_TRAFFIC_CONTROL") {
-        return Err(Skip::new(
-            WithoutTrafficControl,
-            "the deployment does not route traffic through a load balancer",
-        ));
-    }
-    if facts.green_fleet_action.as_deref() != Some("COPY_AUTO_SCALING_GROUP") {
-        return Err(Skip::new(
-            FleetNotCopied,
-            format!(
-                "green fleet provisioning is {}, not COPY_AUTO_SCALING_GROUP",
-                facts.green_fleet_action.as_deref().unwrap_or("unset")
-            ),
-        ));
-    }
+    check_allowed(&facts.application, &facts.deployment_group, config)?;
+    check_style(&Style {
+        compute_platform: facts.compute_platform.as_deref(),
+        deployment_type: facts.deployment_type.as_deref(),
+        deployment_option: facts.deployment_option.as_deref(),
+        green_fleet_action: facts.green_fleet_action.as_deref(),
+    })?;
 
     match facts.status.as_str() {
         "Succeeded" => {}
@@ -252,20 +214,143 @@ fn check(
             ),
         ));
     }
-    if facts.target_group_names.is_empty() && facts.classic_load_balancer_names.is_empty() {
-        return Err(Skip::new(
-            NoLoadBalancerInfo,
-            format!(
-                "deployment group {}/{} lists no target group and no classic load balancer",
-                facts.application, facts.deployment_group
-            ),
-        ));
-    }
+    check_load_balancer_info(
+        &facts.application,
+        &facts.deployment_group,
+        &facts.target_group_names,
+        &facts.classic_load_balancer_names,
+    )?;
     Ok(RelinkTarget {
         replacement_group: expected,
         target_group_names: facts.target_group_names.clone(),
         load_balancer_names: facts.classic_load_balancer_names.clone(),
     })
+}
+
+/// How a deployment or deployment group deploys: what makes it ours to fix.
+struct Style<'a> {
+    compute_platform: Option<&'a str>,
+    deployment_type: Option<&'a str>,
+    deployment_option: Option<&'a str>,
+    green_fleet_action: Option<&'a str>,
+}
+
+/// EC2/on-premises, blue/green, through a load balancer, onto a copied Auto Scaling group.
+fn check_style(style: &Style) -> Result<(), Skip> {
+    use SkipReason::*;
+    let platform = style.compute_platform.unwrap_or("Server");
+    if platform != "Server" {
+        return Err(Skip::new(
+            NotServerPlatform,
+            format!("compute platform is {platform}, not Server (EC2/on-premises)"),
+        ));
+    }
+    if style.deployment_type != Some("BLUE_GREEN") {
+        return Err(Skip::new(
+            InPlace,
+            format!(
+                "deployment type is {}, not BLUE_GREEN",
+                style.deployment_type.unwrap_or("IN_PLACE (unset)")
+            ),
+        ));
+    }
+    if style.deployment_option != Some("WITH_TRAFFIC_CONTROL") {
+        return Err(Skip::new(
+            WithoutTrafficControl,
+            "the deployment does not route traffic through a load balancer",
+        ));
+    }
+    if style.green_fleet_action != Some("COPY_AUTO_SCALING_GROUP") {
+        return Err(Skip::new(
+            FleetNotCopied,
+            format!(
+                "green fleet provisioning is {}, not COPY_AUTO_SCALING_GROUP",
+                style.green_fleet_action.unwrap_or("unset")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_allowed(application: &str, deployment_group: &str, config: &Config) -> Result<(), Skip> {
+    if config.allow_list.allows(application, deployment_group) {
+        Ok(())
+    } else {
+        Err(Skip::new(
+            SkipReason::NotAllowed,
+            format!("{application}/{deployment_group} is not in RELINK_DEPLOYMENT_GROUPS"),
+        ))
+    }
+}
+
+fn check_load_balancer_info(
+    application: &str,
+    deployment_group: &str,
+    target_groups: &[String],
+    load_balancers: &[String],
+) -> Result<(), Skip> {
+    if target_groups.is_empty() && load_balancers.is_empty() {
+        Err(Skip::new(
+            SkipReason::NoLoadBalancerInfo,
+            format!("deployment group {application}/{deployment_group} lists no target group and no classic load balancer"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// What `BatchGetDeploymentGroups` says about a deployment group, reduced to what the audit needs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeploymentGroupFacts {
+    /// `applicationName`.
+    pub application: String,
+    /// `deploymentGroupName`.
+    pub deployment_group: String,
+    /// `computePlatform`.
+    pub compute_platform: Option<String>,
+    /// `deploymentStyle.deploymentType`.
+    pub deployment_type: Option<String>,
+    /// `deploymentStyle.deploymentOption`.
+    pub deployment_option: Option<String>,
+    /// `blueGreenDeploymentConfiguration.greenFleetProvisioningOption.action`.
+    pub green_fleet_action: Option<String>,
+    /// `autoScalingGroups[].name`: the group(s) the deployment group points at now (after a
+    /// successful blue/green deployment, the replacement group).
+    pub auto_scaling_groups: Vec<String>,
+    /// `loadBalancerInfo.targetGroupInfoList[].name`.
+    pub target_group_names: Vec<String>,
+    /// `loadBalancerInfo.elbInfoList[].name`.
+    pub classic_load_balancer_names: Vec<String>,
+}
+
+/// Whether a deployment group is one the audit checks and, if so, the Auto Scaling groups it
+/// points at with the attachments each should have. Pure.
+pub fn decide_group(
+    group: &DeploymentGroupFacts,
+    config: &Config,
+) -> Result<Vec<RelinkTarget>, Skip> {
+    check_allowed(&group.application, &group.deployment_group, config)?;
+    check_style(&Style {
+        compute_platform: group.compute_platform.as_deref(),
+        deployment_type: group.deployment_type.as_deref(),
+        deployment_option: group.deployment_option.as_deref(),
+        green_fleet_action: group.green_fleet_action.as_deref(),
+    })?;
+    check_load_balancer_info(
+        &group.application,
+        &group.deployment_group,
+        &group.target_group_names,
+        &group.classic_load_balancer_names,
+    )?;
+    Ok(group
+        .auto_scaling_groups
+        .iter()
+        .map(|name| RelinkTarget {
+            replacement_group: name.clone(),
+            target_group_names: group.target_group_names.clone(),
+            load_balancer_names: group.classic_load_balancer_names.clone(),
+        })
+        .collect())
 }
 
 #[cfg(test)]
@@ -573,5 +658,83 @@ mod tests {
         ] {
             assert_eq!(serde_json::to_value(reason).unwrap(), reason.code());
         }
+    }
+
+    fn group() -> DeploymentGroupFacts {
+        DeploymentGroupFacts {
+            application: "web".into(),
+            deployment_group: "web-bg".into(),
+            compute_platform: Some("Server".into()),
+            deployment_type: Some("BLUE_GREEN".into()),
+            deployment_option: Some("WITH_TRAFFIC_CONTROL".into()),
+            green_fleet_action: Some("COPY_AUTO_SCALING_GROUP".into()),
+            auto_scaling_groups: vec!["CodeDeploy_web-bg_d-1".into()],
+            target_group_names: vec!["web-tg".into()],
+            classic_load_balancer_names: vec![],
+        }
+    }
+
+    #[test]
+    fn copied_blue_green_group_is_audited_per_auto_scaling_group() {
+        let targets = decide_group(&group(), &Config::default()).unwrap();
+        assert_eq!(targets.len(), 1);
+        assert_eq!(targets[0].replacement_group, "CodeDeploy_web-bg_d-1");
+        assert_eq!(targets[0].target_group_names, vec!["web-tg".to_owned()]);
+        let none = DeploymentGroupFacts {
+            auto_scaling_groups: vec![],
+            ..group()
+        };
+        assert_eq!(decide_group(&none, &Config::default()).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn groups_that_are_not_ours_say_why() {
+        let reason = |g: DeploymentGroupFacts, c: &Config| decide_group(&g, c).unwrap_err().reason;
+        let config = Config::default();
+        assert_eq!(
+            reason(
+                DeploymentGroupFacts {
+                    deployment_type: Some("IN_PLACE".into()),
+                    ..group()
+                },
+                &config
+            ),
+            SkipReason::InPlace
+        );
+        assert_eq!(
+            reason(
+                DeploymentGroupFacts {
+                    green_fleet_action: Some("DISCOVER_EXISTING".into()),
+                    ..group()
+                },
+                &config
+            ),
+            SkipReason::FleetNotCopied
+        );
+        assert_eq!(
+            reason(
+                DeploymentGroupFacts {
+                    target_group_names: vec![],
+                    ..group()
+                },
+                &config
+            ),
+            SkipReason::NoLoadBalancerInfo
+        );
+        assert_eq!(
+            reason(
+                DeploymentGroupFacts {
+                    compute_platform: Some("Lambda".into()),
+                    ..group()
+                },
+                &config
+            ),
+            SkipReason::NotServerPlatform
+        );
+        let only_api = Config {
+            allow_list: AllowList::parse("api/*").unwrap(),
+            ..Config::default()
+        };
+        assert_eq!(reason(group(), &only_api), SkipReason::NotAllowed);
     }
 }

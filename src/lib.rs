@@ -12,6 +12,7 @@
 //! - [`relink`] runs the three rounds of AWS calls for one deployment and [`handler`] processes a
 //!   whole invocation; the Lambda binary and the `relink` CLI are thin shells over [`handler`].
 
+pub mod audit;
 pub mod aws;
 pub mod config;
 pub mod decision;

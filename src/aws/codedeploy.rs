@@ -1,16 +1,21 @@
 //! CodeDeploy adapter: reads a deployment.
 
 use super::{aws_error, MAX_CONCURRENT_CALLS};
-use crate::decision::DeploymentFacts;
+use crate::decision::{DeploymentFacts, DeploymentGroupFacts};
 use crate::error::AwsError;
 use aws_sdk_codedeploy::primitives::DateTime;
-use aws_sdk_codedeploy::types::{DeploymentInfo, DeploymentStatus, TimeRange};
+use aws_sdk_codedeploy::types::{
+    BlueGreenDeploymentConfiguration, DeploymentGroupInfo, DeploymentInfo, DeploymentStatus,
+    DeploymentStyle, LoadBalancerInfo, TimeRange,
+};
 use aws_sdk_codedeploy::Client;
 use futures::{StreamExt, TryStreamExt};
 use std::time::SystemTime;
 
 /// Deployment ids per `BatchGetDeployments` call (the API's limit).
 pub const MAX_DEPLOYMENTS_PER_BATCH: usize = 25;
+/// Deployment group names per `BatchGetDeploymentGroups` call (the API's limit).
+pub const MAX_GROUPS_PER_BATCH: usize = 100;
 
 /// Reads a deployment with `GetDeployment`. A deployment that does not exist is `Ok(None)`.
 pub async fn get_deployment(
@@ -103,10 +108,148 @@ pub async fn batch_get_deployments(
     Ok(batches.into_iter().flatten().collect())
 }
 
+/// Every application in the region (`ListApplications`, all pages).
+pub async fn list_applications(client: &Client) -> Result<Vec<String>, AwsError> {
+    client
+        .list_applications()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|err| aws_error("ListApplications", "the region", err))
+}
+
+/// Every deployment group of an application (`ListDeploymentGroups`, all pages).
+pub async fn list_deployment_groups(
+    client: &Client,
+    application: &str,
+) -> Result<Vec<String>, AwsError> {
+    client
+        .list_deployment_groups()
+        .application_name(application)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|err| {
+            aws_error(
+                "ListDeploymentGroups",
+                format!("application {application}"),
+                err,
+            )
+        })
+}
+
+/// Reads deployment groups of one application, [`MAX_GROUPS_PER_BATCH`] per
+/// `BatchGetDeploymentGroups` call; names AWS does not know are left out.
+pub async fn batch_get_deployment_groups(
+    client: &Client,
+    application: &str,
+    names: &[String],
+) -> Result<Vec<DeploymentGroupFacts>, AwsError> {
+    let mut groups = Vec::with_capacity(names.len());
+    for batch in names.chunks(MAX_GROUPS_PER_BATCH) {
+        let output = client
+            .batch_get_deployment_groups()
+            .application_name(application)
+            .set_deployment_group_names(Some(batch.to_vec()))
+            .send()
+            .await
+            .map_err(|err| {
+                aws_error(
+                    "BatchGetDeploymentGroups",
+                    format!("application {application}"),
+                    err,
+                )
+            })?;
+        if let Some(message) = output.error_message().filter(|m| !m.is_empty()) {
+            tracing::warn!(
+                application,
+                message,
+                "BatchGetDeploymentGroups left some groups out"
+            );
+        }
+        groups.extend(output.deployment_groups_info().iter().map(group_facts_from));
+    }
+    Ok(groups)
+}
+
+/// Reduces the API's deployment group to the facts the audit needs.
+pub fn group_facts_from(info: &DeploymentGroupInfo) -> DeploymentGroupFacts {
+    let style = style_of(
+        info.deployment_style(),
+        info.blue_green_deployment_configuration(),
+    );
+    let (target_group_names, classic_load_balancer_names) =
+        load_balancers_of(info.load_balancer_info());
+    DeploymentGroupFacts {
+        application: info.application_name().unwrap_or_default().to_owned(),
+        deployment_group: info.deployment_group_name().unwrap_or_default().to_owned(),
+        compute_platform: info.compute_platform().map(|p| p.as_str().to_owned()),
+        deployment_type: style.0,
+        deployment_option: style.1,
+        green_fleet_action: style.2,
+        auto_scaling_groups: info
+            .auto_scaling_groups()
+            .iter()
+            .filter_map(|g| g.name())
+            .map(str::to_owned)
+            .collect(),
+        target_group_names,
+        classic_load_balancer_names,
+    }
+}
+
+type Style = (Option<String>, Option<String>, Option<String>);
+
+/// Deployment type, deployment option and green fleet action.
+fn style_of(
+    style: Option<&DeploymentStyle>,
+    blue_green: Option<&BlueGreenDeploymentConfiguration>,
+) -> Style {
+    (
+        style
+            .and_then(|s| s.deployment_type())
+            .map(|t| t.as_str().to_owned()),
+        style
+            .and_then(|s| s.deployment_option())
+            .map(|o| o.as_str().to_owned()),
+        blue_green
+            .and_then(|c| c.green_fleet_provisioning_option())
+            .and_then(|o| o.action())
+            .map(|a| a.as_str().to_owned()),
+    )
+}
+
+/// Target group names and classic load balancer names.
+fn load_balancers_of(info: Option<&LoadBalancerInfo>) -> (Vec<String>, Vec<String>) {
+    let Some(info) = info else {
+        return (Vec::new(), Vec::new());
+    };
+    (
+        info.target_group_info_list()
+            .iter()
+            .filter_map(|t| t.name())
+            .map(str::to_owned)
+            .collect(),
+        info.elb_info_list()
+            .iter()
+            .filter_map(|e| e.name())
+            .map(str::to_owned)
+            .collect(),
+    )
+}
+
 /// Reduces the API's deployment to the facts the decision needs.
 pub fn facts_from(info: &DeploymentInfo, deployment_id: &str) -> DeploymentFacts {
-    let style = info.deployment_style();
-    let load_balancers = info.load_balancer_info();
+    let style = style_of(
+        info.deployment_style(),
+        info.blue_green_deployment_configuration(),
+    );
+    let (target_group_names, classic_load_balancer_names) =
+        load_balancers_of(info.load_balancer_info());
     DeploymentFacts {
         deployment_id: info.deployment_id().unwrap_or(deployment_id).to_owned(),
         application: info.application_name().unwrap_or_default().to_owned(),
@@ -116,39 +259,15 @@ pub fn facts_from(info: &DeploymentInfo, deployment_id: &str) -> DeploymentFacts
             .map(|s| s.as_str().to_owned())
             .unwrap_or_default(),
         compute_platform: info.compute_platform().map(|p| p.as_str().to_owned()),
-        deployment_type: style
-            .and_then(|s| s.deployment_type())
-            .map(|t| t.as_str().to_owned()),
-        deployment_option: style
-            .and_then(|s| s.deployment_option())
-            .map(|o| o.as_str().to_owned()),
-        green_fleet_action: info
-            .blue_green_deployment_configuration()
-            .and_then(|c| c.green_fleet_provisioning_option())
-            .and_then(|o| o.action())
-            .map(|a| a.as_str().to_owned()),
+        deployment_type: style.0,
+        deployment_option: style.1,
+        green_fleet_action: style.2,
         target_auto_scaling_groups: info
             .target_instances()
             .map(|t| t.auto_scaling_groups().to_vec())
             .unwrap_or_default(),
-        target_group_names: load_balancers
-            .map(|l| {
-                l.target_group_info_list()
-                    .iter()
-                    .filter_map(|t| t.name())
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default(),
-        classic_load_balancer_names: load_balancers
-            .map(|l| {
-                l.elb_info_list()
-                    .iter()
-                    .filter_map(|e| e.name())
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default(),
+        target_group_names,
+        classic_load_balancer_names,
         traffic_shifted: info.instance_termination_wait_time_started(),
     }
 }

@@ -3,6 +3,7 @@
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use codedeploy_relink::audit::{audit, short_name, AuditFilter, AuditReport, Role, State};
 use codedeploy_relink::aws::Clients;
 use codedeploy_relink::config::Config;
 use codedeploy_relink::handler::{Invocation, Relinker};
@@ -38,6 +39,20 @@ enum Command {
         /// The deployment id, e.g. d-75I7MBT7C.
         id: String,
     },
+    /// Audit every blue/green deployment group with a copied fleet: the Auto Scaling groups it
+    /// points at and in-progress replacement groups, against its load balancer info. Exits 1 while
+    /// drift remains.
+    Audit {
+        /// Only applications matching this pattern (* and ? wildcards).
+        #[arg(long)]
+        application: Option<String>,
+        /// Only deployment groups matching this pattern (* and ? wildcards).
+        #[arg(long)]
+        deployment_group: Option<String>,
+        /// Attach what is missing (same safety rules as the function; --dry-run still wins).
+        #[arg(long)]
+        fix: bool,
+    },
     /// Run the scheduled sweep once: every in-progress deployment whose traffic has shifted and
     /// every deployment that succeeded within the look-back.
     Sweep {
@@ -64,6 +79,17 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     let mut config = Config::from_env().context("reading the RELINK_* configuration")?;
     config.dry_run |= cli.dry_run;
     let payload = match &cli.command {
+        Command::Audit {
+            application,
+            deployment_group,
+            fix,
+        } => {
+            let filter = AuditFilter {
+                application: application.clone(),
+                deployment_group: deployment_group.clone(),
+            };
+            return run_audit(config, &filter, *fix, cli.json).await;
+        }
         Command::Replay { event } => read_event(event)?,
         Command::Deployment { id } => serde_json::json!({ "deploymentId": id }),
         Command::Sweep { lookback_hours } => {
@@ -178,6 +204,142 @@ fn print(invocation: &Invocation, json: bool) -> Result<()> {
         );
     }
     Ok(())
+}
+
+async fn run_audit(
+    config: Config,
+    filter: &AuditFilter,
+    fix: bool,
+    json: bool,
+) -> Result<ExitCode> {
+    use std::io::IsTerminal;
+    let clients = Clients::from_env().await;
+    let bar = if json || !std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(0).with_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} scanning applications {pos}/{len} {wide_bar} {elapsed}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        )
+    };
+    let progress = |done: usize, total: usize| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    };
+    let report = audit(&clients, &config, filter, fix, &progress)
+        .await
+        .context("auditing the region")?;
+    bar.finish_and_clear();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_audit(&report);
+    }
+    Ok(if report.drift_remains() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn print_audit(report: &AuditReport) {
+    let names = |items: &[String], prefix: &str| -> Vec<String> {
+        items
+            .iter()
+            .map(|i| format!("{prefix}{}", short_name(i)))
+            .collect()
+    };
+    let rows: Vec<[String; 6]> = report
+        .rows
+        .iter()
+        .map(|row| {
+            let r = &row.report;
+            let missing = [
+                names(&r.target_groups.missing, "tg:"),
+                names(&r.load_balancers.missing, "clb:"),
+                names(&r.target_groups.attached, "tg:+"),
+                names(&r.load_balancers.attached, "clb:+"),
+            ]
+            .concat();
+            let extra = [
+                names(&r.target_groups.extra, "tg:"),
+                names(&r.load_balancers.extra, "clb:"),
+            ]
+            .concat();
+            let or_dash = |v: Vec<String>| {
+                if v.is_empty() {
+                    "-".to_owned()
+                } else {
+                    v.join(",")
+                }
+            };
+            [
+                format!(
+                    "{}/{}",
+                    r.application.as_deref().unwrap_or("?"),
+                    r.deployment_group.as_deref().unwrap_or("?")
+                ),
+                r.replacement_group.clone().unwrap_or_default(),
+                match row.role {
+                    Role::Current => "current".to_owned(),
+                    Role::Replacement => {
+                        format!("replacement {}", r.deployment_id.as_deref().unwrap_or(""))
+                    }
+                },
+                or_dash(missing),
+                or_dash(extra),
+                row.state.as_str().to_owned(),
+            ]
+        })
+        .collect();
+    let header = [
+        "DEPLOYMENT GROUP",
+        "AUTO SCALING GROUP",
+        "ROLE",
+        "MISSING (+ attached)",
+        "EXTRA",
+        "STATE",
+    ];
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: [&str; 6]| {
+        let mut out = String::new();
+        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            if i + 1 == cells.len() {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        println!("{out}");
+    };
+    line(header);
+    for row in &rows {
+        line([&row[0], &row[1], &row[2], &row[3], &row[4], &row[5]]);
+    }
+    for row in &report.rows {
+        for warning in &row.warnings {
+            println!(
+                "warning: {}: {warning}; CodeDeploy will not copy it to the next replacement group",
+                row.report.replacement_group.as_deref().unwrap_or("?")
+            );
+        }
+        if let (State::Failed, Some(detail)) = (row.state, &row.report.detail) {
+            println!("error: {detail}");
+        }
+    }
+    let s = &report.summary;
+    let not_audited: usize = s.not_audited.values().sum();
+    println!(
+        "audit: {} application(s), {} deployment group(s) ({} not blue/green copies), {} Auto Scaling group(s): {} linked, {} drift, {} fixed, {} failed, {} gone; {} warning(s)",
+        s.applications, s.deployment_groups, not_audited, s.auto_scaling_groups, s.linked, s.drift, s.fixed, s.failed, s.gone, s.warnings
+    );
 }
 
 /// Logs go to standard error (the report goes to standard output); level from RUST_LOG, default warn.

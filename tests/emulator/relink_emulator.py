@@ -350,6 +350,12 @@ class World:
                 Port=80,
                 DefaultActions=[{"Type": "forward", "TargetGroupArn": next(iter(target_groups.values()))}],
             )
+        extra = []
+        if spec.get("extra_target_group"):
+            # Attached to the original group but not listed in the deployment group.
+            extra.append(self.elbv2.create_target_group(
+                Name=f"{prefix}-legacy", Protocol="HTTP", Port=8080, VpcId=net["vpc"], TargetType="instance"
+            )["TargetGroups"][0]["TargetGroupArn"])
         load_balancers = []
         for i in range(spec.get("classic_load_balancers", 0)):
             name = f"{prefix}-clb-{i + 1}"
@@ -379,6 +385,8 @@ class World:
             )
         if load_balancers:
             self.autoscaling.attach_load_balancers(AutoScalingGroupName=original, LoadBalancerNames=load_balancers)
+        if extra:
+            self.autoscaling.attach_load_balancer_target_groups(AutoScalingGroupName=original, TargetGroupARNs=extra)
 
         platform = spec.get("compute_platform", "Server")
         try:
@@ -441,6 +449,8 @@ class World:
             self.copy_group(original, replacement)
             if spec.get("linked"):
                 self.link(replacement, tg_arns, load_balancers)
+                self.unlink(replacement, [target_groups[n] for n in spec.get("unlinked", []) if n in target_groups],
+                            [n for n in spec.get("unlinked", []) if n in load_balancers])
             if spec.get("replacement") == "deleted":
                 self.autoscaling.delete_auto_scaling_group(AutoScalingGroupName=replacement, ForceDelete=True)
             elif spec.get("replacement") == "deleting":
@@ -482,6 +492,13 @@ class World:
             )
         if load_balancers:
             self.autoscaling.attach_load_balancers(AutoScalingGroupName=group, LoadBalancerNames=load_balancers)
+
+    def unlink(self, group: str, target_group_arns: list[str], load_balancers: list[str]) -> None:
+        """Drift for the audit to find (the harness detaches; relink never does)."""
+        if target_group_arns:
+            self.autoscaling.detach_load_balancer_target_groups(AutoScalingGroupName=group, TargetGroupARNs=target_group_arns)
+        if load_balancers:
+            self.autoscaling.detach_load_balancers(AutoScalingGroupName=group, LoadBalancerNames=load_balancers)
 
     @staticmethod
     def set_state(deployment_id: str, status: str, traffic_shifted: bool, target_groups: list[str]) -> None:
@@ -535,7 +552,8 @@ def serve() -> int:
     Spec keys (all optional): application, deployment_group, deployment_id, target_groups (count),
     classic_load_balancers (count), compute_platform, deployment_type, deployment_option,
     green_fleet, load_balancer_info (bool), status, traffic_shifted, replacement
-    (copied | none | deleted | deleting), linked (bool), created_hours_ago.
+    (copied | none | deleted | deleting), linked (bool), unlinked (names detached again after
+    linking), extra_target_group (bool: one more on the original group only), created_hours_ago.
     """
     emulator = Emulator()
     world = World(emulator.endpoint)

@@ -3,6 +3,7 @@
 //! - `mocks`: forced AWS answers with aws-smithy-mocks;
 //! - `e2e`: the real `relink` binary against the moto emulator.
 
+mod audit;
 mod e2e;
 mod emulator;
 mod events;

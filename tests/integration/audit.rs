@@ -1,0 +1,214 @@
+//! `relink audit` against the emulator: a region with deployment groups in mixed states.
+
+use crate::emulator::Emulator;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// Builds the region; returns the worlds by name.
+fn region(emulator: &mut Emulator) -> BTreeMap<&'static str, Value> {
+    let specs = [
+        (
+            "linked",
+            json!({"application": "linked", "deployment_group": "linked-bg", "target_groups": 2, "linked": true}),
+        ),
+        (
+            "missing_tg",
+            json!({"application": "shop", "deployment_group": "shop-bg", "target_groups": 3,
+            "linked": true, "unlinked": ["shop-bg-tg-2"]}),
+        ),
+        (
+            "missing_clb",
+            json!({"application": "shop", "deployment_group": "shop-green", "classic_load_balancers": 1,
+            "linked": true, "unlinked": ["shop-green-clb-1"]}),
+        ),
+        (
+            "in_place",
+            json!({"application": "batch", "deployment_group": "batch-ip",
+            "deployment_type": "IN_PLACE", "deployment_option": "WITHOUT_TRAFFIC_CONTROL"}),
+        ),
+        (
+            "shifted",
+            json!({"application": "web", "deployment_group": "web-bg", "status": "InProgress",
+            "traffic_shifted": true, "extra_target_group": true}),
+        ),
+        (
+            "waiting",
+            json!({"application": "api", "deployment_group": "api-bg", "status": "InProgress",
+            "traffic_shifted": false}),
+        ),
+        (
+            "failed",
+            json!({"application": "pay", "deployment_group": "pay-bg", "status": "Failed", "traffic_shifted": false}),
+        ),
+        (
+            "gone",
+            json!({"application": "gone", "deployment_group": "gone-bg", "replacement": "deleted"}),
+        ),
+    ];
+    specs
+        .into_iter()
+        .map(|(name, spec)| (name, emulator.build(spec)))
+        .collect()
+}
+
+fn rows_by_group(audit: &Value) -> BTreeMap<String, Value> {
+    audit["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["report"]["replacement_group"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+                r.clone(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn audit_reports_exactly_the_drift_and_fix_heals_it() {
+    let mut emulator = Emulator::start_with(&[("RELINK_EMULATOR_PAGE_SIZE", "3")]);
+    let worlds = region(&mut emulator);
+    emulator.reset_requests();
+
+    let run = emulator.relink(&["--json", "audit"], &[]);
+    assert_eq!(
+        run.output.status.code(),
+        Some(1),
+        "drift remains: {}",
+        run.stderr()
+    );
+    let audit = run.response();
+    let summary = &audit["summary"];
+    assert_eq!(summary["applications"], 7, "{summary}");
+    assert_eq!(summary["deployment_groups"], 8, "{summary}");
+    assert_eq!(summary["not_audited"], json!({"in_place": 1}), "{summary}");
+    assert_eq!(summary["auto_scaling_groups"], 8, "{summary}");
+    assert_eq!(
+        (
+            summary["linked"].as_u64(),
+            summary["drift"].as_u64(),
+            summary["gone"].as_u64()
+        ),
+        (Some(4), Some(3), Some(1)),
+        "{summary}"
+    );
+    assert_eq!(summary["warnings"], 1, "{summary}");
+
+    let rows = rows_by_group(&audit);
+    let replacement = |name: &str| {
+        worlds[name]["replacement_group"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let original = |name: &str| worlds[name]["original_group"].as_str().unwrap().to_owned();
+    let missing_tg = &rows[&replacement("missing_tg")];
+    assert_eq!(missing_tg["state"], "drift");
+    assert_eq!(
+        missing_tg["report"]["target_groups"]["missing"],
+        json!([worlds["missing_tg"]["target_groups"]["shop-bg-tg-2"]])
+    );
+    let missing_clb = &rows[&replacement("missing_clb")];
+    assert_eq!(
+        missing_clb["report"]["load_balancers"]["missing"],
+        json!(["shop-green-clb-1"])
+    );
+    let shifted = &rows[&replacement("shifted")];
+    assert_eq!(
+        (shifted["role"].as_str(), shifted["state"].as_str()),
+        (Some("replacement"), Some("drift"))
+    );
+    let web_original = &rows[&original("shifted")];
+    assert_eq!(
+        (
+            web_original["role"].as_str(),
+            web_original["state"].as_str()
+        ),
+        (Some("current"), Some("linked"))
+    );
+    assert!(
+        web_original["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("web-bg-legacy"),
+        "{web_original}"
+    );
+    assert_eq!(rows[&original("waiting")]["state"], "linked");
+    assert!(
+        !rows.contains_key(&replacement("waiting")),
+        "traffic not shifted: not audited"
+    );
+    assert_eq!(rows[&original("failed")]["state"], "linked");
+    assert_eq!(rows[&replacement("gone")]["state"], "gone");
+    assert_eq!(rows[&replacement("linked")]["state"], "linked");
+
+    // Requests grow with applications and batches, not with Auto Scaling groups.
+    let requests = emulator.requests();
+    let expected: BTreeMap<String, u64> = [
+        ("codedeploy:ListApplications", 3), // 7 applications, 3 per page
+        ("codedeploy:ListDeployments", 1),
+        ("codedeploy:ListDeploymentGroups", 7),
+        ("codedeploy:BatchGetDeploymentGroups", 7),
+        ("codedeploy:BatchGetDeployments", 1),
+        ("elasticloadbalancing:DescribeTargetGroups", 1),
+        ("autoscaling:DescribeAutoScalingGroups", 1),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    assert_eq!(requests, expected);
+
+    emulator.reset_requests();
+    let fix = emulator.relink(&["--json", "audit", "--fix"], &[]);
+    assert_eq!(fix.output.status.code(), Some(0), "{}", fix.stderr());
+    let fixed = fix.response();
+    assert_eq!(fixed["summary"]["fixed"], 3, "{}", fixed["summary"]);
+    let attaches = emulator.requests();
+    assert_eq!(
+        attaches["autoscaling:AttachLoadBalancerTargetGroups"], 2,
+        "{attaches:?}"
+    );
+    assert_eq!(
+        attaches["autoscaling:AttachLoadBalancers"], 1,
+        "{attaches:?}"
+    );
+
+    let again = emulator.relink(&["audit"], &[]);
+    assert_eq!(again.output.status.code(), Some(0), "{}", again.stderr());
+    let table = String::from_utf8_lossy(&again.output.stdout).into_owned();
+    assert!(
+        table.contains("7 linked, 0 drift, 0 fixed, 0 failed, 1 gone"),
+        "{table}"
+    );
+    assert!(
+        table.contains("warning: web-bg-asg: target group web-bg-legacy"),
+        "{table}"
+    );
+}
+
+#[test]
+fn audit_filters_by_application_and_group() {
+    let mut emulator = Emulator::start();
+    region(&mut emulator);
+    let run = emulator.relink(
+        &[
+            "--json",
+            "audit",
+            "--application",
+            "sh?p",
+            "--deployment-group",
+            "*-bg",
+        ],
+        &[],
+    );
+    let audit = run.response();
+    assert_eq!(audit["summary"]["applications"], 1);
+    assert_eq!(audit["summary"]["deployment_groups"], 1);
+    let rows = audit["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["report"]["deployment_group"], "shop-bg");
+}
