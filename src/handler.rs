@@ -2,6 +2,7 @@
 //! whether the invocation fails. The Lambda binary and the CLI both call [`Relinker::handle`].
 
 use crate::aws::Clients;
+use crate::aws::MAX_CONCURRENT_CALLS;
 use crate::config::Config;
 use crate::decision::{Skip, SkipReason};
 use crate::error::InputError;
@@ -10,8 +11,9 @@ use crate::event::{decode, DeploymentRef, EventShape, Ignored, Notification};
 use crate::relink::{relink, Attempt};
 use crate::report::Report;
 use crate::sweep::{sweep, SweepSummary};
-use futures::future::join_all;
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
 use std::time::SystemTime;
 use thiserror::Error;
 
@@ -98,8 +100,9 @@ impl Relinker {
         &self.config
     }
 
-    /// Handles one invocation payload. Every record is processed, concurrently, before the
-    /// invocation is failed for any of them; a deployment named by several records is relinked once.
+    /// Handles one invocation payload. Every record is processed (at most
+    /// [`MAX_CONCURRENT_CALLS`] deployments at a time) before the invocation is failed for any of
+    /// them; a deployment named by several records is relinked once.
     pub async fn handle(&self, payload: &serde_json::Value) -> Invocation {
         let event = match decode(payload) {
             Ok(event) => event,
@@ -112,25 +115,27 @@ impl Relinker {
             }
         };
 
-        // Each distinct (deployment, names) is relinked once, all concurrently, and alongside a
-        // sweep when the event asks for one.
+        // Each distinct (deployment, names) is relinked once, at most MAX_CONCURRENT_CALLS at a
+        // time (an SQS batch can hold thousands of records), alongside a sweep when asked for.
+        let mut index: HashMap<&DeploymentRef, usize> = HashMap::new();
         let mut distinct: Vec<(&DeploymentRef, &str)> = Vec::new();
         let mut wants_sweep = false;
         for item in &event.items {
             match &item.notification {
-                Ok(Notification::Deployment(deployment))
-                    if !distinct.iter().any(|(seen, _)| *seen == deployment) =>
-                {
-                    distinct.push((deployment, &item.location));
+                Ok(Notification::Deployment(deployment)) => {
+                    index.entry(deployment).or_insert_with(|| {
+                        distinct.push((deployment, &item.location));
+                        distinct.len() - 1
+                    });
                 }
                 Ok(Notification::Sweep) => wants_sweep = true,
                 _ => {}
             }
         }
-        let relinks =
-            join_all(distinct.iter().map(|(deployment, source)| {
-                relink(&self.clients, &self.config, deployment, source)
-            }));
+        let relinks = futures::stream::iter(&distinct)
+            .map(|(deployment, source)| relink(&self.clients, &self.config, deployment, source))
+            .buffered(MAX_CONCURRENT_CALLS)
+            .collect::<Vec<Attempt>>();
         let sweep = async {
             if wants_sweep {
                 sweep(&self.clients, &self.config, SystemTime::now()).await
@@ -145,6 +150,7 @@ impl Relinker {
         let mut failures = Vec::new();
         let mut retryable = false;
         let mut item_failures = Vec::new();
+        let mut failed_ids: HashSet<String> = HashSet::new();
         for item in &event.items {
             let outcomes: Vec<(Report, Option<String>)> = match &item.notification {
                 Err(error) => vec![(
@@ -155,10 +161,9 @@ impl Relinker {
                 Ok(Notification::Ignored(ignored)) => {
                     vec![(ignored_report(&item.location, ignored, dry_run), None)]
                 }
-                Ok(Notification::Deployment(deployment)) => distinct
-                    .iter()
-                    .position(|(seen, _)| *seen == deployment)
-                    .and_then(|index| attempts.get(index))
+                Ok(Notification::Deployment(deployment)) => index
+                    .get(deployment)
+                    .and_then(|i| attempts.get(*i))
                     .map(|attempt| {
                         let mut report = attempt.report.clone();
                         report.source = item.location.clone();
@@ -191,10 +196,7 @@ impl Relinker {
                 if let Some(message) = failure {
                     match (&event.shape, &item.sqs_message_id) {
                         (EventShape::Sqs, Some(id)) => {
-                            if !item_failures
-                                .iter()
-                                .any(|f: &ItemFailure| &f.item_identifier == id)
-                            {
+                            if failed_ids.insert(id.clone()) {
                                 item_failures.push(ItemFailure {
                                     item_identifier: id.clone(),
                                 })

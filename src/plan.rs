@@ -124,4 +124,62 @@ mod tests {
                 .all(|b| !b.is_empty() && b.len() <= MAX_PER_ATTACH_CALL));
         }
     }
+
+    mod properties {
+        use super::super::*;
+        use proptest::collection::vec;
+        use proptest::prelude::*;
+
+        /// Small alphabets so that desired and current overlap often.
+        fn names() -> impl Strategy<Value = Vec<String>> {
+            vec("[a-e][0-9]", 0..40)
+        }
+
+        proptest! {
+            #[test]
+            fn attaches_exactly_desired_minus_current(desired in names(), current in names()) {
+                let diff = Diff::between(&desired, &current);
+                let attached: Vec<&String> = diff.batches().flatten().collect();
+                for name in &desired {
+                    prop_assert_eq!(attached.contains(&name), !current.contains(name));
+                }
+                for name in &attached {
+                    prop_assert!(desired.contains(name) && !current.contains(name));
+                }
+                let mut unique = attached.clone();
+                unique.sort();
+                unique.dedup();
+                prop_assert_eq!(unique.len(), attached.len(), "nothing attached twice");
+            }
+
+            #[test]
+            fn never_more_than_ten_per_call(desired in vec("[a-z]{1,8}", 0..60), current in names()) {
+                let diff = Diff::between(&desired, &current);
+                prop_assert!(diff.batches().all(|b| !b.is_empty() && b.len() <= MAX_PER_ATTACH_CALL));
+            }
+
+            #[test]
+            fn never_detaches_and_reports_extras(desired in names(), current in names()) {
+                // The plan has no detach operation at all; what the group has beyond the desired
+                // set is only reported.
+                let diff = Diff::between(&desired, &current);
+                for name in &diff.extra {
+                    prop_assert!(current.contains(name) && !desired.contains(name));
+                }
+                prop_assert!(diff.missing.iter().all(|m| !current.contains(m)));
+            }
+
+            #[test]
+            fn empty_when_current_covers_desired(current in names(), pick in vec(any::<prop::sample::Index>(), 0..20)) {
+                let desired: Vec<String> = if current.is_empty() {
+                    Vec::new()
+                } else {
+                    pick.iter().map(|i| i.get(&current).clone()).collect()
+                };
+                let plan = Plan::new(&desired, &current, &desired, &current);
+                prop_assert!(plan.is_complete());
+                prop_assert_eq!(plan.target_groups.batches().count(), 0);
+            }
+        }
+    }
 }

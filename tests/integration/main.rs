@@ -8,4 +8,5 @@ mod e2e;
 mod emulator;
 mod events;
 mod mocks;
+mod robustness;
 mod sweep;

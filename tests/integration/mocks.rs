@@ -130,7 +130,7 @@ fn attach_target_groups() -> Rule {
 }
 
 /// Clients answered by the rules, with the SDK's standard retries (3 attempts, near-zero backoff).
-fn clients(codedeploy: &[&Rule], elbv2: &[&Rule], autoscaling: &[&Rule]) -> Clients {
+pub(crate) fn clients(codedeploy: &[&Rule], elbv2: &[&Rule], autoscaling: &[&Rule]) -> Clients {
     use aws_sdk_codedeploy::config::retry::RetryConfig;
     let retry = RetryConfig::standard()
         .with_max_attempts(3)
