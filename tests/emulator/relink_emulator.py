@@ -233,12 +233,20 @@ def _autoscaling_backend() -> Any:
 # --- 3. request log ---------------------------------------------------------------------------
 
 class RequestLog:
-    """WSGI middleware counting requests per service:Action, except the harness's own."""
+    """WSGI middleware counting requests per service:Action, except the harness's own, and
+    answering injected faults: the next N requests for an action get an AWS error instead."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
         self.counts: Counter[str] = Counter()
+        self.faults: dict[str, list[dict[str, Any]]] = {}
         self.lock = threading.Lock()
+
+    def inject(self, action: str, status: int, code: str, message: str, times: int) -> None:
+        with self.lock:
+            self.faults.setdefault(action, []).extend(
+                [{"status": status, "code": code, "message": message}] * times
+            )
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         auth = environ.get("HTTP_AUTHORIZATION", "")
@@ -249,7 +257,28 @@ class RequestLog:
             action = self._action(environ)
             with self.lock:
                 self.counts[f"{service}:{action}"] += 1
+                pending = self.faults.get(action)
+                fault = pending.pop(0) if pending else None
+            if fault:
+                return self._error(environ, start_response, fault)
         return self.app(environ, start_response)
+
+    @staticmethod
+    def _error(environ: dict[str, Any], start_response: Any, fault: dict[str, Any]) -> list[bytes]:
+        reason = {400: "Bad Request", 403: "Forbidden", 500: "Internal Server Error", 503: "Service Unavailable"}
+        status = f"{fault['status']} {reason.get(fault['status'], 'Error')}"
+        if environ.get("HTTP_X_AMZ_TARGET"):  # JSON protocol (CodeDeploy)
+            body = json.dumps({"__type": fault["code"], "message": fault["message"]}).encode()
+            headers = [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-ErrorType", fault["code"])]
+        else:  # query protocol (Auto Scaling, Elastic Load Balancing)
+            body = (
+                "<ErrorResponse><Error><Type>Sender</Type>"
+                f"<Code>{fault['code']}</Code><Message>{fault['message']}</Message>"
+                "</Error><RequestId>00000000-0000-4000-8000-000000000000</RequestId></ErrorResponse>"
+            ).encode()
+            headers = [("Content-Type", "text/xml")]
+        start_response(status, headers + [("Content-Length", str(len(body)))])
+        return [body]
 
     @staticmethod
     def _action(environ: dict[str, Any]) -> str:
@@ -312,7 +341,8 @@ class World:
         if self._network is None:
             vpc = self.ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
             subnets = [
-                self.ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{REGION}{az}")[
+                # /18: room for the instances of hundreds of groups (benchmarks build 300).
+                self.ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i * 64}.0/18", AvailabilityZone=f"{REGION}{az}")[
                     "Subnet"
                 ]["SubnetId"]
                 for i, az in enumerate("ab")
@@ -548,6 +578,7 @@ def serve() -> int:
     {"op": "group", "name": "..."}          -> the group's attachments
     {"op": "set_state", "deployment_id": ..., "status": ..., "traffic_shifted": bool, "target_groups": [...]}
     {"op": "delete_target_group", "name": "..."}
+    {"op": "fail", "action": "AttachLoadBalancers", "status": 403, "code": "AccessDenied", "times": 1}
     {"op": "requests"} / {"op": "reset_requests"}
     Spec keys (all optional): application, deployment_group, deployment_id, target_groups (count),
     classic_load_balancers (count), compute_platform, deployment_type, deployment_option,
@@ -576,6 +607,12 @@ def serve() -> int:
             elif op == "delete_target_group":
                 arn = world.elbv2.describe_target_groups(Names=[command["name"]])["TargetGroups"][0]["TargetGroupArn"]
                 world.elbv2.delete_target_group(TargetGroupArn=arn)
+                result = None
+            elif op == "fail":
+                emulator.log.inject(
+                    command["action"], int(command.get("status", 403)), command.get("code", "AccessDenied"),
+                    command.get("message", "injected by the test"), int(command.get("times", 1)),
+                )
                 result = None
             elif op == "requests":
                 result = emulator.log.snapshot()

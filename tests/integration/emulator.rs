@@ -135,6 +135,14 @@ impl Emulator {
         self.call(json!({"op": "delete_target_group", "name": name}));
     }
 
+    /// The next `times` requests for `action` get the AWS error `code` with HTTP `status`.
+    pub fn fail(&mut self, action: &str, status: u16, code: &str, times: u32) {
+        self.call(
+            json!({"op": "fail", "action": action, "status": status, "code": code,
+            "message": format!("{code} injected by the test"), "times": times}),
+        );
+    }
+
     /// Requests the function made since the last reset, per `service:Action`.
     pub fn requests(&mut self) -> BTreeMap<String, u64> {
         serde_json::from_value(self.call(json!({"op": "requests"}))).unwrap()

@@ -7,6 +7,7 @@ mod audit;
 mod e2e;
 mod emulator;
 mod events;
+mod faults;
 mod mocks;
 mod robustness;
 mod sweep;
