@@ -39,6 +39,7 @@ import string
 import subprocess
 import sys
 import threading
+import urllib.request
 from collections import Counter
 from typing import Any
 from urllib.parse import parse_qs
@@ -312,6 +313,8 @@ class Emulator:
         self.thread.start()
 
     def stop(self) -> None:
+        """Stops the server and forgets every resource (moto's state is per process, not per server)."""
+        urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")).read()
         self.server.shutdown()
 
 

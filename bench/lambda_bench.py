@@ -1,0 +1,230 @@
+#!/usr/bin/env python3
+"""Speed and memory of the Lambda function, measured on this machine against the emulator.
+
+The release binary `codedeploy-relink` runs as Lambda runs it: against a minimal Lambda Runtime
+API that this script serves on 127.0.0.1, with AWS calls going to the emulator on loopback.
+
+1. Cold start: from starting the process to its first `GET /runtime/invocation/next`, median of
+   RUNS runs (default 25).
+2. One cold invocation end to end, for a deployment that needs relinking and for one already
+   linked: wall time from process start to the response, requests per action, sequential rounds.
+3. Peak resident memory (VmHWM) of the process across that invocation.
+4. The zipped arm64 artifact's size (scripts/build-lambda builds it).
+5. Warm throughput: EVENTS events (default 1000, an already linked deployment) through one warm
+   process: wall time, and the process's CPU time per event.
+
+Usage: scripts/bench-lambda   (RUNS=… EVENTS=… to change the counts)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "emulator"))
+import relink_emulator as emu  # noqa: E402
+
+ROOT = os.path.join(os.path.dirname(__file__), "..")
+BINARY = os.environ.get("RELINK_LAMBDA_BIN", os.path.join(ROOT, "target/release/codedeploy-relink"))
+ZIP = os.path.join(ROOT, "target/lambda/codedeploy-relink/bootstrap.zip")
+EVENT = os.path.join(ROOT, "events/sns-deployment-success.json")
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+class RuntimeApi:
+    """The Lambda Runtime API, just enough for one function process at a time."""
+
+    def __init__(self) -> None:
+        self.events: queue.Queue[bytes] = queue.Queue()
+        self.responses: queue.Queue[tuple[float, str, bytes]] = queue.Queue()
+        self.first_poll = threading.Event()
+        self.first_poll_at = 0.0
+        self.counter = 0
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                if not api.first_poll.is_set():
+                    api.first_poll_at = time.monotonic()
+                    api.first_poll.set()
+                try:
+                    body = api.events.get(timeout=60)
+                except queue.Empty:
+                    self.send_error(504)
+                    return
+                api.counter += 1
+                self.send_response(200)
+                self.send_header("Lambda-Runtime-Aws-Request-Id", f"req-{api.counter}")
+                self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 120_000))
+                self.send_header("Lambda-Runtime-Invoked-Function-Arn",
+                                 "arn:aws:lambda:us-east-1:123456789012:function:codedeploy-relink")
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                api.responses.put((time.monotonic(), self.path, body))
+                self.send_response(202)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request: object, client_address: object) -> None:
+                pass  # the function process is killed mid-poll on purpose
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.address = f"127.0.0.1:{self.server.server_port}"
+
+
+def start(api: RuntimeApi, endpoint: str) -> tuple[subprocess.Popen, float]:
+    env = dict(
+        os.environ,
+        AWS_LAMBDA_RUNTIME_API=api.address,
+        AWS_LAMBDA_FUNCTION_NAME="codedeploy-relink",
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE="128",
+        AWS_LAMBDA_FUNCTION_VERSION="$LATEST",
+        AWS_LAMBDA_LOG_FORMAT="JSON",
+        AWS_LAMBDA_LOG_LEVEL="WARN",
+        AWS_REGION=emu.REGION,
+        AWS_ACCESS_KEY_ID="relink",
+        AWS_SECRET_ACCESS_KEY="relink",
+        AWS_EC2_METADATA_DISABLED="true",
+        AWS_ENDPOINT_URL=endpoint,
+    )
+    started = time.monotonic()
+    process = subprocess.Popen([BINARY], env=env, stdout=subprocess.DEVNULL)
+    return process, started
+
+
+def peak_rss_kib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+def cold_start(endpoint: str, runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        api = RuntimeApi()
+        process, started = start(api, endpoint)
+        api.first_poll.wait(10)
+        times.append((api.first_poll_at - started) * 1000)
+        process.kill()
+        process.wait()
+        api.server.shutdown()
+    return times
+
+
+def one_invocation(emulator: emu.Emulator, event: bytes) -> dict:
+    api = RuntimeApi()
+    emulator.log.reset()
+    api.events.put(event)
+    process, started = start(api, emulator.endpoint)
+    answered, path, body = api.responses.get(timeout=60)
+    rss = peak_rss_kib(process.pid)
+    process.kill()
+    process.wait()
+    api.server.shutdown()
+    report = json.loads(body)["reports"][0]
+    return {
+        "wall_ms": (answered - started) * 1000,
+        "path": path,
+        "outcome": report["outcome"],
+        "rounds": report["aws_rounds"],
+        "requests": emulator.log.snapshot(),
+        "rss_kib": rss,
+    }
+
+
+def warm(emulator: emu.Emulator, event: bytes, count: int) -> dict:
+    api = RuntimeApi()
+    process, _ = start(api, emulator.endpoint)
+    api.events.put(event)
+    api.responses.get(timeout=60)  # warm up: the first invocation is the cold one
+    cpu_before = cpu_seconds(process.pid)
+    started = time.monotonic()
+    for _ in range(count):
+        api.events.put(event)
+    for _ in range(count):
+        api.responses.get(timeout=60)
+    wall = time.monotonic() - started
+    cpu = cpu_seconds(process.pid) - cpu_before
+    rss = peak_rss_kib(process.pid)
+    process.kill()
+    process.wait()
+    api.server.shutdown()
+    return {"wall_s": wall, "cpu_s": cpu, "rss_kib": rss}
+
+
+def main() -> int:
+    runs = int(os.environ.get("RUNS", "25"))
+    events = int(os.environ.get("EVENTS", "1000"))
+    emulator = emu.Emulator()
+    world = emu.World(emulator.endpoint)
+    with open(EVENT, "rb") as f:
+        event = f.read()
+    message = json.loads(json.loads(event)["Records"][0]["Sns"]["Message"])
+    world.build({"application": message["applicationName"], "deployment_group": message["deploymentGroupName"],
+                 "deployment_id": message["deploymentId"], "target_groups": 2, "classic_load_balancers": 1})
+
+    cold = cold_start(emulator.endpoint, runs)
+    relinked = one_invocation(emulator, event)
+    linked = one_invocation(emulator, event)
+    throughput = warm(emulator, event, events)
+    zipped = os.path.getsize(ZIP) if os.path.exists(ZIP) else None
+    emulator.stop()
+
+    def fmt_requests(r: dict) -> str:
+        return ", ".join(f"{k.split(':', 1)[1]} {v}" for k, v in r.items())
+
+    mutating = lambda r: sum(v for k, v in r.items() if "Attach" in k)  # noqa: E731
+    rows = [
+        ("1. cold start to first /next (median of %d)" % runs, f"{statistics.median(cold):.1f} ms "
+         f"(min {min(cold):.1f}, max {max(cold):.1f})", "<= 25 ms"),
+        ("2a. cold invocation, needs relinking", f"{relinked['wall_ms']:.0f} ms, {relinked['rounds']} rounds, "
+         f"{relinked['outcome']}; {fmt_requests(relinked['requests'])}", "3 rounds"),
+        ("2b. cold invocation, already linked", f"{linked['wall_ms']:.0f} ms, {linked['rounds']} rounds, "
+         f"{linked['outcome']}, {mutating(linked['requests'])} mutating; {fmt_requests(linked['requests'])}",
+         "no mutating request"),
+        ("3. peak RSS across one invocation", f"{relinked['rss_kib'] / 1024:.1f} MiB", "<= 30 MB"),
+        ("4. zipped arm64 artifact", f"{zipped / 1048576:.2f} MiB ({zipped} bytes)" if zipped else
+         "not built (run scripts/build-lambda)", "< 6 MB"),
+        (f"5. warm: {events} events, one process", f"{throughput['wall_s']:.1f} s wall "
+         f"({events / throughput['wall_s']:.0f} events/s, emulator-bound), {throughput['cpu_s'] * 1000 / events:.2f} ms "
+         f"CPU per event, peak RSS {throughput['rss_kib'] / 1024:.1f} MiB", "-"),
+    ]
+    widths = [max(len(r[i]) for r in rows + [("figure", "measured", "target")]) for i in range(3)]
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(("figure", "measured", "target"), widths)) + " |")
+    print("| " + " | ".join("-" * w for w in widths) + " |")
+    for row in rows:
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,22 @@
+//! Any bytes as an invocation payload: a decoded event or a clear error, never a panic, and every
+//! error's excerpt bounded.
+#![no_main]
+
+use codedeploy_relink::event::decode;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(payload) = serde_json::from_slice::<serde_json::Value>(data) else {
+        return;
+    };
+    match decode(&payload) {
+        Ok(event) => {
+            for item in event.items {
+                if let Err(error) = item.notification {
+                    assert!(error.excerpt.chars().count() <= 161);
+                }
+            }
+        }
+        Err(error) => assert!(error.excerpt.chars().count() <= 161),
+    }
+});
