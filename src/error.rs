@@ -37,20 +37,26 @@ impl InputError {
     }
 }
 
-/// The first characters of `text`, control characters escaped, so that an error can quote input
-/// of any size safely.
+/// The beginning of `text`, control characters and quotes escaped, at most [`EXCERPT_CHARS`]
+/// characters (and `…` when cut), so that an error can quote input of any size safely.
 pub fn excerpt(text: &str) -> String {
-    const MAX_CHARS: usize = 160;
-    let mut out: String = text
-        .chars()
-        .take(MAX_CHARS)
-        .flat_map(char::escape_debug)
-        .collect();
-    if text.chars().nth(MAX_CHARS).is_some() {
-        out.push('…');
+    let mut out = String::new();
+    let mut count = 0;
+    for c in text.chars() {
+        let escaped = c.escape_debug();
+        let width = escaped.len();
+        if count + width > EXCERPT_CHARS {
+            out.push('…');
+            break;
+        }
+        out.extend(escaped);
+        count += width;
     }
     out
 }
+
+/// The most characters an error quotes of its input (before the closing `…`).
+pub const EXCERPT_CHARS: usize = 160;
 
 /// A failed AWS call, as an adapter reports it (after the SDK's own retries).
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
@@ -140,10 +146,19 @@ mod tests {
     #[test]
     fn excerpt_is_bounded_and_escaped() {
         assert_eq!(excerpt("a\u{0}b\n"), "a\\0b\\n");
-        let long = "x".repeat(10_000);
-        let e = excerpt(&long);
-        assert_eq!(e.chars().count(), 161);
-        assert!(e.ends_with('…'));
+        for long in [
+            "x".repeat(10_000),
+            "\"".repeat(10_000),
+            "\u{1}".repeat(10_000),
+        ] {
+            let e = excerpt(&long);
+            assert!(e.chars().count() <= EXCERPT_CHARS + 1, "{e}");
+            assert!(e.ends_with('…'));
+        }
+        assert_eq!(
+            excerpt(&"x".repeat(EXCERPT_CHARS)),
+            "x".repeat(EXCERPT_CHARS)
+        );
     }
 
     #[test]

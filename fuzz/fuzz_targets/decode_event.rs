@@ -2,6 +2,7 @@
 //! error's excerpt bounded.
 #![no_main]
 
+use codedeploy_relink::error::EXCERPT_CHARS;
 use codedeploy_relink::event::decode;
 use libfuzzer_sys::fuzz_target;
 
@@ -13,10 +14,10 @@ fuzz_target!(|data: &[u8]| {
         Ok(event) => {
             for item in event.items {
                 if let Err(error) = item.notification {
-                    assert!(error.excerpt.chars().count() <= 161);
+                    assert!(error.excerpt.chars().count() <= EXCERPT_CHARS + 1);
                 }
             }
         }
-        Err(error) => assert!(error.excerpt.chars().count() <= 161),
+        Err(error) => assert!(error.excerpt.chars().count() <= EXCERPT_CHARS + 1),
     }
 });

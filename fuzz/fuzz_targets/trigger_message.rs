@@ -7,7 +7,9 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
-    let (subject, message) = text.split_once('\u{1}').map_or((None, text.as_ref()), |(s, m)| (Some(s), m));
+    let (subject, message) = text
+        .split_once('\u{1}')
+        .map_or((None, text.as_ref()), |(s, m)| (Some(s), m));
     if let Ok(Notification::Deployment(deployment)) = classify_message(message, subject, "fuzz") {
         assert!(check_deployment_id(&deployment.deployment_id, "fuzz").is_ok());
     }

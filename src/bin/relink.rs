@@ -39,8 +39,10 @@ enum Command {
         /// The deployment id, e.g. d-75I7MBT7C.
         id: String,
     },
-    /// Audit every blue/green deployment group with a copied fleet: the Auto Scaling groups it
-    /// points at and in-progress replacement groups, against its load balancer info. Exits 1 while
+    /// Audit every copied blue/green deployment group of the region.
+    ///
+    /// Compares the Auto Scaling groups each deployment group points at, and in-progress
+    /// replacement groups whose traffic has shifted, with its load balancer info. Exits 1 while
     /// drift remains.
     Audit {
         /// Only applications matching this pattern (* and ? wildcards).
@@ -53,8 +55,10 @@ enum Command {
         #[arg(long)]
         fix: bool,
     },
-    /// Run the scheduled sweep once: every in-progress deployment whose traffic has shifted and
-    /// every deployment that succeeded within the look-back.
+    /// Run the scheduled sweep once.
+    ///
+    /// Relinks every in-progress deployment whose traffic has shifted and every deployment that
+    /// succeeded within the look-back, as the function does on its schedule.
     Sweep {
         /// Hours back to re-check succeeded deployments (overrides RELINK_SWEEP_LOOKBACK_HOURS).
         #[arg(long)]
