@@ -47,7 +47,7 @@ pub enum InvocationError {
     #[error("invalid event: {0}")]
     InvalidEvent(InputError),
     /// Some records (or swept deployments) failed; every other one was processed.
-    #[error("{} of {total} record(s) failed: {}", failures.len(), failures.join(" | "))]
+    #[error("{} of {total} record(s) failed: {}", failures.len(), first_failures(failures))]
     RecordsFailed {
         /// How many reports the invocation produced.
         total: usize,
@@ -56,6 +56,17 @@ pub enum InvocationError {
         /// Whether a retry may help (some failure was a throttle, a server error or a timeout).
         retryable: bool,
     },
+}
+
+/// The failures an error message lists; the rest are counted (every one is in the log).
+const LISTED_FAILURES: usize = 10;
+
+fn first_failures(failures: &[String]) -> String {
+    let mut text = failures[..failures.len().min(LISTED_FAILURES)].join(" | ");
+    if failures.len() > LISTED_FAILURES {
+        text.push_str(&format!(" | and {} more", failures.len() - LISTED_FAILURES));
+    }
+    text
 }
 
 impl InvocationError {
@@ -93,11 +104,6 @@ impl Relinker {
     /// Builds the relinker from clients and configuration created at start-up.
     pub fn new(clients: Clients, config: Config) -> Self {
         Relinker { clients, config }
-    }
-
-    /// The configuration in force.
-    pub fn config(&self) -> &Config {
-        &self.config
     }
 
     /// Handles one invocation payload. Every record is processed (at most
@@ -251,4 +257,26 @@ fn ignored_report(location: &str, ignored: &Ignored, dry_run: bool) -> Report {
         ),
     };
     Report::new(location, deployment_id, dry_run).skipped(skip)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_failure_lists_are_cut_in_the_message() {
+        let failures: Vec<String> = (0..25).map(|i| format!("Records[{i}]: boom")).collect();
+        let error = InvocationError::RecordsFailed {
+            total: 30,
+            failures,
+            retryable: false,
+        };
+        let text = error.to_string();
+        assert!(
+            text.starts_with("25 of 30 record(s) failed: Records[0]: boom"),
+            "{text}"
+        );
+        assert!(text.contains("Records[9]: boom | and 15 more"), "{text}");
+        assert!(!text.contains("Records[10]"), "{text}");
+    }
 }

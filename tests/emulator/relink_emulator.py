@@ -655,7 +655,7 @@ def demo(relink: str, event: str) -> int:
     say(f"CodeDeploy's part: deployment {built['deployment_id']} copied the group into {built['replacement_group']}, "
         "without its load balancer attachments")
     show(built["replacement_group"])
-    say("CodeDeploy finishes the deployment: traffic moved to the copy, status Succeeded")
+    say("CodeDeploy finishes the deployment: traffic on the copy, the original group retired, status Succeeded")
     world.set_state(built["deployment_id"], "Succeeded", True, [built["replacement_group"]])
 
     env = dict(os.environ)
