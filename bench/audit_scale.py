@@ -15,12 +15,13 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "emulator"))
-import relink_emulator as emu  # noqa: E402
+from server import Emulator  # noqa: E402
+from world import REGION, World  # noqa: E402
 
 GROUPS_PER_APPLICATION = 10
 
 
-def build_region(world: emu.World, size: int) -> None:
+def build_region(world: World, size: int) -> None:
     for i in range(size):
         spec: dict = {
             "application": f"app{i // GROUPS_PER_APPLICATION:03d}",
@@ -36,14 +37,14 @@ def build_region(world: emu.World, size: int) -> None:
 
 
 def measure(relink: str, size: int) -> dict:
-    emulator = emu.Emulator()
-    world = emu.World(emulator.endpoint)
+    emulator = Emulator()
+    world = World(emulator.endpoint)
     started = time.monotonic()
     build_region(world, size)
     built = time.monotonic() - started
     emulator.log.reset()
     env = dict(os.environ, AWS_ENDPOINT_URL=emulator.endpoint, AWS_ACCESS_KEY_ID="relink",
-               AWS_SECRET_ACCESS_KEY="relink", AWS_REGION=emu.REGION, AWS_EC2_METADATA_DISABLED="true")
+               AWS_SECRET_ACCESS_KEY="relink", AWS_REGION=REGION, AWS_EC2_METADATA_DISABLED="true")
     started = time.monotonic()
     run = subprocess.run([relink, "--json", "audit"], env=env, capture_output=True, text=True)
     wall = time.monotonic() - started

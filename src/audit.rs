@@ -1,50 +1,27 @@
 //! `relink audit`: every blue/green deployment group with a copied fleet in a region, the Auto
-//! Scaling groups it points at and any in-progress replacement group whose traffic has shifted,
-//! compared with the attachments its `loadBalancerInfo` asks for; `--fix` attaches what is missing
-//! with the same code as the function.
+//! Scaling groups it points at and any running deployment's replacement group, compared with
+//! the attachments its `loadBalancerInfo` asks for; `--fix` attaches what is missing with the
+//! same code as the function, so only to groups that are live ([`crate::live`]). During a newer
+//! deployment's termination wait the deployment group still names the retired copy; that copy is
+//! reported `not_live` and left alone, while the running deployment's copy is fixed.
 //!
-//! Requests: `ListApplications` (per 100 applications) ∥ `ListDeployments` (in progress); per
+//! Requests: `ListApplications` (per 100 applications) ∥ `ListDeployments` (running); per
 //! application `ListDeploymentGroups` and `BatchGetDeploymentGroups` (per 100 groups), at most 8
-//! applications at a time, ∥ `BatchGetDeployments` (per 25); then `DescribeTargetGroups` (per 20
-//! names) ∥ `DescribeAutoScalingGroups` (per 100 groups); with `--fix`, the attach calls.
+//! applications at a time, ∥ `BatchGetDeployments` (per 25); then [`link`]'s rounds:
+//! `DescribeTargetGroups` (per 20 names) ∥ `DescribeAutoScalingGroups` (per 100 groups), for the
+//! groups missing something `DescribeTargetHealth` ∥ `DescribeInstanceHealth` (per load
+//! balancer), and with `--fix` the attach calls.
 
 use crate::aws::{codedeploy, Clients, MAX_CONCURRENT_CALLS};
-use crate::config::{AttachWhen, Config};
+use crate::config::{AllowList, AttachWhen, Config};
 use crate::decision::{decide, decide_group, Decision, DeploymentGroupFacts, SkipReason};
 use crate::error::AwsError;
-use crate::event::DeploymentRef;
 use crate::relink::{link, Job};
-use crate::report::{Outcome, Report};
-use aws_sdk_codedeploy::types::DeploymentStatus;
+use crate::report::{Outcome, Report, Subject};
+use crate::sweep::RUNNING;
 use futures::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use wildmatch::WildMatch;
-
-/// Which applications and deployment groups to audit (`*` and `?` wildcards).
-#[derive(Debug, Clone, Default)]
-pub struct AuditFilter {
-    /// Application name pattern; none means every application.
-    pub application: Option<String>,
-    /// Deployment group name pattern; none means every group.
-    pub deployment_group: Option<String>,
-}
-
-impl AuditFilter {
-    fn allows_application(&self, application: &str) -> bool {
-        self.application
-            .as_deref()
-            .is_none_or(|p| WildMatch::new(p).matches(application))
-    }
-
-    fn allows(&self, application: &str, deployment_group: &str) -> bool {
-        self.allows_application(application)
-            && self
-                .deployment_group
-                .as_deref()
-                .is_none_or(|p| WildMatch::new(p).matches(deployment_group))
-    }
-}
 
 /// Why an Auto Scaling group is in the audit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,6 +47,9 @@ pub enum State {
     Failed,
     /// The deployment group points at a group that does not exist.
     Gone,
+    /// Misses some, but its load balancers do not serve it (retired by a newer deployment, or
+    /// taken out): left alone, see `detail`.
+    NotLive,
 }
 
 impl State {
@@ -81,6 +61,7 @@ impl State {
             State::Fixed => "fixed",
             State::Failed => "failed",
             State::Gone => "gone",
+            State::NotLive => "not_live",
         }
     }
 }
@@ -120,6 +101,8 @@ pub struct AuditSummary {
     pub failed: usize,
     /// Groups that do not exist.
     pub gone: usize,
+    /// Groups missing attachments that their load balancers do not serve: left alone.
+    pub not_live: usize,
     /// Warnings about attachments that will not be copied.
     pub warnings: usize,
 }
@@ -140,19 +123,20 @@ impl AuditReport {
     }
 }
 
-/// Audits the region; with `fix` (and no dry run) attaches what is missing. `progress` is told
-/// (applications done, applications in all) as the scan goes.
+/// Audits the region (the deployment groups `filter` allows); with `fix` (and no dry run)
+/// attaches what is missing to live groups. `progress` is told (applications done, applications
+/// in all) as the scan goes.
 pub async fn audit(
     clients: &Clients,
     config: &Config,
-    filter: &AuditFilter,
+    filter: &AllowList,
     fix: bool,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<AuditReport, AwsError> {
     let cd = &clients.codedeploy;
     let (applications, running) = tokio::join!(
         codedeploy::list_applications(cd),
-        codedeploy::list_deployments(cd, DeploymentStatus::InProgress, None),
+        codedeploy::list_deployments(cd, &RUNNING, None),
     );
     let applications: Vec<String> = applications?
         .into_iter()
@@ -201,42 +185,39 @@ pub async fn audit(
             }
             Ok(targets) => {
                 for target in targets {
-                    let mut report = Report::new("audit", None, dry_run);
-                    report.application = Some(group.application.clone());
-                    report.deployment_group = Some(group.deployment_group.clone());
+                    let subject =
+                        Subject::of("audit", None, &group.application, &group.deployment_group);
                     roles.push(Role::Current);
-                    jobs.push(Job { target, report });
+                    jobs.push(Job::decided(subject, 0, Decision::Relink(target)));
                 }
             }
         }
     }
-    // Replacement groups already serving traffic, whatever RELINK_ATTACH_WHEN says.
-    let shifted = Config {
+    // Running deployments' replacement groups, whatever RELINK_ATTACH_WHEN says: the live-fleet
+    // check tells those already serving traffic.
+    let running_mode = Config {
         attach_when: AttachWhen::TrafficShifted,
         ..config.clone()
     };
-    for facts in deployments {
+    for facts in &deployments {
         if !filter.allows(&facts.application, &facts.deployment_group) {
             continue;
         }
-        let notified = DeploymentRef {
-            deployment_id: facts.deployment_id.clone(),
-            application: None,
-            deployment_group: None,
-            reported_status: None,
+        let Decision::Relink(target) = decide(facts, &running_mode) else {
+            continue;
         };
-        if let Decision::Relink(target) = decide(&facts, &notified, &shifted) {
-            if jobs
-                .iter()
-                .any(|j| j.target.replacement_group == target.replacement_group)
-            {
-                continue;
-            }
-            let mut report = Report::new("audit", Some(facts.deployment_id.clone()), dry_run);
-            report.application = Some(facts.application.clone());
-            report.deployment_group = Some(facts.deployment_group.clone());
+        let listed = jobs.iter().any(
+            |job| matches!(&job.step, crate::relink::Step::Link(t) if t.group == target.group),
+        );
+        if !listed {
+            let subject = Subject::of(
+                "audit",
+                Some(&facts.deployment_id),
+                &facts.application,
+                &facts.deployment_group,
+            );
             roles.push(Role::Replacement);
-            jobs.push(Job { target, report });
+            jobs.push(Job::decided(subject, 0, Decision::Relink(target)));
         }
     }
 
@@ -244,6 +225,8 @@ pub async fn audit(
     let rows: Vec<AuditRow> = attempts
         .into_iter()
         .zip(roles)
+        // A running deployment whose traffic has not moved yet has nothing to audit.
+        .filter(|(attempt, _)| attempt.report.reason != Some(SkipReason::TrafficNotShifted))
         .map(|(attempt, role)| row(role, attempt.report))
         .collect();
     summary.auto_scaling_groups = rows.len();
@@ -254,6 +237,7 @@ pub async fn audit(
             State::Fixed => summary.fixed += 1,
             State::Failed => summary.failed += 1,
             State::Gone => summary.gone += 1,
+            State::NotLive => summary.not_live += 1,
         }
         summary.warnings += r.warnings.len();
     }
@@ -267,13 +251,14 @@ pub fn row(role: Role, report: Report) -> AuditRow {
         Outcome::Planned => State::Drift,
         Outcome::Relinked => State::Fixed,
         Outcome::Skipped if report.reason == Some(SkipReason::ReplacementGroupGone) => State::Gone,
+        Outcome::Skipped if report.reason == Some(SkipReason::NotLive) => State::NotLive,
         Outcome::Skipped | Outcome::Failed => State::Failed,
     };
     let warnings = report
         .target_groups
         .extra
         .iter()
-        .map(|arn| format!("target group {} is attached but not in the deployment group's load balancer info", short_name(arn)))
+        .map(|arn| format!("target group {} is attached but not in the deployment group's load balancer info", crate::plan::short_name(arn)))
         .chain(report.load_balancers.extra.iter().map(|name| {
             format!("classic load balancer {name} is attached but not in the deployment group's load balancer info")
         }))
@@ -286,55 +271,55 @@ pub fn row(role: Role, report: Report) -> AuditRow {
     }
 }
 
-/// A target group's name from its ARN (`…:targetgroup/NAME/ID`); anything else as it is.
-pub fn short_name(arn: &str) -> &str {
-    arn.split_once(":targetgroup/")
-        .and_then(|(_, rest)| rest.split('/').next())
-        .unwrap_or(arn)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::decision::Skip;
+    use crate::plan::Plan;
+    use crate::report::{Attempt, Ending, Finding};
+
+    fn report(ending: Ending) -> Report {
+        Attempt::new(Subject::default(), Finding::ended(ending), 2, true).report
+    }
 
     #[test]
     fn rows_take_their_state_from_the_outcome() {
-        let report = |outcome| {
-            let mut r = Report::new("audit", None, true);
-            r.outcome = outcome;
-            r
+        let cases = [
+            (Ending::AlreadyLinked, State::Linked),
+            (Ending::Planned, State::Drift),
+            (Ending::Relinked, State::Fixed),
+            (
+                Ending::Skipped(Skip::new(SkipReason::ReplacementGroupGone, "")),
+                State::Gone,
+            ),
+            (
+                Ending::Skipped(Skip::new(SkipReason::NotLive, "")),
+                State::NotLive,
+            ),
+        ];
+        for (ending, state) in cases {
+            assert_eq!(row(Role::Current, report(ending)).state, state);
+        }
+        let failed = report(Ending::AlreadyLinked);
+        let failed = Report {
+            outcome: Outcome::Failed,
+            ..failed
         };
-        assert_eq!(
-            row(Role::Current, report(Outcome::AlreadyLinked)).state,
-            State::Linked
-        );
-        assert_eq!(
-            row(Role::Current, report(Outcome::Planned)).state,
-            State::Drift
-        );
-        assert_eq!(
-            row(Role::Current, report(Outcome::Relinked)).state,
-            State::Fixed
-        );
-        assert_eq!(
-            row(Role::Current, report(Outcome::Failed)).state,
-            State::Failed
-        );
-        let gone = Report::new("audit", None, true).skipped(Skip {
-            reason: SkipReason::ReplacementGroupGone,
-            detail: String::new(),
-        });
-        assert_eq!(row(Role::Current, gone).state, State::Gone);
+        assert_eq!(row(Role::Current, failed).state, State::Failed);
     }
 
     #[test]
     fn extra_attachments_are_warnings_naming_them() {
-        let mut report = Report::new("audit", None, true);
-        report.outcome = Outcome::AlreadyLinked;
-        report.target_groups.extra =
-            vec!["arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/legacy-tg/abc".into()];
-        report.load_balancers.extra = vec!["old-clb".into()];
+        let finding = Finding {
+            plan: Plan::new(
+                &[],
+                &["arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/legacy-tg/abc".into()],
+                &[],
+                &["old-clb".into()],
+            ),
+            ..Finding::ended(Ending::AlreadyLinked)
+        };
+        let report = Attempt::new(Subject::default(), finding, 2, true).report;
         let r = row(Role::Current, report);
         assert_eq!(r.warnings.len(), 2);
         assert!(r.warnings[0].contains("legacy-tg"), "{:?}", r.warnings);
@@ -342,23 +327,15 @@ mod tests {
     }
 
     #[test]
-    fn filter_patterns() {
-        let filter = AuditFilter {
-            application: Some("web*".into()),
-            deployment_group: Some("*-bg".into()),
+    fn not_live_groups_are_not_drift() {
+        let report = AuditReport {
+            rows: vec![],
+            summary: AuditSummary {
+                not_live: 2,
+                linked: 1,
+                ..AuditSummary::default()
+            },
         };
-        assert!(filter.allows("web2", "x-bg"));
-        assert!(!filter.allows("api", "x-bg"));
-        assert!(!filter.allows("web", "x-ip"));
-        assert!(AuditFilter::default().allows("any", "thing"));
-    }
-
-    #[test]
-    fn short_names() {
-        assert_eq!(
-            short_name("arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/web-tg/0123"),
-            "web-tg"
-        );
-        assert_eq!(short_name("web-clb"), "web-clb");
+        assert!(!report.drift_remains());
     }
 }

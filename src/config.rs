@@ -77,6 +77,25 @@ impl AllowList {
         Ok(AllowList { patterns })
     }
 
+    /// A list of one pattern; `None` matches anything.
+    pub fn single(application: Option<&str>, deployment_group: Option<&str>) -> Self {
+        AllowList {
+            patterns: vec![GroupPattern {
+                application: WildMatch::new(application.unwrap_or("*")),
+                deployment_group: WildMatch::new(deployment_group.unwrap_or("*")),
+            }],
+        }
+    }
+
+    /// Whether the list may allow some deployment group of this application.
+    pub fn allows_application(&self, application: &str) -> bool {
+        self.patterns.is_empty()
+            || self
+                .patterns
+                .iter()
+                .any(|p| p.application.matches(application))
+    }
+
     /// Whether the list allows this deployment group (an empty list allows every group).
     pub fn allows(&self, application: &str, deployment_group: &str) -> bool {
         self.patterns.is_empty()
@@ -260,6 +279,19 @@ mod tests {
             assert_eq!(e.variable, DEPLOYMENT_GROUPS_VAR, "{bad}");
             assert!(e.to_string().contains(bad), "{e}");
         }
+    }
+
+    #[test]
+    fn a_single_pattern_and_application_prefilter() {
+        let list = AllowList::single(Some("web*"), Some("*-bg"));
+        assert!(list.allows("web2", "x-bg"));
+        assert!(!list.allows("api", "x-bg"));
+        assert!(!list.allows("web", "x-ip"));
+        assert!(list.allows_application("web"));
+        assert!(!list.allows_application("api"));
+        let any = AllowList::single(None, None);
+        assert!(any.allows("any", "thing"));
+        assert!(AllowList::default().allows_application("any"));
     }
 
     #[test]

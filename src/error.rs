@@ -1,5 +1,6 @@
 //! Typed errors of the library. Every message names the deployment, group or resource it is about.
 
+use crate::crosscheck::OriginError;
 use thiserror::Error;
 
 /// A configuration variable with a value the function cannot use.
@@ -101,6 +102,17 @@ pub enum RelinkError {
         /// The names that did not resolve.
         names: Vec<String>,
     },
+    /// A record of the event that is not a notification the function can read.
+    #[error("{0}")]
+    InvalidMessage(InputError),
+    /// The notification is about another region or account than the function's.
+    #[error("{subject}: {error}")]
+    Foreign {
+        /// The deployment the notification names.
+        subject: String,
+        /// Which region or account, and the function's own.
+        error: OriginError,
+    },
     /// Some attach calls failed; the others may have succeeded (the report says which).
     #[error(
         "{subject}: attaching to {group} failed: {}",
@@ -121,7 +133,9 @@ impl RelinkError {
     pub fn is_retryable(&self) -> bool {
         match self {
             RelinkError::Aws { error, .. } => error.retryable,
-            RelinkError::TargetGroupsNotFound { .. } => false,
+            RelinkError::TargetGroupsNotFound { .. }
+            | RelinkError::Foreign { .. }
+            | RelinkError::InvalidMessage(_) => false,
             RelinkError::Attach { failures, .. } => failures.iter().any(|f| f.retryable),
         }
     }
@@ -131,6 +145,8 @@ impl RelinkError {
         match self {
             RelinkError::Aws { error, .. } => &error.code,
             RelinkError::TargetGroupsNotFound { .. } => "TargetGroupNotFound",
+            RelinkError::Foreign { error, .. } => error.code(),
+            RelinkError::InvalidMessage(_) => "InvalidMessage",
             RelinkError::Attach { failures, .. } => failures
                 .first()
                 .map(|f| f.code.as_str())

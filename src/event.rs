@@ -85,8 +85,9 @@ pub enum Ignored {
 }
 
 /// A deployment named by a notification. Only the id is trusted; the names are cross-checked
-/// against the CodeDeploy API.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// against the CodeDeploy API and the region and account against the function's own
+/// ([`crate::crosscheck`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct DeploymentRef {
     /// The deployment id.
     pub deployment_id: String,
@@ -96,6 +97,10 @@ pub struct DeploymentRef {
     pub deployment_group: Option<String>,
     /// The status or state the message reports (informational only).
     pub reported_status: Option<String>,
+    /// The region the message says the deployment ran in, if any.
+    pub region: Option<String>,
+    /// The AWS account the message says the deployment belongs to, if any.
+    pub account: Option<String>,
 }
 
 /// The CodeDeploy trigger message inside an SNS message; every field is optional here and
@@ -103,6 +108,8 @@ pub struct DeploymentRef {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct TriggerMessage {
+    region: Option<Value>,
+    account_id: Option<Value>,
     deployment_id: Option<Value>,
     application_name: Option<Value>,
     deployment_group_name: Option<Value>,
@@ -199,7 +206,7 @@ pub fn decode(payload: &Value) -> Result<DecodedEvent, InputError> {
                     deployment_id: direct.deployment_id,
                     application: direct.application_name,
                     deployment_group: direct.deployment_group_name,
-                    reported_status: None,
+                    ..DeploymentRef::default()
                 }))
             });
         return Ok(DecodedEvent {
@@ -358,6 +365,8 @@ pub fn classify_message(
         application: field("applicationName", parsed.application_name)?,
         deployment_group: field("deploymentGroupName", parsed.deployment_group_name)?,
         reported_status: field("status", parsed.status)?,
+        region: field("region", parsed.region)?,
+        account: field("accountId", parsed.account_id)?,
     }))
 }
 
@@ -413,6 +422,8 @@ fn decode_eventbridge(payload: &Value) -> Result<Notification, InputError> {
         application: event.detail.application,
         deployment_group: event.detail.deployment_group,
         reported_status: Some(event.detail.state).filter(|s| !s.is_empty()),
+        region: event.region.or(event.detail.region),
+        account: event.account_id,
     }))
 }
 
@@ -458,7 +469,7 @@ mod tests {
             deployment_id: id.into(),
             application: app.map(Into::into),
             deployment_group: group.map(Into::into),
-            reported_status: None,
+            ..DeploymentRef::default()
         })
     }
 
@@ -473,6 +484,8 @@ mod tests {
         assert_eq!(r.application.as_deref(), Some("web"));
         assert_eq!(r.deployment_group.as_deref(), Some("web-bg"));
         assert_eq!(r.reported_status.as_deref(), Some("SUCCEEDED"));
+        assert_eq!(r.region.as_deref(), Some("us-east-1"));
+        assert_eq!(r.account.as_deref(), Some("123456789012"));
     }
 
     #[test]

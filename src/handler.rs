@@ -1,21 +1,20 @@
 //! One invocation: decode the event, relink every deployment it names, report, and decide
 //! whether the invocation fails. The Lambda binary and the CLI both call [`Relinker::handle`].
 
-use crate::aws::Clients;
-use crate::aws::MAX_CONCURRENT_CALLS;
+use crate::aws::{sts, Clients};
 use crate::config::Config;
+use crate::crosscheck::{account_of_arn, Home};
 use crate::decision::{Skip, SkipReason};
-use crate::error::InputError;
-use crate::error::RelinkError;
+use crate::error::{InputError, RelinkError};
 use crate::event::{decode, DeploymentRef, EventShape, Ignored, Notification};
-use crate::relink::{relink, Attempt};
-use crate::report::Report;
+use crate::relink::relink;
+use crate::report::{Attempt, Ending, Finding, Report, Subject};
 use crate::sweep::{sweep, SweepSummary};
-use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 use std::time::SystemTime;
 use thiserror::Error;
+use tokio::sync::OnceCell;
 
 /// The invocation's response: one report per notification, and for SQS events the records to
 /// redeliver.
@@ -93,23 +92,62 @@ pub struct Invocation {
     pub error: Option<InvocationError>,
 }
 
+/// How the function learns which account it acts on, to check the account a notification names.
+#[derive(Debug, Clone, Copy)]
+pub enum Caller<'a> {
+    /// The Lambda function: the account in its own ARN (the invocation context's
+    /// `invoked_function_arn`); no AWS call.
+    Function(&'a str),
+    /// The CLI: `sts:GetCallerIdentity`, once per process and only when a notification names an
+    /// account.
+    Credentials,
+}
+
 /// The function's state, built once per process: AWS clients and configuration.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Relinker {
     clients: Clients,
     config: Config,
+    /// The credentials' account, once asked ([`Caller::Credentials`]).
+    account: OnceCell<String>,
 }
 
 impl Relinker {
     /// Builds the relinker from clients and configuration created at start-up.
     pub fn new(clients: Clients, config: Config) -> Self {
-        Relinker { clients, config }
+        Relinker {
+            clients,
+            config,
+            account: OnceCell::new(),
+        }
     }
 
-    /// Handles one invocation payload. Every record is processed (at most
-    /// [`MAX_CONCURRENT_CALLS`] deployments at a time) before the invocation is failed for any of
-    /// them; a deployment named by several records is relinked once.
-    pub async fn handle(&self, payload: &serde_json::Value) -> Invocation {
+    /// The region and account this invocation acts on.
+    async fn home(&self, caller: Caller<'_>, needs_account: bool) -> Home {
+        let account = match caller {
+            Caller::Function(arn) => account_of_arn(arn)
+                .map(str::to_owned)
+                .ok_or_else(|| format!("the function ARN {arn:?} names no account")),
+            Caller::Credentials if needs_account => self
+                .account
+                .get_or_try_init(|| sts::caller_account(&self.clients.sts))
+                .await
+                .cloned()
+                .map_err(|e| e.to_string()),
+            Caller::Credentials => Err("not asked: no notification names an account".into()),
+        };
+        Home {
+            region: self.clients.region.clone(),
+            account,
+        }
+    }
+
+    /// Handles one invocation payload. Every record is processed before the invocation is failed
+    /// for any of them; a deployment named by several records is relinked once. A scheduled
+    /// event runs the sweep, whose failures are reported and logged but never fail the
+    /// invocation: a retry of the whole sweep would not help, and the dead-letter queue is kept
+    /// for notifications worth replaying.
+    pub async fn handle(&self, payload: &serde_json::Value, caller: Caller<'_>) -> Invocation {
         let event = match decode(payload) {
             Ok(event) => event,
             Err(error) => {
@@ -138,10 +176,9 @@ impl Relinker {
                 _ => {}
             }
         }
-        let relinks = futures::stream::iter(&distinct)
-            .map(|(deployment, source)| relink(&self.clients, &self.config, deployment, source))
-            .buffered(MAX_CONCURRENT_CALLS)
-            .collect::<Vec<Attempt>>();
+        let needs_account = distinct.iter().any(|(d, _)| d.account.is_some());
+        let home = self.home(caller, needs_account).await;
+        let relinks = relink(&self.clients, &self.config, &home, &distinct);
         let sweep = async {
             if wants_sweep {
                 sweep(&self.clients, &self.config, SystemTime::now()).await
@@ -160,8 +197,7 @@ impl Relinker {
         for item in &event.items {
             let outcomes: Vec<(Report, Option<String>)> = match &item.notification {
                 Err(error) => vec![(
-                    Report::new(&item.location, None, dry_run)
-                        .failed("InvalidMessage", error.to_string()),
+                    invalid_report(&item.location, error, dry_run),
                     Some(error.to_string()),
                 )],
                 Ok(Notification::Ignored(ignored)) => {
@@ -181,19 +217,8 @@ impl Relinker {
                     })
                     .into_iter()
                     .collect(),
-                Ok(Notification::Sweep) => swept
-                    .iter()
-                    .map(|attempt| {
-                        retryable |= attempt
-                            .error
-                            .as_ref()
-                            .is_some_and(RelinkError::is_retryable);
-                        (
-                            attempt.report.clone(),
-                            attempt.error.as_ref().map(ToString::to_string),
-                        )
-                    })
-                    .collect(),
+                // Reported and logged (at error level), never failing the invocation.
+                Ok(Notification::Sweep) => swept.iter().map(|a| (a.report.clone(), None)).collect(),
             };
             let quiet = matches!(item.notification, Ok(Notification::Sweep));
             for (report, failure) in outcomes {
@@ -240,23 +265,37 @@ fn ignored_report(location: &str, ignored: &Ignored, dry_run: bool) -> Report {
     let (deployment_id, skip) = match ignored {
         Ignored::TriggerTest { subject } => (
             None,
-            Skip {
-                reason: SkipReason::TriggerTestMessage,
-                detail: format!(
+            Skip::new(
+                SkipReason::TriggerTestMessage,
+                format!(
                     "CodeDeploy's trigger set-up test message ({})",
                     subject.as_deref().unwrap_or("no subject")
                 ),
-            },
+            ),
         ),
         Ignored::InstanceNotification { deployment_id } => (
             deployment_id.clone(),
-            Skip {
-                reason: SkipReason::InstanceNotification,
-                detail: "an instance-level notification; subscribe deployment-level events".into(),
-            },
+            Skip::new(
+                SkipReason::InstanceNotification,
+                "an instance-level notification; subscribe deployment-level events",
+            ),
         ),
     };
-    Report::new(location, deployment_id, dry_run).skipped(skip)
+    let subject = Subject {
+        source: location.to_owned(),
+        deployment_id,
+        ..Subject::default()
+    };
+    Attempt::new(subject, Finding::ended(Ending::Skipped(skip)), 0, dry_run).report
+}
+
+fn invalid_report(location: &str, error: &InputError, dry_run: bool) -> Report {
+    let subject = Subject {
+        source: location.to_owned(),
+        ..Subject::default()
+    };
+    let ending = Ending::Failed(RelinkError::InvalidMessage(error.clone()));
+    Attempt::new(subject, Finding::ended(ending), 0, dry_run).report
 }
 
 #[cfg(test)]

@@ -15,10 +15,12 @@
 pub mod audit;
 pub mod aws;
 pub mod config;
+pub mod crosscheck;
 pub mod decision;
 pub mod error;
 pub mod event;
 pub mod handler;
+pub mod live;
 pub mod plan;
 pub mod relink;
 pub mod report;

@@ -3,7 +3,7 @@
 
 use codedeploy_relink::aws::Clients;
 use codedeploy_relink::config::Config;
-use codedeploy_relink::handler::Relinker;
+use codedeploy_relink::handler::{Caller, Relinker};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::Value;
 
@@ -16,7 +16,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let relinker = &relinker;
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let invocation = relinker.handle(&event.payload).await;
+        let caller = Caller::Function(&event.context.invoked_function_arn);
+        let invocation = relinker.handle(&event.payload, caller).await;
         match invocation.error {
             None => Ok(invocation.response),
             Some(error) => Err(Diagnostic {

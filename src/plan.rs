@@ -1,7 +1,86 @@
 //! Desired versus current attachments, and the attach calls that close the gap. Pure.
 
+use crate::decision::RelinkTarget;
+use std::collections::HashMap;
+
 /// The most target groups or classic load balancers one attach call may carry.
 pub const MAX_PER_ATTACH_CALL: usize = 10;
+
+/// An Auto Scaling group as `DescribeAutoScalingGroups` reports it, reduced to what the plan and
+/// the live-fleet check need.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GroupState {
+    /// Target group ARNs (from `TargetGroupARNs` and `elbv2` traffic sources).
+    pub target_group_arns: Vec<String>,
+    /// Classic load balancer names (from `LoadBalancerNames` and `elb` traffic sources).
+    pub load_balancer_names: Vec<String>,
+    /// The group's `Status`, e.g. `Delete in progress`; unset for a live group.
+    pub status: Option<String>,
+    /// The ids of its instances.
+    pub instances: Vec<String>,
+}
+
+impl GroupState {
+    /// Whether the group is being deleted.
+    pub fn is_deleting(&self) -> bool {
+        self.status
+            .as_deref()
+            .is_some_and(|s| s.to_ascii_lowercase().contains("delete"))
+    }
+}
+
+/// Why a group cannot be planned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unplannable {
+    /// The group does not exist or is being deleted (a sentence saying which).
+    Gone(String),
+    /// Target group names of the deployment group that no target group has.
+    TargetGroupsNotFound(Vec<String>),
+}
+
+/// Plans one group: its desired attachments (target group names resolved through `arns`)
+/// against what `group` (`None`: not found) has.
+pub fn plan_group(
+    target: &RelinkTarget,
+    arns: &HashMap<String, String>,
+    group: Option<&GroupState>,
+) -> Result<Plan, Unplannable> {
+    let group = match group {
+        Some(group) if !group.is_deleting() => group,
+        gone => {
+            let state = gone
+                .and_then(|g| g.status.as_deref())
+                .map_or("does not exist".to_owned(), |s| format!("is {s}"));
+            return Err(Unplannable::Gone(format!(
+                "Auto Scaling group {} {state}",
+                target.group
+            )));
+        }
+    };
+    let (desired, unknown): (Vec<&String>, Vec<&String>) = target
+        .target_group_names
+        .iter()
+        .partition(|name| arns.contains_key(*name));
+    if !unknown.is_empty() {
+        return Err(Unplannable::TargetGroupsNotFound(
+            unknown.into_iter().cloned().collect(),
+        ));
+    }
+    let desired: Vec<String> = desired.into_iter().map(|n| arns[n].clone()).collect();
+    Ok(Plan::new(
+        &desired,
+        &group.target_group_arns,
+        &target.load_balancer_names,
+        &group.load_balancer_names,
+    ))
+}
+
+/// A target group's name from its ARN (`…:targetgroup/NAME/ID`); anything else as it is.
+pub fn short_name(arn: &str) -> &str {
+    arn.split_once(":targetgroup/")
+        .and_then(|(_, rest)| rest.split('/').next())
+        .unwrap_or(arn)
+}
 
 /// How one kind of attachment compares.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -78,9 +157,79 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::decision::Stage;
 
     fn s(items: &[&str]) -> Vec<String> {
         items.iter().map(|i| i.to_string()).collect()
+    }
+
+    fn target(tgs: &[&str], clbs: &[&str]) -> RelinkTarget {
+        RelinkTarget {
+            group: "G".into(),
+            target_group_names: s(tgs),
+            load_balancer_names: s(clbs),
+            stage: Stage::Settled,
+        }
+    }
+
+    fn arns(names: &[&str]) -> HashMap<String, String> {
+        names
+            .iter()
+            .map(|n| (n.to_string(), format!("arn:tg/{n}")))
+            .collect()
+    }
+
+    #[test]
+    fn a_group_is_planned_against_resolved_arns() {
+        let group = GroupState {
+            target_group_arns: s(&["arn:tg/a"]),
+            load_balancer_names: s(&["old"]),
+            ..GroupState::default()
+        };
+        let plan = plan_group(
+            &target(&["a", "b"], &["clb"]),
+            &arns(&["a", "b"]),
+            Some(&group),
+        )
+        .unwrap();
+        assert_eq!(plan.target_groups.missing, s(&["arn:tg/b"]));
+        assert_eq!(plan.target_groups.present, s(&["arn:tg/a"]));
+        assert_eq!(plan.load_balancers.missing, s(&["clb"]));
+        assert_eq!(plan.load_balancers.extra, s(&["old"]));
+    }
+
+    #[test]
+    fn unplannable_groups_say_why() {
+        let t = target(&["a", "b"], &[]);
+        assert_eq!(
+            plan_group(&t, &arns(&["a", "b"]), None),
+            Err(Unplannable::Gone(
+                "Auto Scaling group G does not exist".into()
+            ))
+        );
+        let deleting = GroupState {
+            status: Some("Delete in progress".into()),
+            ..GroupState::default()
+        };
+        assert_eq!(
+            plan_group(&t, &arns(&["a", "b"]), Some(&deleting)),
+            Err(Unplannable::Gone(
+                "Auto Scaling group G is Delete in progress".into()
+            ))
+        );
+        assert_eq!(
+            plan_group(&t, &arns(&["a"]), Some(&GroupState::default())),
+            Err(Unplannable::TargetGroupsNotFound(s(&["b"])))
+        );
+    }
+
+    #[test]
+    fn short_names() {
+        assert_eq!(
+            short_name("arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/web-tg/0123"),
+            "web-tg"
+        );
+        assert_eq!(short_name("web-clb"), "web-clb");
     }
 
     #[test]

@@ -1,23 +1,32 @@
-//! The level-triggered safety net: every in-progress deployment and every deployment that
-//! succeeded within the look-back, checked with the same decision and linked with the same code as
-//! a notification, in batches.
+//! The level-triggered safety net: every running deployment and every deployment that succeeded
+//! within the look-back, decided and linked with the same code as a notification, in batches.
+//! Which of their groups are still live is left to the live-fleet check ([`crate::live`]), so a
+//! success that a newer deployment has superseded is seen and left alone.
 //!
-//! Rounds: `ListDeployments` (in progress ∥ recently succeeded, all pages); `BatchGetDeployments`
-//! (25 per call); then [`link`]'s `DescribeTargetGroups` ∥ `DescribeAutoScalingGroups` and the
-//! attach calls. A quiet sweep (nothing running or recent) makes two requests.
+//! Rounds: `ListDeployments` (running statuses ∥ recently succeeded, all pages);
+//! `BatchGetDeployments` (25 per call); then [`link`]'s rounds. A quiet sweep (nothing running or
+//! recent) makes two requests. A failed listing is a failed sweep, never an empty one.
 
 use crate::aws::{codedeploy, Clients};
 use crate::config::Config;
-use crate::decision::{decide, Decision};
-use crate::error::{AwsError, RelinkError};
-use crate::event::DeploymentRef;
-use crate::relink::{link, Attempt, Job};
-use crate::report::{Outcome, Report};
+use crate::decision::decide;
+use crate::relink::{link, Job};
+use crate::report::{Attempt, Outcome, Report, Subject};
 use aws_sdk_codedeploy::types::DeploymentStatus;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 use tracing::instrument;
+
+/// The statuses of deployments that have not finished: their replacement groups may already
+/// serve traffic.
+pub const RUNNING: [DeploymentStatus; 5] = [
+    DeploymentStatus::Created,
+    DeploymentStatus::Queued,
+    DeploymentStatus::InProgress,
+    DeploymentStatus::Baking,
+    DeploymentStatus::Ready,
+];
 
 /// What one sweep saw and did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,8 +68,8 @@ impl SweepSummary {
     }
 }
 
-/// Sweeps the region: relinks what in-progress (traffic shifted) and recently succeeded
-/// deployments are missing. Returns one attempt per deployment seen; a failed listing is a single
+/// Sweeps the region: links what running and recently succeeded deployments are missing, where
+/// their groups are live. Returns one attempt per deployment seen; a failed listing is a single
 /// failed attempt.
 #[instrument(skip_all)]
 pub async fn sweep(clients: &Clients, config: &Config, now: SystemTime) -> Vec<Attempt> {
@@ -68,86 +77,61 @@ pub async fn sweep(clients: &Clients, config: &Config, now: SystemTime) -> Vec<A
         .checked_sub(config.sweep_lookback)
         .unwrap_or(SystemTime::UNIX_EPOCH);
     let cd = &clients.codedeploy;
-    let (running, recent) = tokio::join!(
-        codedeploy::list_deployments(cd, DeploymentStatus::InProgress, None),
-        codedeploy::list_deployments(cd, DeploymentStatus::Succeeded, Some(since)),
-    );
-    let mut ids = match running {
-        Ok(ids) => ids,
-        Err(error) => return listing_failed(config, error),
-    };
-    match recent {
-        Ok(recent) => ids.extend(
-            recent
+    let listed = async {
+        let (running, recent) = tokio::join!(
+            codedeploy::list_deployments(cd, &RUNNING, None),
+            codedeploy::list_deployments(cd, &[DeploymentStatus::Succeeded], Some(since)),
+        );
+        let mut ids = running?;
+        ids.extend(
+            recent?
                 .into_iter()
                 .filter(|id| !ids.contains(id))
                 .collect::<Vec<_>>(),
-        ),
-        Err(error) => return listing_failed(config, error),
-    }
-    if ids.is_empty() {
-        return Vec::new();
-    }
-
-    let deployments = match codedeploy::batch_get_deployments(cd, &ids).await {
-        Ok(deployments) => deployments,
-        Err(error) => return listing_failed(config, error),
+        );
+        Ok(ids)
     };
-    let mut done = Vec::new();
-    let mut jobs = Vec::new();
-    for facts in deployments {
-        let mut report = Report::new("sweep", Some(facts.deployment_id.clone()), config.dry_run);
-        report.application = Some(facts.application.clone());
-        report.deployment_group = Some(facts.deployment_group.clone());
-        report.aws_rounds = 2;
-        let notified = DeploymentRef {
-            deployment_id: facts.deployment_id.clone(),
-            application: None,
-            deployment_group: None,
-            reported_status: None,
-        };
-        match decide(&facts, &notified, config) {
-            Decision::Skip(skip) => done.push(Attempt {
-                report: report.skipped(skip),
-                error: None,
-            }),
-            Decision::Relink(target) => jobs.push(Job { target, report }),
-        }
-    }
-    done.extend(link(clients, config.dry_run, jobs).await);
-    done
-}
-
-fn listing_failed(config: &Config, error: AwsError) -> Vec<Attempt> {
-    let error = RelinkError::Aws {
-        subject: "sweep".into(),
-        error,
+    let listing = Subject {
+        source: "sweep".into(),
+        ..Subject::default()
     };
-    let report = Report::new("sweep", None, config.dry_run).failed(error.code(), error.to_string());
-    vec![Attempt {
-        report,
-        error: Some(error),
-    }]
+    let jobs = match listed.await {
+        Ok(ids) if ids.is_empty() => Vec::new(),
+        Ok(ids) => match codedeploy::batch_get_deployments(cd, &ids).await {
+            Ok(deployments) => deployments
+                .iter()
+                .map(|facts| {
+                    let subject = Subject::of(
+                        "sweep",
+                        Some(&facts.deployment_id),
+                        &facts.application,
+                        &facts.deployment_group,
+                    );
+                    Job::decided(subject, 2, decide(facts, config))
+                })
+                .collect(),
+            Err(error) => vec![Job::failed(listing, 2, error)],
+        },
+        Err(error) => vec![Job::failed(listing, 1, error)],
+    };
+    link(clients, config.dry_run, jobs).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::decision::{Skip, SkipReason};
+    use crate::report::{Ending, Finding};
 
     #[test]
     fn summary_counts_by_outcome_and_reason() {
+        let attempt = |ending| Attempt::new(Subject::default(), Finding::ended(ending), 2, false);
         let report = |outcome| {
-            let mut r = Report::new("sweep", Some("d-1".into()), false);
+            let mut r = attempt(Ending::AlreadyLinked).report;
             r.outcome = outcome;
             r
         };
-        let skipped = |reason| {
-            Report::new("sweep", None, false).skipped(Skip {
-                reason,
-                detail: String::new(),
-            })
-        };
+        let skipped = |reason| attempt(Ending::Skipped(Skip::new(reason, ""))).report;
         let summary = SweepSummary::of(&[
             report(Outcome::Relinked),
             report(Outcome::AlreadyLinked),

@@ -3,30 +3,11 @@
 
 use super::{aws_error, MAX_CONCURRENT_CALLS};
 use crate::error::AwsError;
+use crate::plan::GroupState;
 use aws_sdk_autoscaling::types::AutoScalingGroup;
 use aws_sdk_autoscaling::Client;
 use futures::{StreamExt, TryStreamExt};
 use std::collections::HashMap;
-
-/// A group's load balancer attachments as `DescribeAutoScalingGroups` reports them.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct GroupState {
-    /// Target group ARNs (from `TargetGroupARNs` and `elbv2` traffic sources).
-    pub target_group_arns: Vec<String>,
-    /// Classic load balancer names (from `LoadBalancerNames` and `elb` traffic sources).
-    pub load_balancer_names: Vec<String>,
-    /// The group's `Status`, e.g. `Delete in progress`; unset for a live group.
-    pub status: Option<String>,
-}
-
-impl GroupState {
-    /// Whether the group is being deleted.
-    pub fn is_deleting(&self) -> bool {
-        self.status
-            .as_deref()
-            .is_some_and(|s| s.to_ascii_lowercase().contains("delete"))
-    }
-}
 
 /// Groups named per `DescribeAutoScalingGroups` call (its `MaxRecords` limit).
 pub const MAX_GROUPS_PER_DESCRIBE: usize = 100;
@@ -78,6 +59,12 @@ fn group_state(found: &AutoScalingGroup) -> GroupState {
         target_group_arns: found.target_group_arns().to_vec(),
         load_balancer_names: found.load_balancer_names().to_vec(),
         status: found.status().map(str::to_owned),
+        instances: found
+            .instances()
+            .iter()
+            .filter_map(|i| i.instance_id())
+            .map(str::to_owned)
+            .collect(),
     };
     // Attachments made with AttachTrafficSources are listed as traffic sources.
     for source in found.traffic_sources() {

@@ -1,7 +1,7 @@
-//! CodeDeploy adapter: reads a deployment.
+//! CodeDeploy adapter: reads deployments and deployment groups.
 
 use super::{aws_error, MAX_CONCURRENT_CALLS};
-use crate::decision::{DeploymentFacts, DeploymentGroupFacts};
+use crate::decision::{DeploymentFacts, DeploymentGroupFacts, GroupSettings};
 use crate::error::AwsError;
 use aws_sdk_codedeploy::primitives::DateTime;
 use aws_sdk_codedeploy::types::{
@@ -46,16 +46,16 @@ pub async fn get_deployment(
     }
 }
 
-/// Lists the ids of every deployment in the region with `status`, created after `created_after`
-/// when given (`ListDeployments`, all pages).
+/// Lists the ids of every deployment in the region with one of `statuses`, created after
+/// `created_after` when given (`ListDeployments`, all pages).
 pub async fn list_deployments(
     client: &Client,
-    status: DeploymentStatus,
+    statuses: &[DeploymentStatus],
     created_after: Option<SystemTime>,
 ) -> Result<Vec<String>, AwsError> {
     client
         .list_deployments()
-        .include_only_statuses(status.clone())
+        .set_include_only_statuses(Some(statuses.to_vec()))
         .set_create_time_range(
             created_after.map(|t| TimeRange::builder().start(DateTime::from(t)).build()),
         )
@@ -65,9 +65,10 @@ pub async fn list_deployments(
         .try_collect()
         .await
         .map_err(|err| {
+            let statuses: Vec<&str> = statuses.iter().map(DeploymentStatus::as_str).collect();
             aws_error(
                 "ListDeployments",
-                format!("{} deployments", status.as_str()),
+                format!("{} deployments", statuses.join("/")),
                 err,
             )
         })
@@ -178,78 +179,26 @@ pub async fn batch_get_deployment_groups(
 
 /// Reduces the API's deployment group to the facts the audit needs.
 pub fn group_facts_from(info: &DeploymentGroupInfo) -> DeploymentGroupFacts {
-    let style = style_of(
-        info.deployment_style(),
-        info.blue_green_deployment_configuration(),
-    );
-    let (target_group_names, classic_load_balancer_names) =
-        load_balancers_of(info.load_balancer_info());
     DeploymentGroupFacts {
         application: info.application_name().unwrap_or_default().to_owned(),
         deployment_group: info.deployment_group_name().unwrap_or_default().to_owned(),
-        compute_platform: info.compute_platform().map(|p| p.as_str().to_owned()),
-        deployment_type: style.0,
-        deployment_option: style.1,
-        green_fleet_action: style.2,
+        settings: settings_of(
+            info.compute_platform().map(|p| p.as_str()),
+            info.deployment_style(),
+            info.blue_green_deployment_configuration(),
+            info.load_balancer_info(),
+        ),
         auto_scaling_groups: info
             .auto_scaling_groups()
             .iter()
             .filter_map(|g| g.name())
             .map(str::to_owned)
             .collect(),
-        target_group_names,
-        classic_load_balancer_names,
     }
-}
-
-type Style = (Option<String>, Option<String>, Option<String>);
-
-/// Deployment type, deployment option and green fleet action.
-fn style_of(
-    style: Option<&DeploymentStyle>,
-    blue_green: Option<&BlueGreenDeploymentConfiguration>,
-) -> Style {
-    (
-        style
-            .and_then(|s| s.deployment_type())
-            .map(|t| t.as_str().to_owned()),
-        style
-            .and_then(|s| s.deployment_option())
-            .map(|o| o.as_str().to_owned()),
-        blue_green
-            .and_then(|c| c.green_fleet_provisioning_option())
-            .and_then(|o| o.action())
-            .map(|a| a.as_str().to_owned()),
-    )
-}
-
-/// Target group names and classic load balancer names.
-fn load_balancers_of(info: Option<&LoadBalancerInfo>) -> (Vec<String>, Vec<String>) {
-    let Some(info) = info else {
-        return (Vec::new(), Vec::new());
-    };
-    (
-        info.target_group_info_list()
-            .iter()
-            .filter_map(|t| t.name())
-            .map(str::to_owned)
-            .collect(),
-        info.elb_info_list()
-            .iter()
-            .filter_map(|e| e.name())
-            .map(str::to_owned)
-            .collect(),
-    )
 }
 
 /// Reduces the API's deployment to the facts the decision needs.
 pub fn facts_from(info: &DeploymentInfo, deployment_id: &str) -> DeploymentFacts {
-    let style = style_of(
-        info.deployment_style(),
-        info.blue_green_deployment_configuration(),
-    );
-    let (target_group_names, classic_load_balancer_names) =
-        load_balancers_of(info.load_balancer_info());
     DeploymentFacts {
         deployment_id: info.deployment_id().unwrap_or(deployment_id).to_owned(),
         application: info.application_name().unwrap_or_default().to_owned(),
@@ -258,16 +207,53 @@ pub fn facts_from(info: &DeploymentInfo, deployment_id: &str) -> DeploymentFacts
             .status()
             .map(|s| s.as_str().to_owned())
             .unwrap_or_default(),
-        compute_platform: info.compute_platform().map(|p| p.as_str().to_owned()),
-        deployment_type: style.0,
-        deployment_option: style.1,
-        green_fleet_action: style.2,
+        settings: settings_of(
+            info.compute_platform().map(|p| p.as_str()),
+            info.deployment_style(),
+            info.blue_green_deployment_configuration(),
+            info.load_balancer_info(),
+        ),
         target_auto_scaling_groups: info
             .target_instances()
             .map(|t| t.auto_scaling_groups().to_vec())
             .unwrap_or_default(),
-        target_group_names,
-        classic_load_balancer_names,
-        traffic_shifted: info.instance_termination_wait_time_started(),
+    }
+}
+
+/// The settings a deployment and its deployment group both carry.
+fn settings_of(
+    compute_platform: Option<&str>,
+    style: Option<&DeploymentStyle>,
+    blue_green: Option<&BlueGreenDeploymentConfiguration>,
+    load_balancers: Option<&LoadBalancerInfo>,
+) -> GroupSettings {
+    let names = |items: Vec<Option<&str>>| items.into_iter().flatten().map(str::to_owned).collect();
+    GroupSettings {
+        compute_platform: compute_platform.map(str::to_owned),
+        deployment_type: style
+            .and_then(|s| s.deployment_type())
+            .map(|t| t.as_str().to_owned()),
+        deployment_option: style
+            .and_then(|s| s.deployment_option())
+            .map(|o| o.as_str().to_owned()),
+        green_fleet_action: blue_green
+            .and_then(|c| c.green_fleet_provisioning_option())
+            .and_then(|o| o.action())
+            .map(|a| a.as_str().to_owned()),
+        target_group_names: names(
+            load_balancers
+                .map(|i| {
+                    i.target_group_info_list()
+                        .iter()
+                        .map(|t| t.name())
+                        .collect()
+                })
+                .unwrap_or_default(),
+        ),
+        classic_load_balancer_names: names(
+            load_balancers
+                .map(|i| i.elb_info_list().iter().map(|e| e.name()).collect())
+                .unwrap_or_default(),
+        ),
     }
 }

@@ -1,10 +1,12 @@
-//! Elastic Load Balancing v2 adapter: resolves target group names to ARNs.
+//! Elastic Load Balancing v2 adapter: resolves target group names to ARNs and reads which
+//! instances each target group serves.
 
 use super::{aws_error, MAX_CONCURRENT_CALLS};
 use crate::error::AwsError;
+use crate::live;
 use aws_sdk_elasticloadbalancingv2::Client;
 use futures::{StreamExt, TryStreamExt};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// Names asked for per `DescribeTargetGroups` call. AWS documents no limit on `Names`; its
 /// sibling `DescribeLoadBalancers` takes at most 20, so 20 is safe either way.
@@ -99,4 +101,37 @@ async fn describe_call(
             err,
         )),
     }
+}
+
+/// The instances each target group has registered and not draining ([`live::target_serves`]):
+/// one `DescribeTargetHealth` per target group, at most [`MAX_CONCURRENT_CALLS`] at a time.
+pub async fn serving_instances(
+    client: &Client,
+    arns: &[String],
+) -> Result<HashMap<String, HashSet<String>>, AwsError> {
+    futures::stream::iter(arns)
+        .map(|arn| async move {
+            let output = client
+                .describe_target_health()
+                .target_group_arn(arn)
+                .send()
+                .await
+                .map_err(|err| {
+                    aws_error("DescribeTargetHealth", format!("target group {arn}"), err)
+                })?;
+            let serving = output
+                .target_health_descriptions()
+                .iter()
+                .filter(|d| {
+                    d.target_health()
+                        .and_then(|h| h.state())
+                        .is_some_and(|s| live::target_serves(s.as_str()))
+                })
+                .filter_map(|d| d.target().and_then(|t| t.id()).map(str::to_owned))
+                .collect();
+            Ok::<_, AwsError>((arn.clone(), serving))
+        })
+        .buffer_unordered(MAX_CONCURRENT_CALLS)
+        .try_collect()
+        .await
 }

@@ -3,7 +3,9 @@
 
 pub mod autoscaling;
 pub mod codedeploy;
+pub mod elb;
 pub mod elbv2;
+pub mod sts;
 
 use crate::error::AwsError;
 use aws_config::timeout::TimeoutConfig;
@@ -24,12 +26,18 @@ pub const MAX_CONCURRENT_CALLS: usize = 8;
 /// The AWS clients, built once per process and shared by every invocation.
 #[derive(Debug, Clone)]
 pub struct Clients {
+    /// The region every client calls (`None` when no region is configured).
+    pub region: Option<String>,
     /// CodeDeploy: reads deployments.
     pub codedeploy: aws_sdk_codedeploy::Client,
     /// Auto Scaling: reads and attaches to groups.
     pub autoscaling: aws_sdk_autoscaling::Client,
-    /// Elastic Load Balancing v2: resolves target group names.
+    /// Elastic Load Balancing v2: resolves target group names, reads target health.
     pub elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    /// Classic Elastic Load Balancing: reads instance health.
+    pub elb: aws_sdk_elasticloadbalancing::Client,
+    /// STS: the caller's account, when the CLI must check a notification's account.
+    pub sts: aws_sdk_sts::Client,
 }
 
 impl Clients {
@@ -51,9 +59,12 @@ impl Clients {
     /// Builds the clients from an already loaded configuration.
     pub fn new(config: &SdkConfig) -> Self {
         Clients {
+            region: config.region().map(ToString::to_string),
             codedeploy: aws_sdk_codedeploy::Client::new(config),
             autoscaling: aws_sdk_autoscaling::Client::new(config),
             elbv2: aws_sdk_elasticloadbalancingv2::Client::new(config),
+            elb: aws_sdk_elasticloadbalancing::Client::new(config),
+            sts: aws_sdk_sts::Client::new(config),
         }
     }
 }

@@ -3,10 +3,12 @@
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use codedeploy_relink::audit::{audit, short_name, AuditFilter, AuditReport, Role, State};
+use codedeploy_relink::audit::{audit, AuditReport, Role, State};
 use codedeploy_relink::aws::Clients;
-use codedeploy_relink::config::Config;
-use codedeploy_relink::handler::{Invocation, Relinker};
+use codedeploy_relink::config::{AllowList, Config};
+use codedeploy_relink::handler::{Caller, Invocation, Relinker};
+use codedeploy_relink::plan::short_name;
+use codedeploy_relink::report::Outcome;
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -88,10 +90,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             deployment_group,
             fix,
         } => {
-            let filter = AuditFilter {
-                application: application.clone(),
-                deployment_group: deployment_group.clone(),
-            };
+            let filter = AllowList::single(application.as_deref(), deployment_group.as_deref());
             return run_audit(config, &filter, *fix, cli.json).await;
         }
         Command::Replay { event } => read_event(event)?,
@@ -110,23 +109,15 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
     };
     let relinker = Relinker::new(Clients::from_env().await, config);
-    let invocation = relinker.handle(&payload).await;
+    let invocation = relinker.handle(&payload, Caller::Credentials).await;
     print(&invocation, cli.json)?;
+    let failed = invocation
+        .response
+        .reports
+        .iter()
+        .filter(|r| r.outcome == Outcome::Failed)
+        .count();
     Ok(match invocation.error {
-        None if invocation
-            .response
-            .batch_item_failures
-            .as_ref()
-            .is_none_or(Vec::is_empty) =>
-        {
-            ExitCode::SUCCESS
-        }
-        None => {
-            eprintln!(
-                "error: some SQS records failed and would be redelivered (see batchItemFailures)"
-            );
-            ExitCode::FAILURE
-        }
         Some(error) => {
             eprintln!(
                 "error: the invocation would fail ({}): {error}",
@@ -134,6 +125,24 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             );
             ExitCode::FAILURE
         }
+        None if invocation
+            .response
+            .batch_item_failures
+            .as_ref()
+            .is_some_and(|f| !f.is_empty()) =>
+        {
+            eprintln!(
+                "error: some SQS records failed and would be redelivered (see batchItemFailures)"
+            );
+            ExitCode::FAILURE
+        }
+        None if failed > 0 => {
+            eprintln!(
+                "error: {failed} swept deployment(s) failed (the function reports them and does not fail a scheduled invocation)"
+            );
+            ExitCode::FAILURE
+        }
+        None => ExitCode::SUCCESS,
     })
 }
 
@@ -210,12 +219,7 @@ fn print(invocation: &Invocation, json: bool) -> Result<()> {
     Ok(())
 }
 
-async fn run_audit(
-    config: Config,
-    filter: &AuditFilter,
-    fix: bool,
-    json: bool,
-) -> Result<ExitCode> {
+async fn run_audit(config: Config, filter: &AllowList, fix: bool, json: bool) -> Result<ExitCode> {
     use std::io::IsTerminal;
     let clients = Clients::from_env().await;
     let bar = if json || !std::io::stderr().is_terminal() {
@@ -334,15 +338,19 @@ fn print_audit(report: &AuditReport) {
                 row.report.replacement_group.as_deref().unwrap_or("?")
             );
         }
-        if let (State::Failed, Some(detail)) = (row.state, &row.report.detail) {
-            println!("error: {detail}");
+        match (row.state, &row.report.detail) {
+            (State::Failed, Some(detail)) => println!("error: {detail}"),
+            (State::NotLive, Some(detail)) => {
+                println!("not live: {detail}; left alone (its load balancers do not serve it)")
+            }
+            _ => {}
         }
     }
     let s = &report.summary;
     let not_audited: usize = s.not_audited.values().sum();
     println!(
-        "audit: {} application(s), {} deployment group(s) ({} not blue/green copies), {} Auto Scaling group(s): {} linked, {} drift, {} fixed, {} failed, {} gone; {} warning(s)",
-        s.applications, s.deployment_groups, not_audited, s.auto_scaling_groups, s.linked, s.drift, s.fixed, s.failed, s.gone, s.warnings
+        "audit: {} application(s), {} deployment group(s) ({} not blue/green copies), {} Auto Scaling group(s): {} linked, {} drift, {} fixed, {} failed, {} gone, {} not live; {} warning(s)",
+        s.applications, s.deployment_groups, not_audited, s.auto_scaling_groups, s.linked, s.drift, s.fixed, s.failed, s.gone, s.not_live, s.warnings
     );
 }
 

@@ -146,7 +146,8 @@ fn audit_reports_exactly_the_drift_and_fix_heals_it() {
     assert_eq!(rows[&replacement("gone")]["state"], "gone");
     assert_eq!(rows[&replacement("linked")]["state"], "linked");
 
-    // Requests grow with applications and batches, not with Auto Scaling groups.
+    // Requests grow with applications and batches, not with Auto Scaling groups; the live-fleet
+    // check reads each load balancer some group misses once.
     let requests = emulator.requests();
     let expected: BTreeMap<String, u64> = [
         ("codedeploy:ListApplications", 3), // 7 applications, 3 per page
@@ -156,6 +157,10 @@ fn audit_reports_exactly_the_drift_and_fix_heals_it() {
         ("codedeploy:BatchGetDeployments", 1),
         ("elasticloadbalancing:DescribeTargetGroups", 1),
         ("autoscaling:DescribeAutoScalingGroups", 1),
+        // shop-bg-tg-2 (drift), web-bg-tg-1 (web's running copy), api-bg-tg-1 (api's running
+        // copy, not serving yet: left out of the audit)
+        ("elasticloadbalancing:DescribeTargetHealth", 3),
+        ("elasticloadbalancing:DescribeInstanceHealth", 1), // shop-green-clb-1 (drift)
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -181,7 +186,7 @@ fn audit_reports_exactly_the_drift_and_fix_heals_it() {
     assert_eq!(again.output.status.code(), Some(0), "{}", again.stderr());
     let table = String::from_utf8_lossy(&again.output.stdout).into_owned();
     assert!(
-        table.contains("7 linked, 0 drift, 0 fixed, 0 failed, 1 gone"),
+        table.contains("7 linked, 0 drift, 0 fixed, 0 failed, 1 gone, 0 not live"),
         "{table}"
     );
     assert!(
@@ -211,4 +216,32 @@ fn audit_filters_by_application_and_group() {
     let rows = audit["rows"].as_array().unwrap();
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["report"]["deployment_group"], "shop-bg");
+}
+
+#[test]
+fn a_failed_listing_fails_the_audit_never_reports_an_empty_region() {
+    for (action, code) in [
+        ("ListApplications", "ThrottlingException"),
+        ("ListDeploymentGroups", "ThrottlingException"),
+        ("BatchGetDeploymentGroups", "AccessDeniedException"),
+        ("ListDeployments", "ThrottlingException"),
+        ("BatchGetDeployments", "ThrottlingException"),
+    ] {
+        let mut emulator = Emulator::start();
+        emulator.build(json!({"status": "InProgress", "traffic_shifted": true}));
+        emulator.fail(action, 400, code, 6);
+        let run = emulator.relink(&["--json", "audit"], &[]);
+        assert_eq!(
+            run.output.status.code(),
+            Some(2),
+            "{action}: {}",
+            run.stderr()
+        );
+        assert!(run.output.stdout.is_empty(), "{action}: no table, no JSON");
+        assert!(
+            run.stderr().contains(action) && run.stderr().contains(code),
+            "{action}: {}",
+            run.stderr()
+        );
+    }
 }

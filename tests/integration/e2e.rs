@@ -1,19 +1,15 @@
 //! End to end: the real `relink` binary, the sample events of `events/`, and a blue/green world
 //! built through the AWS APIs in the emulator. End states are read back with describe calls and
 //! every AWS request the function makes is counted per action.
+//!
+//! The sample notifications name their account, so each `relink replay` asks STS once which
+//! account its credentials act in (the Lambda reads it from its own ARN instead).
 
 use crate::emulator::Emulator;
+use crate::fixtures::*;
 use serde_json::{json, Value};
-use std::collections::BTreeMap;
-use std::io::Write;
 
-const SUCCESS: &str = "events/sns-deployment-success.json";
 const REPLACEMENT: &str = "CodeDeploy_web-bg_d-75I7MBT7C";
-const GET: &str = "codedeploy:GetDeployment";
-const DESCRIBE_TG: &str = "elasticloadbalancing:DescribeTargetGroups";
-const DESCRIBE_ASG: &str = "autoscaling:DescribeAutoScalingGroups";
-const ATTACH_TG: &str = "autoscaling:AttachLoadBalancerTargetGroups";
-const ATTACH_LB: &str = "autoscaling:AttachLoadBalancers";
 
 /// The world of `events/sns-deployment-success.json` (web/web-bg, d-75I7MBT7C), changed by `spec`.
 fn build(emulator: &mut Emulator, spec: Value) -> Value {
@@ -25,47 +21,6 @@ fn build(emulator: &mut Emulator, spec: Value) -> Value {
     let world = emulator.build(full);
     emulator.reset_requests();
     world
-}
-
-fn strings(value: &Value) -> Vec<String> {
-    let mut items: Vec<String> = value
-        .as_array()
-        .unwrap_or_else(|| panic!("not an array: {value}"))
-        .iter()
-        .map(|v| v.as_str().unwrap().to_owned())
-        .collect();
-    items.sort();
-    items
-}
-
-fn target_group_arns(world: &Value) -> Vec<String> {
-    let mut arns: Vec<String> = world["target_groups"]
-        .as_object()
-        .unwrap()
-        .values()
-        .map(|v| v.as_str().unwrap().to_owned())
-        .collect();
-    arns.sort();
-    arns
-}
-
-fn counts(pairs: &[(&str, u64)]) -> BTreeMap<String, u64> {
-    pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect()
-}
-
-fn mutating(requests: &BTreeMap<String, u64>) -> u64 {
-    requests
-        .iter()
-        .filter(|(action, _)| !action.contains(":Describe") && !action.contains(":Get"))
-        .map(|(_, n)| n)
-        .sum()
-}
-
-/// An event file written for one test.
-fn event_file(event: &Value) -> tempfile::NamedTempFile {
-    let mut file = tempfile::NamedTempFile::new().unwrap();
-    file.write_all(event.to_string().as_bytes()).unwrap();
-    file
 }
 
 fn assert_linked(emulator: &mut Emulator, world: &Value) {
@@ -95,7 +50,7 @@ fn one_target_group_is_attached() {
     let report = run.report();
     assert_eq!(report["outcome"], "relinked");
     assert_eq!(report["replacement_group"], REPLACEMENT);
-    assert_eq!(report["aws_rounds"], 3);
+    assert_eq!(report["aws_rounds"], 4);
     assert_eq!(
         strings(&report["target_groups"]["attached"]),
         target_group_arns(&world)
@@ -104,9 +59,11 @@ fn one_target_group_is_attached() {
     assert_eq!(
         emulator.requests(),
         counts(&[
+            (STS, 1),
             (GET, 1),
             (DESCRIBE_TG, 1),
             (DESCRIBE_ASG, 1),
+            (TARGET_HEALTH, 1),
             (ATTACH_TG, 1)
         ])
     );
@@ -137,14 +94,16 @@ fn twenty_three_target_groups_in_calls_of_ten() {
         23
     );
     assert_linked(&mut emulator, &world);
-    // 23 names: DescribeTargetGroups in calls of 20; attaches in calls of 10 (the emulator, like
-    // AWS, refuses more).
+    // 23 names: DescribeTargetGroups in calls of 20; target health per target group; attaches
+    // in calls of 10 (the emulator, like AWS, refuses more).
     assert_eq!(
         emulator.requests(),
         counts(&[
+            (STS, 1),
             (GET, 1),
             (DESCRIBE_TG, 2),
             (DESCRIBE_ASG, 1),
+            (TARGET_HEALTH, 23),
             (ATTACH_TG, 3)
         ])
     );
@@ -168,7 +127,13 @@ fn classic_load_balancer_only() {
     assert_linked(&mut emulator, &world);
     assert_eq!(
         emulator.requests(),
-        counts(&[(GET, 1), (DESCRIBE_ASG, 1), (ATTACH_LB, 1)])
+        counts(&[
+            (STS, 1),
+            (GET, 1),
+            (DESCRIBE_ASG, 1),
+            (INSTANCE_HEALTH, 1),
+            (ATTACH_LB, 1)
+        ])
     );
 }
 
@@ -185,9 +150,12 @@ fn target_groups_and_classic_load_balancers() {
     assert_eq!(
         emulator.requests(),
         counts(&[
+            (STS, 1),
             (GET, 1),
             (DESCRIBE_TG, 1),
             (DESCRIBE_ASG, 1),
+            (TARGET_HEALTH, 2),
+            (INSTANCE_HEALTH, 2),
             (ATTACH_TG, 1),
             (ATTACH_LB, 1)
         ])
@@ -211,7 +179,7 @@ fn already_linked_makes_no_mutating_call() {
     assert_eq!(mutating(&requests), 0, "{requests:?}");
     assert_eq!(
         requests,
-        counts(&[(GET, 1), (DESCRIBE_TG, 1), (DESCRIBE_ASG, 1)])
+        counts(&[(STS, 1), (GET, 1), (DESCRIBE_TG, 1), (DESCRIBE_ASG, 1)])
     );
 }
 
@@ -247,11 +215,11 @@ fn failed_deployment_is_skipped() {
     let report = run.report();
     assert_eq!(report["outcome"], "skipped");
     assert_eq!(report["reason"], "deployment_failed");
-    assert_eq!(emulator.requests(), counts(&[(GET, 1)]));
+    assert_eq!(emulator.requests(), counts(&[(STS, 1), (GET, 1)]));
     assert_untouched(&mut emulator, REPLACEMENT);
 }
 
-/// Skips decided from GetDeployment alone: one request, nothing changed.
+/// Skips decided from GetDeployment alone: one round, nothing changed.
 fn assert_skipped_after_get(spec: Value, reason: &str) {
     let mut emulator = Emulator::start();
     build(&mut emulator, spec);
@@ -260,7 +228,8 @@ fn assert_skipped_after_get(spec: Value, reason: &str) {
     let report = run.report();
     assert_eq!(report["outcome"], "skipped", "{report}");
     assert_eq!(report["reason"], reason, "{report}");
-    assert_eq!(emulator.requests(), counts(&[(GET, 1)]));
+    assert_eq!(report["aws_rounds"], 1, "{report}");
+    assert_eq!(emulator.requests(), counts(&[(STS, 1), (GET, 1)]));
 }
 
 #[test]
@@ -343,12 +312,7 @@ fn sns_event_with_two_groups_relinks_both() {
 fn message_naming_another_deployment_group_is_skipped() {
     let mut emulator = Emulator::start();
     build(&mut emulator, json!({}));
-    let mut event: Value =
-        serde_json::from_str(&std::fs::read_to_string(SUCCESS).unwrap()).unwrap();
-    let sns = &mut event["Records"][0]["Sns"];
-    let mut message: Value = serde_json::from_str(sns["Message"].as_str().unwrap()).unwrap();
-    message["deploymentGroupName"] = json!("web-prod");
-    sns["Message"] = json!(message.to_string());
+    let event = sns_event(|m| m["deploymentGroupName"] = json!("web-prod"));
     let file = event_file(&event);
     let run = emulator.relink(&["--json", "replay", file.path().to_str().unwrap()], &[]);
     assert!(run.success(), "{}", run.stderr());
@@ -358,7 +322,7 @@ fn message_naming_another_deployment_group_is_skipped() {
         report["detail"].as_str().unwrap().contains("web-prod"),
         "{report}"
     );
-    assert_eq!(emulator.requests(), counts(&[(GET, 1)]));
+    assert_eq!(emulator.requests(), counts(&[(STS, 1), (GET, 1)]));
     assert_untouched(&mut emulator, REPLACEMENT);
 }
 
@@ -396,10 +360,38 @@ fn traffic_shifted_before_success_is_attached_by_default_and_waits_in_succeeded_
 
 #[test]
 fn traffic_not_shifted_is_skipped_until_it_shifts() {
+    // Before CodeDeploy has even copied the group: decided from the deployment alone.
     assert_skipped_after_get(
-        json!({"status": "InProgress", "traffic_shifted": false}),
+        json!({"status": "Created", "traffic_shifted": false, "replacement": "none"}),
         "traffic_not_shifted",
     );
+
+    // Copied, but the load balancers still serve the original group: they say so.
+    let mut emulator = Emulator::start();
+    build(
+        &mut emulator,
+        json!({"status": "InProgress", "traffic_shifted": false}),
+    );
+    let run = emulator.relink(&["--json", "replay", SUCCESS], &[]);
+    let report = run.report();
+    assert_eq!(report["reason"], "traffic_not_shifted", "{report}");
+    assert!(
+        report["detail"].as_str().unwrap().contains(&format!(
+            "instance(s) of {REPLACEMENT} is registered with web-bg-tg-1"
+        )),
+        "{report}"
+    );
+    assert_eq!(
+        emulator.requests(),
+        counts(&[
+            (STS, 1),
+            (GET, 1),
+            (DESCRIBE_TG, 1),
+            (DESCRIBE_ASG, 1),
+            (TARGET_HEALTH, 1)
+        ])
+    );
+    assert_untouched(&mut emulator, REPLACEMENT);
 
     let mut emulator = Emulator::start();
     let world = build(

@@ -29,6 +29,22 @@ pub struct Emulator {
     pub endpoint: String,
 }
 
+/// How the Lambda binary answered one invocation.
+pub struct LambdaRun {
+    /// `…/response`, `…/error` or `…/init/error`.
+    pub path: String,
+    /// The response or error document.
+    pub body: Value,
+    /// What the function logged (JSON lines).
+    pub logs: Vec<String>,
+}
+
+impl LambdaRun {
+    pub fn succeeded(&self) -> bool {
+        self.path.ends_with("/response")
+    }
+}
+
 /// A finished run of the `relink` binary.
 pub struct Run {
     pub output: Output,
@@ -113,9 +129,38 @@ impl Emulator {
         self.call(json!({"op": "build", "spec": spec}))
     }
 
-    /// A group's attachments: `exists`, `target_group_arns`, `load_balancer_names`.
+    /// The next deployment on a deployment group (see `deploy` in tests/emulator/world.py):
+    /// `deployment_id`, `replacement_group`, `replaced_group`.
+    pub fn deploy(&mut self, spec: Value) -> Value {
+        self.call(json!({"op": "deploy", "spec": spec}))
+    }
+
+    /// A group's attachments: `exists`, `target_group_arns`, `load_balancer_names`, `instances`,
+    /// and `serving`: the target groups and classic load balancers that send traffic to some
+    /// instance of it.
     pub fn group(&mut self, name: &str) -> Value {
         self.call(json!({"op": "group", "name": name}))
+    }
+
+    /// An operator takes `group` out of the named target groups and classic load balancers.
+    pub fn detach(&mut self, group: &str, names: &[&str]) {
+        self.call(json!({"op": "detach", "group": group, "names": names}));
+    }
+
+    pub fn scale(&mut self, group: &str, desired: u32) {
+        self.call(json!({"op": "scale", "group": group, "desired": desired}));
+    }
+
+    /// Holds every attach call open this long, so that overlapping calls would be seen.
+    pub fn attach_delay(&mut self, seconds: f64) {
+        self.call(json!({"op": "attach_delay", "seconds": seconds}));
+    }
+
+    /// Attach calls to one Auto Scaling group that were in flight at the same time.
+    pub fn attach_overlaps(&mut self) -> u64 {
+        self.call(json!({"op": "attach_overlaps"}))
+            .as_u64()
+            .unwrap()
     }
 
     pub fn set_state(
@@ -173,6 +218,31 @@ impl Emulator {
         }
         Run {
             output: command.output().expect("run relink"),
+        }
+    }
+}
+
+impl Emulator {
+    /// Runs the real Lambda binary for one event, against a local Lambda Runtime API that says
+    /// the function's ARN is `function_arn`, and this emulator.
+    pub fn invoke_lambda(
+        &mut self,
+        event: &Value,
+        vars: &[(&str, &str)],
+        function_arn: &str,
+    ) -> LambdaRun {
+        let env: serde_json::Map<String, Value> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(v)))
+            .collect();
+        let answer = self.call(json!({"op": "lambda",
+            "command": [env!("CARGO_BIN_EXE_codedeploy-relink")], "event": event,
+            "env": env, "function_arn": function_arn}));
+        let body = answer["body"].as_str().unwrap_or_default();
+        LambdaRun {
+            path: answer["path"].as_str().unwrap_or_default().to_owned(),
+            body: serde_json::from_str(body).unwrap_or(Value::Null),
+            logs: serde_json::from_value(answer["logs"].clone()).unwrap_or_default(),
         }
     }
 }

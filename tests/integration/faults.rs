@@ -2,6 +2,7 @@
 //! requests made.
 
 use crate::emulator::Emulator;
+use crate::mocks::invoke;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
 use codedeploy_relink::aws::Clients;
@@ -150,7 +151,7 @@ async fn a_call_that_never_answers_times_out_naming_the_call() {
         .await;
     let relinker = Relinker::new(Clients::new(&sdk), Config::default());
     let event: Value = serde_json::from_str(&std::fs::read_to_string(SUCCESS).unwrap()).unwrap();
-    let invocation = relinker.handle(&event).await;
+    let invocation = invoke(&relinker, &event).await;
     let report = &invocation.response.reports[0];
     assert_eq!(report.outcome, Outcome::Failed);
     assert_eq!(report.error_code.as_deref(), Some("Timeout"));

@@ -5,19 +5,24 @@ use aws_sdk_autoscaling::operation::attach_load_balancer_target_groups::{
     AttachLoadBalancerTargetGroupsInput, AttachLoadBalancerTargetGroupsOutput,
 };
 use aws_sdk_autoscaling::operation::describe_auto_scaling_groups::DescribeAutoScalingGroupsOutput;
-use aws_sdk_autoscaling::types::AutoScalingGroup;
+use aws_sdk_autoscaling::types::{AutoScalingGroup, Instance, LifecycleState};
 use aws_sdk_codedeploy::operation::get_deployment::{GetDeploymentError, GetDeploymentOutput};
 use aws_sdk_codedeploy::types::{
     BlueGreenDeploymentConfiguration, ComputePlatform, DeploymentInfo, DeploymentOption,
     DeploymentStatus, DeploymentStyle, DeploymentType, ElbInfo, GreenFleetProvisioningAction,
     GreenFleetProvisioningOption, LoadBalancerInfo, TargetGroupInfo, TargetInstances,
 };
+use aws_sdk_elasticloadbalancing::operation::describe_instance_health::DescribeInstanceHealthOutput;
+use aws_sdk_elasticloadbalancing::types::InstanceState;
 use aws_sdk_elasticloadbalancingv2::operation::describe_target_groups::DescribeTargetGroupsOutput;
-use aws_sdk_elasticloadbalancingv2::types::TargetGroup;
+use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::DescribeTargetHealthOutput;
+use aws_sdk_elasticloadbalancingv2::types::{
+    TargetDescription, TargetGroup, TargetHealth, TargetHealthDescription, TargetHealthStateEnum,
+};
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use codedeploy_relink::aws::Clients;
 use codedeploy_relink::config::Config;
-use codedeploy_relink::handler::{Invocation, Relinker};
+use codedeploy_relink::handler::{Caller, Invocation, Relinker};
 use codedeploy_relink::report::Outcome;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -25,6 +30,10 @@ use std::time::Duration;
 const DEPLOYMENT: &str = "d-75I7MBT7C";
 const GROUP: &str = "CodeDeploy_web-bg_d-75I7MBT7C";
 const SNS_SUCCESS: &str = include_str!("../../events/sns-deployment-success.json");
+/// The function's own ARN, in the account and region of the sample events.
+pub(crate) const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:relink";
+/// The replacement group's one instance.
+const INSTANCE: &str = "i-0123456789abcdef0";
 
 fn tg_name(i: usize) -> String {
     format!("web-tg-{i}")
@@ -115,6 +124,15 @@ fn group_output() -> DescribeAutoScalingGroupsOutput {
                 .availability_zones("us-east-1a")
                 .health_check_type("EC2")
                 .created_time(aws_sdk_autoscaling::primitives::DateTime::from_secs(0))
+                .instances(
+                    Instance::builder()
+                        .instance_id(INSTANCE)
+                        .availability_zone("us-east-1a")
+                        .lifecycle_state(LifecycleState::InService)
+                        .health_status("Healthy")
+                        .protected_from_scale_in(false)
+                        .build(),
+                )
                 .build(),
         )
         .build()
@@ -124,36 +142,87 @@ fn describe_group() -> Rule {
     mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups).then_output(group_output)
 }
 
+/// Every target group serves the replacement group's instance: CodeDeploy moved traffic to it.
+fn describe_target_health() -> Rule {
+    mock!(aws_sdk_elasticloadbalancingv2::Client::describe_target_health).then_output(|| {
+        DescribeTargetHealthOutput::builder()
+            .target_health_descriptions(
+                TargetHealthDescription::builder()
+                    .target(TargetDescription::builder().id(INSTANCE).port(80).build())
+                    .target_health(
+                        TargetHealth::builder()
+                            .state(TargetHealthStateEnum::Healthy)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    })
+}
+
+/// Every classic load balancer serves the replacement group's instance.
+fn describe_instance_health() -> Rule {
+    mock!(aws_sdk_elasticloadbalancing::Client::describe_instance_health).then_output(|| {
+        DescribeInstanceHealthOutput::builder()
+            .instance_states(
+                InstanceState::builder()
+                    .instance_id(INSTANCE)
+                    .state("InService")
+                    .description("N/A")
+                    .build(),
+            )
+            .build()
+    })
+}
+
 fn attach_target_groups() -> Rule {
     mock!(aws_sdk_autoscaling::Client::attach_load_balancer_target_groups)
         .then_output(|| AttachLoadBalancerTargetGroupsOutput::builder().build())
 }
 
 /// Clients answered by the rules, with the SDK's standard retries (3 attempts, near-zero backoff).
+/// Elastic Load Balancing v2 and classic ELB answer the live-fleet round: the replacement group's
+/// instance is registered everywhere. STS has no rule: the Lambda knows its account from its ARN.
 pub(crate) fn clients(codedeploy: &[&Rule], elbv2: &[&Rule], autoscaling: &[&Rule]) -> Clients {
     use aws_sdk_codedeploy::config::retry::RetryConfig;
     let retry = RetryConfig::standard()
         .with_max_attempts(3)
         .with_initial_backoff(Duration::from_millis(1));
+    let (target_health, instance_health) = (describe_target_health(), describe_instance_health());
+    let elbv2: Vec<&Rule> = elbv2.iter().copied().chain([&target_health]).collect();
     Clients {
+        region: Some("us-east-1".into()),
         codedeploy: mock_client!(aws_sdk_codedeploy, RuleMode::MatchAny, codedeploy, |c| c
             .retry_config(retry.clone())),
         elbv2: mock_client!(
             aws_sdk_elasticloadbalancingv2,
             RuleMode::MatchAny,
-            elbv2,
+            &elbv2,
+            |c| c.retry_config(retry.clone())
+        ),
+        elb: mock_client!(
+            aws_sdk_elasticloadbalancing,
+            RuleMode::MatchAny,
+            [&instance_health],
             |c| c.retry_config(retry.clone())
         ),
         autoscaling: mock_client!(aws_sdk_autoscaling, RuleMode::MatchAny, autoscaling, |c| c
             .retry_config(retry.clone())),
+        sts: mock_client!(aws_sdk_sts, RuleMode::MatchAny, &[] as &[&Rule], |c| c
+            .retry_config(retry.clone())),
     }
+}
+
+/// One invocation, as the Lambda function runs it.
+pub(crate) async fn invoke(relinker: &Relinker, payload: &serde_json::Value) -> Invocation {
+    relinker
+        .handle(payload, Caller::Function(FUNCTION_ARN))
+        .await
 }
 
 async fn handle(clients: Clients, event: &str) -> Invocation {
     let payload: serde_json::Value = serde_json::from_str(event).unwrap();
-    Relinker::new(clients, Config::default())
-        .handle(&payload)
-        .await
+    invoke(&Relinker::new(clients, Config::default()), &payload).await
 }
 
 fn json_error(status: u16, code: &str) -> (u16, Option<String>) {

@@ -1,6 +1,6 @@
 //! Oversized and hostile inputs: bounded work, a clear error or a skip, never a panic.
 
-use crate::mocks::clients;
+use crate::mocks::{clients, invoke};
 use aws_sdk_codedeploy::operation::get_deployment::GetDeploymentError;
 use aws_sdk_codedeploy::types::error::DeploymentDoesNotExistException;
 use aws_smithy_mocks::mock;
@@ -46,7 +46,7 @@ async fn ten_thousand_records_are_each_answered_with_bounded_concurrency() {
     let get = not_found();
     let relinker = Relinker::new(clients(&[&get], &[], &[]), Config::default());
     let event = sns_event((0..10_000).map(|i| format!("d-{i:09}")));
-    let invocation = relinker.handle(&event).await;
+    let invocation = invoke(&relinker, &event).await;
     assert!(invocation.error.is_none());
     assert_eq!(invocation.response.reports.len(), 10_000);
     assert!(invocation
@@ -62,7 +62,7 @@ async fn a_deployment_named_ten_thousand_times_is_read_once() {
     let get = not_found();
     let relinker = Relinker::new(clients(&[&get], &[], &[]), Config::default());
     let event = sns_event(std::iter::repeat_n("d-75I7MBT7C".to_owned(), 10_000));
-    let invocation = relinker.handle(&event).await;
+    let invocation = invoke(&relinker, &event).await;
     assert_eq!(invocation.response.reports.len(), 10_000);
     assert_eq!(get.num_calls(), 1);
 }
@@ -73,7 +73,7 @@ async fn a_six_megabyte_message_is_an_error_with_a_short_excerpt() {
     let relinker = Relinker::new(clients(&[&get], &[], &[]), Config::default());
     let mut event: Value = serde_json::from_str(SNS_SUCCESS).unwrap();
     event["Records"][0]["Sns"]["Message"] = json!("x".repeat(6 * 1024 * 1024));
-    let invocation = relinker.handle(&event).await;
+    let invocation = invoke(&relinker, &event).await;
     let Some(InvocationError::RecordsFailed { failures, .. }) = invocation.error else {
         panic!("expected a failed record: {:?}", invocation.error)
     };

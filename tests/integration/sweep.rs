@@ -99,15 +99,19 @@ fn sweep_heals_in_progress_and_missed_deployments_and_leaves_the_rest() {
     );
     assert!(!linked(&mut emulator, &waiting));
 
-    // Reads in batches (one of each kind here); attaches per group that misses something.
+    // Reads in batches (one of each kind here), the health of each load balancer a group misses
+    // once; attaches per live group that misses something.
     let requests = emulator.requests();
     let expected: std::collections::BTreeMap<String, u64> = [
-        ("codedeploy:ListDeployments", 3), // in progress: 1 page; succeeded since 24 h: 2 pages
+        ("codedeploy:ListDeployments", 3), // running: 1 page; succeeded since 24 h: 2 pages
         ("codedeploy:BatchGetDeployments", 1),
         ("elasticloadbalancing:DescribeTargetGroups", 1),
         ("autoscaling:DescribeAutoScalingGroups", 1),
-        ("autoscaling:AttachLoadBalancerTargetGroups", 2), // web-bg and shop-bg
-        ("autoscaling:AttachLoadBalancers", 1),            // shop-bg
+        // web-bg-tg-1 and -2 (web, running), api-bg-tg-1 (api, not serving yet), shop-bg-tg-1
+        ("elasticloadbalancing:DescribeTargetHealth", 4),
+        ("elasticloadbalancing:DescribeInstanceHealth", 1), // shop-bg-clb-1
+        ("autoscaling:AttachLoadBalancerTargetGroups", 2),  // web-bg and shop-bg
+        ("autoscaling:AttachLoadBalancers", 1),             // shop-bg
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -158,4 +162,72 @@ fn dry_run_sweep_plans_without_attaching() {
         !requests.keys().any(|k| k.contains("Attach")),
         "{requests:?}"
     );
+}
+
+#[test]
+fn a_swept_deployment_that_fails_is_reported_and_the_scheduled_invocation_succeeds() {
+    let mut emulator = Emulator::start();
+    let broken = emulator.build(json!({"application": "web", "deployment_group": "web-bg",
+        "target_groups": 2}));
+    let fine = emulator.build(json!({"application": "api", "deployment_group": "api-bg"}));
+    emulator.delete_target_group("web-bg-tg-2");
+    let schedule: Value =
+        serde_json::from_str(&std::fs::read_to_string(SCHEDULE).unwrap()).unwrap();
+
+    let run = emulator.invoke_lambda(&schedule, &[], crate::fixtures::FUNCTION_ARN);
+    assert!(run.succeeded(), "{} {:?}", run.path, run.body);
+    assert_eq!(run.body["summary"]["failed"], 1, "{}", run.body);
+    assert_eq!(run.body["summary"]["relinked"], 1, "{}", run.body);
+    let failed = report_for(&run.body, &broken["deployment_id"]);
+    assert_eq!(failed["error_code"], "TargetGroupNotFound", "{failed}");
+    assert_eq!(
+        report_for(&run.body, &fine["deployment_id"])["outcome"],
+        "relinked"
+    );
+    // The failure is logged at error level, where the template's metric filter counts it.
+    assert!(
+        run.logs.iter().any(|l| {
+            let line: Value = serde_json::from_str(l).unwrap_or_default();
+            line["level"] == "ERROR" && line["fields"]["source"] == "sweep"
+        }),
+        "{:?}",
+        run.logs
+    );
+
+    // From a terminal the same sweep exits 1, so that a person sees the failure.
+    let cli = emulator.relink(&["--json", "sweep"], &[]);
+    assert_eq!(cli.output.status.code(), Some(1), "{}", cli.stderr());
+}
+
+#[test]
+fn a_failed_listing_is_a_failed_sweep_never_an_empty_one() {
+    for (action, code, status) in [
+        ("ListDeployments", "ThrottlingException", 400),
+        ("BatchGetDeployments", "InternalFailure", 500),
+    ] {
+        let mut emulator = Emulator::start();
+        emulator.build(json!({}));
+        // More failures than the SDK's three attempts.
+        emulator.fail(action, status, code, 6);
+        let schedule: Value =
+            serde_json::from_str(&std::fs::read_to_string(SCHEDULE).unwrap()).unwrap();
+        let run = emulator.invoke_lambda(&schedule, &[], crate::fixtures::FUNCTION_ARN);
+        assert!(run.succeeded(), "{action}: {} {:?}", run.path, run.body);
+        let summary = &run.body["summary"];
+        assert_eq!(summary["failed"], 1, "{action}: {}", run.body);
+        let report = &run.body["reports"][0];
+        assert_eq!(report["outcome"], "failed", "{action}: {report}");
+        assert_eq!(report["error_code"], code, "{action}: {report}");
+        assert!(
+            report["detail"].as_str().unwrap().contains(action),
+            "{action}: {report}"
+        );
+        let requests = emulator.requests();
+        assert!(
+            !requests
+                .keys()
+                .any(|k| k.contains("Attach") || k.contains("Describe")),
+            "{action}: {requests:?}"
+        );
+    }
 }

@@ -1,0 +1,99 @@
+"""``serve``: the JSON-lines protocol the Rust tests drive the emulator with, on stdin/stdout.
+
+It prints {"endpoint": ...} once ready, then answers one line per command with
+{"ok": true, "result": ...} or {"ok": false, "error": ...}, and stops when stdin closes.
+
+Commands:
+  {"op": "build", "spec": {...}}            a deployment group with its first deployment -> names, ARNs
+  {"op": "deploy", "spec": {...}}           the next deployment on a deployment group -> its id, copy
+  {"op": "set_state", "deployment_id": ..., "status": ..., "traffic_shifted": bool, "target_groups": [...]}
+  {"op": "group", "name": ...}              attachments, instances and the load balancers serving them
+  {"op": "detach", "group": ..., "names": [...]}   an operator takes a group out of load balancers
+  {"op": "scale", "group": ..., "desired": N}
+  {"op": "delete_target_group", "name": ...}
+  {"op": "fail", "action": ..., "status": 403, "code": "AccessDenied", "times": 1}
+  {"op": "attach_delay", "seconds": 0.1}    hold each attach call open (to see overlaps)
+  {"op": "attach_overlaps"}                 attach calls to one group that were in flight together
+  {"op": "requests"} / {"op": "reset_requests"}
+  {"op": "lambda", "command": [...], "event": {...}, "env": {...}, "function_arn": ...}
+                                            run a Lambda binary for one event against a local Runtime
+                                            API and this emulator -> {"path", "body", "logs"}
+
+Build spec (all optional): application, deployment_group, deployment_id, target_groups (count),
+classic_load_balancers (count), capacity, compute_platform, deployment_type, deployment_option,
+green_fleet, termination (TERMINATE | KEEP_ALIVE), load_balancer_info (bool), extra_target_group
+(bool: one more on the original group only), deploy (bool, default true), and the deploy spec:
+status, traffic_shifted, replacement (copied | none | deleted | deleting), linked (bool),
+unlinked (names left unattached when linked), created_hours_ago.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from runtime_api import FUNCTION_ARN, invoke
+from server import Emulator
+from world import World
+
+
+def serve() -> int:
+    emulator = Emulator()
+    world = World(emulator.endpoint)
+    print(json.dumps({"endpoint": emulator.endpoint}), flush=True)
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            result = answer(emulator, world, json.loads(line))
+            print(json.dumps({"ok": True, "result": result}), flush=True)
+        except Exception as error:  # every failure goes to the test, which fails with it
+            print(json.dumps({"ok": False, "error": f"{type(error).__name__}: {error}"}), flush=True)
+    emulator.stop()
+    return 0
+
+
+def answer(emulator: Emulator, world: World, command: dict[str, Any]) -> Any:
+    op = command["op"]
+    if op == "build":
+        return world.build(command.get("spec", {}))
+    if op == "deploy":
+        return world.deploy(command.get("spec", {}))
+    if op == "set_state":
+        world.set_state(command["deployment_id"], command["status"], command["traffic_shifted"], command["target_groups"])
+        return None
+    if op == "group":
+        return world.group(command["name"])
+    if op == "detach":
+        world.detach(command["group"], command["names"])
+        return None
+    if op == "scale":
+        world.scale(command["group"], int(command["desired"]))
+        return None
+    if op == "delete_target_group":
+        arn = world.elbv2.describe_target_groups(Names=[command["name"]])["TargetGroups"][0]["TargetGroupArn"]
+        world.elbv2.delete_target_group(TargetGroupArn=arn)
+        return None
+    if op == "fail":
+        emulator.log.inject(
+            command["action"], int(command.get("status", 403)), command.get("code", "AccessDenied"),
+            command.get("message", "injected by the test"), int(command.get("times", 1)),
+        )
+        return None
+    if op == "attach_delay":
+        emulator.log.attach_delay = float(command["seconds"])
+        return None
+    if op == "attach_overlaps":
+        return emulator.log.overlaps
+    if op == "lambda":
+        return invoke(
+            command["command"], json.dumps(command["event"]).encode(), emulator.endpoint,
+            command.get("env"), command.get("function_arn", FUNCTION_ARN),
+        )
+    if op == "requests":
+        return emulator.log.snapshot()
+    if op == "reset_requests":
+        emulator.log.reset()
+        return None
+    raise ValueError(f"unknown op {op!r}")

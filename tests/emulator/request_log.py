@@ -1,0 +1,99 @@
+"""The request log: WSGI middleware in front of moto that counts the function's requests per
+``service:Action`` (the harness's own requests, made with the access key ``HARNESS_KEY``, are not
+counted), answers injected faults, and watches the attach calls: two attaches to one Auto Scaling
+group in flight at once are counted as an overlap (Auto Scaling answers that with
+ResourceContention)."""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+from collections import Counter
+from typing import Any
+from urllib.parse import parse_qs
+
+HARNESS_KEY = "harness"
+ATTACH_ACTIONS = ("AttachLoadBalancerTargetGroups", "AttachLoadBalancers")
+REASONS = {400: "Bad Request", 403: "Forbidden", 500: "Internal Server Error", 503: "Service Unavailable"}
+
+
+class RequestLog:
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.counts: Counter[str] = Counter()
+        self.faults: dict[str, list[dict[str, Any]]] = {}
+        self.attaching: Counter[str] = Counter()
+        self.overlaps = 0
+        self.attach_delay = 0.0
+        self.lock = threading.Lock()
+
+    def inject(self, action: str, status: int, code: str, message: str, times: int) -> None:
+        with self.lock:
+            self.faults.setdefault(action, []).extend(
+                [{"status": status, "code": code, "message": message}] * times
+            )
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        auth = environ.get("HTTP_AUTHORIZATION", "")
+        if "Credential=" not in auth or f"Credential={HARNESS_KEY}/" in auth:
+            return self.app(environ, start_response)
+        # Credential=KEY/DATE/REGION/SERVICE/aws4_request
+        scope = auth.split("Credential=", 1)[1].split(",", 1)[0].split("/")
+        service = scope[3] if len(scope) > 3 else "?"
+        action, params = self._action(environ)
+        with self.lock:
+            self.counts[f"{service}:{action}"] += 1
+            pending = self.faults.get(action)
+            fault = pending.pop(0) if pending else None
+        if fault:
+            return self._error(environ, start_response, fault)
+        if action not in ATTACH_ACTIONS:
+            return self.app(environ, start_response)
+        group = params.get("AutoScalingGroupName", ["?"])[0]
+        with self.lock:
+            if self.attaching[group]:
+                self.overlaps += 1
+            self.attaching[group] += 1
+        try:
+            time.sleep(self.attach_delay)  # widens the window in which an overlap is seen
+            return self.app(environ, start_response)
+        finally:
+            with self.lock:
+                self.attaching[group] -= 1
+
+    @staticmethod
+    def _error(environ: dict[str, Any], start_response: Any, fault: dict[str, Any]) -> list[bytes]:
+        status = f"{fault['status']} {REASONS.get(fault['status'], 'Error')}"
+        if environ.get("HTTP_X_AMZ_TARGET"):  # JSON protocol (CodeDeploy, STS's JSON clients)
+            body = json.dumps({"__type": fault["code"], "message": fault["message"]}).encode()
+            headers = [("Content-Type", "application/x-amz-json-1.1"), ("x-amzn-ErrorType", fault["code"])]
+        else:  # query protocol (Auto Scaling, Elastic Load Balancing, STS)
+            body = (
+                "<ErrorResponse><Error><Type>Sender</Type>"
+                f"<Code>{fault['code']}</Code><Message>{fault['message']}</Message>"
+                "</Error><RequestId>00000000-0000-4000-8000-000000000000</RequestId></ErrorResponse>"
+            ).encode()
+            headers = [("Content-Type", "text/xml")]
+        start_response(status, headers + [("Content-Length", str(len(body)))])
+        return [body]
+
+    @staticmethod
+    def _action(environ: dict[str, Any]) -> tuple[str, dict[str, list[str]]]:
+        target = environ.get("HTTP_X_AMZ_TARGET")
+        if target:
+            return target.rsplit(".", 1)[-1], {}
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(body)  # let moto read it again
+        params = parse_qs(environ.get("QUERY_STRING", "")) | parse_qs(body.decode("utf-8", "replace"))
+        return params.get("Action", ["?"])[0], params
+
+    def snapshot(self) -> dict[str, int]:
+        with self.lock:
+            return dict(sorted(self.counts.items()))
+
+    def reset(self) -> None:
+        with self.lock:
+            self.counts.clear()
