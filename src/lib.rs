@@ -12,16 +12,21 @@
 //! - [`relink`] runs the three rounds of AWS calls for one deployment and [`handler`] processes a
 //!   whole invocation; the Lambda binary and the `relink` CLI are thin shells over [`handler`].
 
+#[cfg(feature = "aws")]
 pub mod audit;
+#[cfg(feature = "aws")]
 pub mod aws;
 pub mod config;
 pub mod crosscheck;
 pub mod decision;
 pub mod error;
 pub mod event;
+#[cfg(feature = "aws")]
 pub mod handler;
 pub mod live;
 pub mod plan;
+#[cfg(feature = "aws")]
 pub mod relink;
 pub mod report;
+#[cfg(feature = "aws")]
 pub mod sweep;

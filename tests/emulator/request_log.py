@@ -2,19 +2,49 @@
 ``service:Action`` (the harness's own requests, made with the access key ``HARNESS_KEY``, are not
 counted), answers injected faults, and watches the attach calls: two attaches to one Auto Scaling
 group in flight at once are counted as an overlap (Auto Scaling answers that with
-ResourceContention)."""
+ResourceContention).
+
+With RELINK_REQUEST_LOG set, every counted request is also appended to that file as a JSON line
+{"key", "action", "resources"}: the access key that made it, ``service:Action`` and the ARNs of
+the resources IAM evaluates it against (none for actions without resource types). The policy
+check (tests/policy/check_policy.py) compares those with the template's policy.
+"""
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import threading
 import time
 from collections import Counter
 from typing import Any
 from urllib.parse import parse_qs
 
+from moto.codedeploy import models as codedeploy_models
+from moto.core import DEFAULT_ACCOUNT_ID
+
 HARNESS_KEY = "harness"
+REGION = "us-east-1"
+REQUEST_LOG = os.environ.get("RELINK_REQUEST_LOG")
+
+
+def resources_of(service: str, action: str, params: dict[str, Any]) -> list[str]:
+    """The resource ARNs IAM authorises `action` against, as AWS builds them."""
+    account, region = DEFAULT_ACCOUNT_ID, REGION
+    if service == "codedeploy" and action in ("GetDeployment", "BatchGetDeployments"):
+        ids = params.get("deploymentIds") or [params.get("deploymentId")]
+        known = codedeploy_models.codedeploy_backends[account][region].deployments
+        return [
+            f"arn:aws:codedeploy:{region}:{account}:deploymentgroup:"
+            f"{known[i].application_name}/{known[i].deployment_group_name}"
+            for i in ids if i in known
+        ]
+    if service == "autoscaling" and action.startswith("Attach"):
+        group = params.get("AutoScalingGroupName", ["?"])[0]
+        return [f"arn:aws:autoscaling:{region}:{account}:autoScalingGroup:"
+                f"00000000-0000-4000-8000-000000000000:autoScalingGroupName/{group}"]
+    return []
 ATTACH_ACTIONS = ("AttachLoadBalancerTargetGroups", "AttachLoadBalancers")
 REASONS = {400: "Bad Request", 403: "Forbidden", 500: "Internal Server Error", 503: "Service Unavailable"}
 
@@ -43,10 +73,15 @@ class RequestLog:
         scope = auth.split("Credential=", 1)[1].split(",", 1)[0].split("/")
         service = scope[3] if len(scope) > 3 else "?"
         action, params = self._action(environ)
+        key = scope[0]
         with self.lock:
             self.counts[f"{service}:{action}"] += 1
             pending = self.faults.get(action)
             fault = pending.pop(0) if pending else None
+        if REQUEST_LOG:
+            line = {"key": key, "action": f"{service}:{action}", "resources": resources_of(service, action, params)}
+            with open(REQUEST_LOG, "a") as log:
+                log.write(json.dumps(line) + "\n")
         if fault:
             return self._error(environ, start_response, fault)
         if action not in ATTACH_ACTIONS:
@@ -80,13 +115,17 @@ class RequestLog:
         return [body]
 
     @staticmethod
-    def _action(environ: dict[str, Any]) -> tuple[str, dict[str, list[str]]]:
-        target = environ.get("HTTP_X_AMZ_TARGET")
-        if target:
-            return target.rsplit(".", 1)[-1], {}
+    def _action(environ: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         length = int(environ.get("CONTENT_LENGTH") or 0)
         body = environ["wsgi.input"].read(length) if length else b""
         environ["wsgi.input"] = io.BytesIO(body)  # let moto read it again
+        target = environ.get("HTTP_X_AMZ_TARGET")
+        if target:  # JSON protocol: the action in a header, the parameters a JSON document
+            try:
+                params = json.loads(body or b"{}")
+            except ValueError:
+                params = {}
+            return target.rsplit(".", 1)[-1], params
         params = parse_qs(environ.get("QUERY_STRING", "")) | parse_qs(body.decode("utf-8", "replace"))
         return params.get("Action", ["?"])[0], params
 

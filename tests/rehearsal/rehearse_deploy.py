@@ -1,0 +1,271 @@
+#!/usr/bin/env python3
+"""The deployment rehearsal: what the GitHub workflows do between `cargo` and a running function,
+done on this machine without an AWS account, and proved by running the result.
+
+1. build   as the workflow builds: scripts/build-lambda (sam build with cargo-lambda, arm64);
+2. hand over as the workflows do, including what GitHub does to the files: the producing job's
+           `handover*` steps, then the artifact round trip (``artifact_round_trip``: GitHub's
+           artifacts keep no file modes), then in a fresh checkout the consuming job's download and
+           `handover*` steps. The steps and the artifact paths are read from the workflow files;
+3. package as `sam deploy` packages: `sam package` against the emulator's S3, then the zip it
+           uploaded is fetched back;
+4. check   the zip the way Lambda will: `bootstrap` at its root, executable, an aarch64 ELF whose
+           interpreter and libraries provided.al2023 has (glibc 2.34 at most);
+5. run it  under qemu-aarch64 against a local Lambda Runtime API and the emulator: deliver
+           events/sns-deployment-success.json and check the replacement group got its target
+           groups and classic load balancer and the invocation succeeded.
+
+Usage: rehearse_deploy.py [--workflows DIR] [--expect-failure-at N]
+  --workflows DIR        the workflow files to rehearse (default .github/workflows); the workflows
+                         as they were before the hand-over fix are in tests/rehearsal/before-fix/
+  --expect-failure-at N  succeed only if the rehearsal fails at step N (shows that it catches the
+                         defect it exists for)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests" / "emulator"))
+from runtime_api import FUNCTION_ARN, invoke  # noqa: E402
+from server import Emulator  # noqa: E402
+from world import World  # noqa: E402
+
+EVENT = ROOT / "events" / "sns-deployment-success.json"
+BUCKET = "relink-rehearsal"
+# What provided.al2023 offers a dynamically linked binary: glibc 2.34 and the GCC runtime.
+AL2023_GLIBC = (2, 34)
+AL2023_LIBRARIES = {
+    "libc.so.6", "libm.so.6", "libgcc_s.so.1", "libpthread.so.0", "libdl.so.2", "librt.so.1",
+    "libutil.so.1", "ld-linux-aarch64.so.1",
+}
+AARCH64_INTERPRETER = "/lib/ld-linux-aarch64.so.1"
+QEMU = ["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"]
+
+
+class StepFailed(Exception):
+    def __init__(self, step: int, reason: str) -> None:
+        super().__init__(f"step {step} failed: {reason}")
+        self.step = step
+
+
+def say(step: int, text: str) -> None:
+    print(f"-- rehearsal step {step}: {text}", flush=True)
+
+
+def run(command: list[str] | str, cwd: Path, env: dict[str, str] | None = None, step: int = 0) -> str:
+    shell = isinstance(command, str)
+    result = subprocess.run(command, cwd=cwd, env=env, shell=shell, executable="/bin/bash" if shell else None,
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise StepFailed(step, f"{command!r} exited {result.returncode}:\n{result.stdout}{result.stderr}")
+    return result.stdout
+
+
+# --- the workflows ----------------------------------------------------------------------------
+
+def load_workflows(directory: Path) -> dict[str, dict[str, Any]]:
+    return {p.name: yaml.safe_load(p.read_text()) for p in sorted(directory.glob("*.yml"))}
+
+
+def find_step(workflows: dict[str, dict[str, Any]], action: str) -> tuple[str, list[dict[str, Any]], int]:
+    """The one job (across the workflow files) with a step using `action`: (file, its steps, index)."""
+    found = []
+    for name, workflow in workflows.items():
+        for job in (workflow.get("jobs") or {}).values():
+            steps = job.get("steps") or []
+            for i, step in enumerate(steps):
+                if str(step.get("uses", "")).startswith(f"{action}@"):
+                    found.append((name, steps, i))
+    if len(found) != 1:
+        raise StepFailed(2, f"expected exactly one step using {action}, found {len(found)}")
+    return found[0]
+
+
+def handover_steps(steps: list[dict[str, Any]]) -> list[str]:
+    """The `run` commands of the steps whose id starts with `handover`."""
+    return [s["run"] for s in steps if str(s.get("id", "")).startswith("handover") and "run" in s]
+
+
+def artifact_round_trip(upload_path: Path, download_path: Path) -> list[Path]:
+    """What GitHub does between actions/upload-artifact and actions/download-artifact: the files
+    under the uploaded path (relative to the path itself when it is a directory, to its parent
+    when it is a file) arrive under the download path with default modes — 0644, no execute bit.
+    Modelled on the behaviour documented for actions/upload-artifact ("file permissions are not
+    maintained"); see the upload step in .github/workflows/ci.yml."""
+    root = upload_path if upload_path.is_dir() else upload_path.parent
+    files = [p for p in sorted(root.rglob("*")) if p.is_file()] if upload_path.is_dir() else [upload_path]
+    arrived = []
+    for source in files:
+        target = download_path / source.relative_to(root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        os.chmod(target, 0o644)
+        arrived.append(target)
+    if not arrived:
+        raise StepFailed(2, f"the upload path {upload_path} holds no file")
+    return arrived
+
+
+def checkout(destination: Path) -> None:
+    """actions/checkout: the repository's tracked files, modes kept (from the working tree, so that
+    a rehearsal before a commit sees the change)."""
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout
+    for name in files.decode().split("\0"):
+        if not name or not (ROOT / name).is_file():
+            continue
+        target = destination / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, target)
+
+
+# --- the steps --------------------------------------------------------------------------------
+
+def build() -> None:
+    say(1, "scripts/build-lambda (sam build, cargo-lambda, arm64)")
+    run(["scripts/build-lambda"], ROOT, step=1)
+
+
+def hand_over(workflows: dict[str, dict[str, Any]], workspace: Path) -> None:
+    up_file, up_steps, up_index = find_step(workflows, "actions/upload-artifact")
+    down_file, down_steps, down_index = find_step(workflows, "actions/download-artifact")
+    upload, download = up_steps[up_index]["with"], down_steps[down_index]["with"]
+    if upload.get("name") != download.get("name"):
+        raise StepFailed(2, f"{up_file} uploads {upload.get('name')!r} but {down_file} downloads {download.get('name')!r}")
+    for command in handover_steps(up_steps[:up_index]):
+        say(2, f"{up_file}: {command.strip()}")
+        run(command, ROOT, step=2)
+    say(2, f"artifact {upload['name']!r}: {up_file} uploads {upload['path']}, {down_file} downloads to {download['path']} "
+           "(GitHub keeps no file modes)")
+    checkout(workspace)
+    arrived = artifact_round_trip(ROOT / upload["path"], workspace / download["path"])
+    for path in arrived:
+        print(f"   arrived {path.relative_to(workspace)} mode {stat.filemode(path.stat().st_mode)}")
+    for command in handover_steps(down_steps[down_index + 1:]):
+        say(2, f"{down_file}: {command.strip()}")
+        run(command, workspace, step=2)
+
+
+def package(workspace: Path, emulator: Emulator) -> Path:
+    say(3, "sam package (as sam deploy packages the built template) against the emulator's S3")
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=emulator.endpoint, region_name="us-east-1",
+                      aws_access_key_id="harness", aws_secret_access_key="harness")
+    s3.create_bucket(Bucket=BUCKET)
+    env = dict(os.environ, AWS_ENDPOINT_URL=emulator.endpoint, AWS_ACCESS_KEY_ID="harness",
+               AWS_SECRET_ACCESS_KEY="harness", AWS_REGION="us-east-1", SAM_CLI_TELEMETRY="0")
+    run(["sam", "package", "--s3-bucket", BUCKET, "--output-template-file", "packaged.yaml",
+         "--region", "us-east-1", "--no-progressbar"], workspace, env=env, step=3)
+    packaged = (workspace / "packaged.yaml").read_text()
+    match = re.search(r"CodeUri:\s*s3://([^/\s]+)/(\S+)", packaged)
+    if not match:
+        raise StepFailed(3, f"packaged.yaml has no s3:// CodeUri:\n{packaged}")
+    zipped = workspace / "uploaded.zip"
+    s3.download_file(match.group(1), match.group(2), str(zipped))
+    print(f"   s3://{match.group(1)}/{match.group(2)}: {zipped.stat().st_size} bytes")
+    return zipped
+
+
+def check(zipped: Path, workspace: Path) -> Path:
+    say(4, "the zip as Lambda sees it")
+    with zipfile.ZipFile(zipped) as archive:
+        if "bootstrap" not in archive.namelist():
+            raise StepFailed(4, f"no bootstrap at the zip's root: {archive.namelist()}")
+        info = archive.getinfo("bootstrap")
+        mode = info.external_attr >> 16
+        if not stat.S_ISREG(mode) or mode & 0o555 != 0o555:
+            raise StepFailed(4, f"bootstrap is not executable in the zip: mode {stat.filemode(mode)} "
+                                "(Lambda would fail every invocation with Runtime.InvalidEntrypoint)")
+        extracted = workspace / "function"
+        archive.extractall(extracted)
+    bootstrap = extracted / "bootstrap"
+    os.chmod(bootstrap, mode & 0o7777)
+    header = bootstrap.read_bytes()[:20]
+    if header[:4] != b"\x7fELF" or header[4] != 2 or int.from_bytes(header[18:20], "little") != 0xB7:
+        raise StepFailed(4, "bootstrap is not a 64-bit aarch64 ELF executable")
+    dynamic = run(["readelf", "--dynamic", "--program-headers", "--version-info", "--wide", str(bootstrap)], workspace, step=4)
+    needed = set(re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", dynamic))
+    if needed - AL2023_LIBRARIES:
+        raise StepFailed(4, f"bootstrap needs libraries provided.al2023 lacks: {sorted(needed - AL2023_LIBRARIES)}")
+    interpreter = re.search(r"Requesting program interpreter: ([^\]]+)\]", dynamic)
+    if interpreter and interpreter.group(1) != AARCH64_INTERPRETER:
+        raise StepFailed(4, f"bootstrap asks for interpreter {interpreter.group(1)}")
+    versions = [tuple(int(p) for p in v.split(".")) for v in re.findall(r"GLIBC_(\d+(?:\.\d+)+)", dynamic)]
+    newest = max(versions, default=(0,))
+    if newest > AL2023_GLIBC:
+        raise StepFailed(4, f"bootstrap needs glibc {'.'.join(map(str, newest))}; provided.al2023 has 2.34")
+    print(f"   bootstrap {stat.filemode(mode)}, aarch64 ELF, needs {sorted(needed)}, glibc <= {'.'.join(map(str, newest))}")
+    return bootstrap
+
+
+def run_it(bootstrap: Path, emulator: Emulator) -> None:
+    say(5, "bootstrap under qemu-aarch64, a local Lambda Runtime API and the emulator")
+    world = World(emulator.endpoint)
+    message = json.loads(json.loads(EVENT.read_text())["Records"][0]["Sns"]["Message"])
+    built = world.build({"application": message["applicationName"], "deployment_group": message["deploymentGroupName"],
+                         "deployment_id": message["deploymentId"], "target_groups": 2, "classic_load_balancers": 1})
+    answer = invoke(QEMU + [str(bootstrap)], EVENT.read_bytes(), emulator.endpoint, function_arn=FUNCTION_ARN)
+    if not answer["path"].endswith("/response"):
+        raise StepFailed(5, f"the invocation did not succeed ({answer['path']}): {answer['body']}\n"
+                            + "\n".join(answer["logs"][-20:]))
+    report = json.loads(answer["body"])["reports"][0]
+    group = world.group(built["replacement_group"])
+    if report["outcome"] != "relinked" or set(group["target_group_arns"]) != set(built["target_groups"].values()) \
+            or group["load_balancer_names"] != built["load_balancers"]:
+        raise StepFailed(5, f"the replacement group was not linked: report {report}, group {group}")
+    print(f"   {built['replacement_group']}: relinked in {report['aws_rounds']} rounds; "
+          f"target groups {sorted(group['target_group_arns'])}, load balancers {group['load_balancer_names']}")
+
+
+def rehearse(workflows_dir: Path) -> None:
+    workflows = load_workflows(workflows_dir)
+    build()
+    with tempfile.TemporaryDirectory(prefix="relink-rehearsal-") as tmp:
+        workspace = Path(tmp)
+        hand_over(workflows, workspace)
+        emulator = Emulator()
+        try:
+            zipped = package(workspace, emulator)
+            bootstrap = check(zipped, workspace)
+            run_it(bootstrap, emulator)
+        finally:
+            emulator.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--workflows", type=Path, default=ROOT / ".github" / "workflows")
+    parser.add_argument("--expect-failure-at", type=int)
+    args = parser.parse_args()
+    try:
+        rehearse(args.workflows)
+    except StepFailed as failure:
+        print(f"rehearsal of {args.workflows}: {failure}", flush=True)
+        if args.expect_failure_at == failure.step:
+            print(f"rehearsal: failed at step {failure.step}, as expected for {args.workflows}")
+            return 0
+        return 1
+    if args.expect_failure_at:
+        print(f"rehearsal of {args.workflows} passed, but it was expected to fail at step {args.expect_failure_at}")
+        return 1
+    print(f"rehearsal of {args.workflows}: the function that would be deployed runs and relinks")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
