@@ -12,8 +12,9 @@ Commands:
   {"op": "scale", "group": ..., "desired": N}
   {"op": "delete_target_group", "name": ...}
   {"op": "fail", "action": ..., "status": 403, "code": "AccessDenied", "times": 1}
-  {"op": "attach_delay", "seconds": 0.1}    hold each attach call open (to see overlaps)
+  {"op": "delay", "action": ..., "seconds": 0.1}   hold each request for an action open this long
   {"op": "attach_overlaps"}                 attach calls to one group that were in flight together
+  {"op": "peak_in_flight"}                  the most requests per action that were in flight at once
   {"op": "requests"} / {"op": "reset_requests"}
   {"op": "lambda", "command": [...], "event": {...}, "env": {...}, "function_arn": ...}
                                             run a Lambda binary for one event against a local Runtime
@@ -31,25 +32,29 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 from runtime_api import FUNCTION_ARN, invoke
 from server import Emulator
 from world import World
 
 
-def serve() -> int:
+def serve(commands: TextIO = sys.stdin, answers: TextIO = sys.stdout) -> int:
     emulator = Emulator()
     world = World(emulator.endpoint)
-    print(json.dumps({"endpoint": emulator.endpoint}), flush=True)
-    for line in sys.stdin:
+
+    def reply(message: dict[str, Any]) -> None:
+        answers.write(json.dumps(message) + "\n")
+        answers.flush()
+
+    reply({"endpoint": emulator.endpoint})
+    for line in commands:
         if not line.strip():
             continue
         try:
-            result = answer(emulator, world, json.loads(line))
-            print(json.dumps({"ok": True, "result": result}), flush=True)
+            reply({"ok": True, "result": answer(emulator, world, json.loads(line))})
         except Exception as error:  # every failure goes to the test, which fails with it
-            print(json.dumps({"ok": False, "error": f"{type(error).__name__}: {error}"}), flush=True)
+            reply({"ok": False, "error": f"{type(error).__name__}: {error}"})
     emulator.stop()
     return 0
 
@@ -81,11 +86,13 @@ def answer(emulator: Emulator, world: World, command: dict[str, Any]) -> Any:
             command.get("message", "injected by the test"), int(command.get("times", 1)),
         )
         return None
-    if op == "attach_delay":
-        emulator.log.attach_delay = float(command["seconds"])
+    if op == "delay":
+        emulator.log.delays[command["action"]] = float(command["seconds"])
         return None
     if op == "attach_overlaps":
         return emulator.log.overlaps
+    if op == "peak_in_flight":
+        return dict(emulator.log.peak)
     if op == "lambda":
         return invoke(
             command["command"], json.dumps(command["event"]).encode(), emulator.endpoint,

@@ -56,7 +56,9 @@ class RequestLog:
         self.faults: dict[str, list[dict[str, Any]]] = {}
         self.attaching: Counter[str] = Counter()
         self.overlaps = 0
-        self.attach_delay = 0.0
+        self.delays: dict[str, float] = {}  # seconds each request for an action is held open
+        self.in_flight: Counter[str] = Counter()
+        self.peak: Counter[str] = Counter()  # the most requests for an action in flight at once
         self.lock = threading.Lock()
 
     def inject(self, action: str, status: int, code: str, message: str, times: int) -> None:
@@ -84,19 +86,21 @@ class RequestLog:
                 log.write(json.dumps(line) + "\n")
         if fault:
             return self._error(environ, start_response, fault)
-        if action not in ATTACH_ACTIONS:
-            return self.app(environ, start_response)
-        group = params.get("AutoScalingGroupName", ["?"])[0]
+        group = params.get("AutoScalingGroupName", ["?"])[0] if action in ATTACH_ACTIONS else None
         with self.lock:
-            if self.attaching[group]:
-                self.overlaps += 1
-            self.attaching[group] += 1
+            self.in_flight[action] += 1
+            self.peak[action] = max(self.peak[action], self.in_flight[action])
+            if group is not None:
+                self.overlaps += 1 if self.attaching[group] else 0
+                self.attaching[group] += 1
         try:
-            time.sleep(self.attach_delay)  # widens the window in which an overlap is seen
+            time.sleep(self.delays.get(action, 0.0))  # widens the window in which overlaps show
             return self.app(environ, start_response)
         finally:
             with self.lock:
-                self.attaching[group] -= 1
+                self.in_flight[action] -= 1
+                if group is not None:
+                    self.attaching[group] -= 1
 
     @staticmethod
     def _error(environ: dict[str, Any], start_response: Any, fault: dict[str, Any]) -> list[bytes]:

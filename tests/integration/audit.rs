@@ -229,8 +229,9 @@ fn a_failed_listing_fails_the_audit_never_reports_an_empty_region() {
     ] {
         let mut emulator = Emulator::start();
         emulator.build(json!({"status": "InProgress", "traffic_shifted": true}));
+        // More failures than the SDK's attempts (two here, to keep the back-off short).
         emulator.fail(action, 400, code, 6);
-        let run = emulator.relink(&["--json", "audit"], &[]);
+        let run = emulator.relink(&["--json", "audit"], &[("AWS_MAX_ATTEMPTS", "2")]);
         assert_eq!(
             run.output.status.code(),
             Some(2),

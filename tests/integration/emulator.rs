@@ -1,12 +1,14 @@
-//! Drives `tests/emulator/relink_emulator.py serve`: moto's server, corrected to answer as AWS
-//! does, plus CodeDeploy's part and a request log (see that file's docstring). One emulator per
-//! test, on its own free port, stopped when the test ends.
+//! Drives the emulator of `tests/emulator/` (moto's server, corrected to answer as AWS does, plus
+//! CodeDeploy's part and a request log; see relink_emulator.py). One emulator per test, on its own
+//! free port, stopped when the test ends: forked from the pool that scripts/test starts
+//! (`RELINK_EMULATOR_POOL`, a Unix socket), or else started as its own process (`serve`).
 
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 /// The Python interpreter with moto installed: `RELINK_EMULATOR_PYTHON`, or the project's `.venv`
 /// that `scripts/test` creates.
@@ -23,9 +25,10 @@ fn python() -> PathBuf {
 }
 
 pub struct Emulator {
-    child: Child,
-    stdin: ChildStdin,
-    stdout: BufReader<ChildStdout>,
+    /// The emulator's own process, when it was not forked from the pool.
+    child: Option<Child>,
+    commands: Box<dyn Write>,
+    answers: BufReader<Box<dyn Read>>,
     pub endpoint: String,
 }
 
@@ -85,36 +88,57 @@ impl Emulator {
 
     /// Starts an emulator with extra environment, e.g. `RELINK_EMULATOR_PAGE_SIZE`.
     pub fn start_with(vars: &[(&str, &str)]) -> Self {
-        let script =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/emulator/relink_emulator.py");
-        let mut child = Command::new(python())
-            .arg(script)
-            .arg("serve")
-            .envs(vars.iter().copied())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the emulator");
-        let stdin = child.stdin.take().unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let (child, mut commands, answers): (Option<Child>, Box<dyn Write>, Box<dyn Read>) =
+            match std::env::var("RELINK_EMULATOR_POOL") {
+                Ok(socket) => {
+                    let stream = UnixStream::connect(&socket)
+                        .unwrap_or_else(|e| panic!("emulator pool at {socket}: {e}"));
+                    let reader = stream.try_clone().expect("clone the pool connection");
+                    (None, Box::new(stream), Box::new(reader))
+                }
+                Err(_) => {
+                    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+                        .join("tests/emulator/relink_emulator.py");
+                    let mut child = Command::new(python())
+                        .arg(script)
+                        .arg("serve")
+                        .envs(vars.iter().copied())
+                        .stdin(Stdio::piped())
+                        .stdout(Stdio::piped())
+                        .stderr(Stdio::inherit())
+                        .spawn()
+                        .expect("start the emulator");
+                    let stdin = child.stdin.take().unwrap();
+                    let stdout = child.stdout.take().unwrap();
+                    (Some(child), Box::new(stdin), Box::new(stdout))
+                }
+            };
+        if child.is_none() {
+            let env: serde_json::Map<String, Value> = vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), json!(v)))
+                .collect();
+            writeln!(commands, "{}", json!({ "env": env })).unwrap();
+            commands.flush().unwrap();
+        }
+        let mut answers = BufReader::new(answers);
         let mut line = String::new();
-        stdout.read_line(&mut line).expect("emulator ready line");
+        answers.read_line(&mut line).expect("emulator ready line");
         let ready: Value = serde_json::from_str(&line)
             .unwrap_or_else(|e| panic!("emulator did not start ({e}): {line:?}"));
         Emulator {
             child,
-            stdin,
-            stdout,
+            commands,
+            answers,
             endpoint: ready["endpoint"].as_str().unwrap().to_owned(),
         }
     }
 
     fn call(&mut self, command: Value) -> Value {
-        writeln!(self.stdin, "{command}").unwrap();
-        self.stdin.flush().unwrap();
+        writeln!(self.commands, "{command}").unwrap();
+        self.commands.flush().unwrap();
         let mut line = String::new();
-        self.stdout.read_line(&mut line).unwrap();
+        self.answers.read_line(&mut line).unwrap();
         let answer: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"));
         assert_eq!(
             answer["ok"], true,
@@ -151,9 +175,14 @@ impl Emulator {
         self.call(json!({"op": "scale", "group": group, "desired": desired}));
     }
 
-    /// Holds every attach call open this long, so that overlapping calls would be seen.
-    pub fn attach_delay(&mut self, seconds: f64) {
-        self.call(json!({"op": "attach_delay", "seconds": seconds}));
+    /// Holds every request for `action` open this long, so that overlapping calls would be seen.
+    pub fn delay(&mut self, action: &str, seconds: f64) {
+        self.call(json!({"op": "delay", "action": action, "seconds": seconds}));
+    }
+
+    /// The most requests per action that were in flight at once.
+    pub fn peak_in_flight(&mut self) -> BTreeMap<String, u64> {
+        serde_json::from_value(self.call(json!({"op": "peak_in_flight"}))).unwrap()
     }
 
     /// Attach calls to one Auto Scaling group that were in flight at the same time.
@@ -254,8 +283,11 @@ impl Emulator {
 }
 
 impl Drop for Emulator {
+    /// A pooled emulator stops when its connection closes; its own process is killed.
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(child) = &mut self.child {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }

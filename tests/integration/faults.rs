@@ -220,3 +220,35 @@ fn a_hundred_deployments_in_one_batch_are_all_linked_once() {
         );
     }
 }
+
+#[test]
+fn a_large_event_reads_at_most_eight_deployments_at_a_time() {
+    let mut emulator = Emulator::start();
+    emulator.delay("GetDeployment", 0.1);
+    let sample: Value = serde_json::from_str(&std::fs::read_to_string(SUCCESS).unwrap()).unwrap();
+    let template = sample["Records"][0].clone();
+    let records: Vec<Value> = (0..40)
+        .map(|i| {
+            let mut record = template.clone();
+            let mut message: Value =
+                serde_json::from_str(record["Sns"]["Message"].as_str().unwrap()).unwrap();
+            message["deploymentId"] = json!(format!("d-{i:09}"));
+            record["Sns"]["Message"] = json!(message.to_string());
+            record
+        })
+        .collect();
+    let file = crate::fixtures::event_file(&json!({ "Records": records }));
+    let run = emulator.relink(&["--json", "replay", file.path().to_str().unwrap()], &[]);
+    assert!(run.success(), "{}", run.stderr());
+    let reports = run.response()["reports"].clone();
+    assert_eq!(reports.as_array().unwrap().len(), 40);
+    assert!(reports
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["reason"] == "deployment_not_found"));
+    assert_eq!(
+        emulator.peak_in_flight()["GetDeployment"],
+        codedeploy_relink::aws::MAX_CONCURRENT_CALLS as u64
+    );
+}

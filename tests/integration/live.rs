@@ -347,7 +347,8 @@ fn a_rollback_puts_traffic_back_and_relink_follows_it() {
 fn attaches_to_one_group_are_never_in_flight_together() {
     let mut emulator = Emulator::start();
     emulator.build(json!({"deployment_id": D1, "target_groups": 23, "classic_load_balancers": 2}));
-    emulator.attach_delay(0.1);
+    emulator.delay("AttachLoadBalancerTargetGroups", 0.1);
+    emulator.delay("AttachLoadBalancers", 0.1);
     emulator.reset_requests();
     let run = emulator.relink(&["--json", "replay", SUCCESS], &[]);
     assert_eq!(run.report()["outcome"], "relinked", "{}", run.report());

@@ -42,7 +42,7 @@ fn not_found() -> aws_smithy_mocks::Rule {
 }
 
 #[tokio::test]
-async fn ten_thousand_records_are_each_answered_with_bounded_concurrency() {
+async fn ten_thousand_records_are_each_answered() {
     let get = not_found();
     let relinker = Relinker::new(clients(&[&get], &[], &[]), Config::default());
     let event = sns_event((0..10_000).map(|i| format!("d-{i:09}")));

@@ -207,11 +207,12 @@ fn a_failed_listing_is_a_failed_sweep_never_an_empty_one() {
     ] {
         let mut emulator = Emulator::start();
         emulator.build(json!({}));
-        // More failures than the SDK's three attempts.
+        // More failures than the SDK's attempts (two here, to keep the back-off short).
         emulator.fail(action, status, code, 6);
         let schedule: Value =
             serde_json::from_str(&std::fs::read_to_string(SCHEDULE).unwrap()).unwrap();
-        let run = emulator.invoke_lambda(&schedule, &[], crate::fixtures::FUNCTION_ARN);
+        let attempts = [("AWS_MAX_ATTEMPTS", "2")];
+        let run = emulator.invoke_lambda(&schedule, &attempts, crate::fixtures::FUNCTION_ARN);
         assert!(run.succeeded(), "{action}: {} {:?}", run.path, run.body);
         let summary = &run.body["summary"];
         assert_eq!(summary["failed"], 1, "{action}: {}", run.body);
