@@ -22,11 +22,15 @@ pub mod decision;
 pub mod error;
 pub mod event;
 #[cfg(feature = "aws")]
-pub mod handler;
+pub mod invocation;
+#[cfg(feature = "aws")]
+pub mod lambda;
 pub mod live;
 pub mod plan;
 #[cfg(feature = "aws")]
 pub mod relink;
+#[cfg(feature = "aws")]
+pub mod render;
 pub mod report;
 #[cfg(feature = "aws")]
 pub mod sweep;

@@ -6,7 +6,6 @@ use crate::error::RelinkError;
 use crate::event::DeploymentRef;
 use crate::plan::Plan;
 use serde::{Deserialize, Serialize};
-use std::fmt::Write as _;
 
 /// What a report is about, known before any AWS call.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -213,7 +212,8 @@ pub struct Attachments {
 }
 
 impl Attachments {
-    fn is_empty(&self) -> bool {
+    /// Whether it lists nothing at all.
+    pub fn is_empty(&self) -> bool {
         self.attached.is_empty()
             && self.missing.is_empty()
             && self.already_present.is_empty()
@@ -298,54 +298,6 @@ impl Report {
             Outcome::Skipped | Outcome::Failed => self.detail.clone().unwrap_or_default(),
         }
     }
-
-    /// A human-readable rendering for terminals: a header line and indented details.
-    pub fn render(&self) -> String {
-        let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "{:<14} {:<30} {:<40} {}",
-            self.outcome.as_str().to_uppercase(),
-            format!(
-                "{}/{}",
-                dash(&self.application),
-                dash(&self.deployment_group)
-            ),
-            dash(&self.replacement_group),
-            dash(&self.deployment_id),
-        );
-        let _ = writeln!(out, "  source          {}", self.source);
-        if let Some(reason) = self.reason {
-            let _ = writeln!(out, "  reason          {}", reason.code());
-        }
-        if let Some(code) = &self.error_code {
-            let _ = writeln!(out, "  error code      {code}");
-        }
-        let _ = writeln!(out, "  summary         {}", self.summary());
-        for (label, a) in [
-            ("target groups", &self.target_groups),
-            ("load balancers", &self.load_balancers),
-        ] {
-            if a.is_empty() {
-                continue;
-            }
-            for (what, items) in [
-                ("attached", &a.attached),
-                ("missing", &a.missing),
-                ("already present", &a.already_present),
-                ("extra (kept)", &a.extra),
-            ] {
-                if !items.is_empty() {
-                    let _ = writeln!(out, "  {label:<15} {what}: {}", items.join(", "));
-                }
-            }
-        }
-        if self.dry_run {
-            let _ = writeln!(out, "  dry run         yes: no change was made");
-        }
-        out
-    }
 }
 
 #[cfg(test)]
@@ -404,28 +356,5 @@ mod tests {
         );
         assert_eq!(report.target_groups.extra, vec!["arn:x".to_owned()]);
         assert_eq!(report.load_balancers.missing, vec!["clb".to_owned()]);
-    }
-
-    #[test]
-    fn render_lists_attachments() {
-        let finding = Finding {
-            group: Some("G".into()),
-            plan: Plan::new(&["arn:tg".into()], &[], &[], &["old-clb".into()]),
-            attached_target_groups: vec!["arn:tg".into()],
-            attached_load_balancers: vec![],
-            ending: Ending::Relinked,
-        };
-        let report = Attempt::new(subject(), finding, 4, false).report;
-        let text = report.render();
-        assert!(text.starts_with("RELINKED"), "{text}");
-        assert!(text.contains("target groups   attached: arn:tg"), "{text}");
-        assert!(
-            text.contains("load balancers  extra (kept): old-clb"),
-            "{text}"
-        );
-        assert!(
-            text.contains("attached 1 target group(s) and 0 classic"),
-            "{text}"
-        );
     }
 }

@@ -1,17 +1,22 @@
-//! `relink`: the function's logic from a terminal. `relink replay` runs any supported event
-//! through exactly the Lambda handler's code; `relink deployment` relinks one deployment by id.
+//! `relink`: the function's logic from a terminal, one function per command. `replay`,
+//! `deployment` and `sweep` run an event through exactly the Lambda function's use case and edge
+//! ([`lambda::answer`]); `audit` checks a whole region. Everything printed for people comes from
+//! [`render`].
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use codedeploy_relink::audit::{audit, AuditReport, Role, State};
+use codedeploy_relink::audit::audit;
 use codedeploy_relink::aws::Clients;
 use codedeploy_relink::config::{AllowList, Config};
-use codedeploy_relink::handler::{Caller, Invocation, Relinker};
-use codedeploy_relink::plan::short_name;
+use codedeploy_relink::invocation::{Caller, Relinker};
+use codedeploy_relink::lambda;
+use codedeploy_relink::render;
 use codedeploy_relink::report::Outcome;
+use serde_json::{json, Value};
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// Re-attach a CodeDeploy blue/green deployment group's load balancers to the Auto Scaling group
 /// CodeDeploy copied. Region, credentials and endpoint come from the usual AWS environment
@@ -43,8 +48,8 @@ enum Command {
     },
     /// Audit every copied blue/green deployment group of the region.
     ///
-    /// Compares the Auto Scaling groups each deployment group points at, and in-progress
-    /// replacement groups whose traffic has shifted, with its load balancer info. Exits 1 while
+    /// Compares the Auto Scaling groups each deployment group points at, and running deployments'
+    /// replacement groups its load balancers serve, with its load balancer info. Exits 1 while
     /// drift remains.
     Audit {
         /// Only applications matching this pattern (* and ? wildcards).
@@ -59,8 +64,8 @@ enum Command {
     },
     /// Run the scheduled sweep once.
     ///
-    /// Relinks every in-progress deployment whose traffic has shifted and every deployment that
-    /// succeeded within the look-back, as the function does on its schedule.
+    /// Relinks every running deployment whose load balancers serve its replacement group and every
+    /// deployment that succeeded within the look-back, as the function does on its schedule.
     Sweep {
         /// Hours back to re-check succeeded deployments (overrides RELINK_SWEEP_LOOKBACK_HOURS).
         #[arg(long)]
@@ -84,40 +89,52 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> Result<ExitCode> {
     let mut config = Config::from_env().context("reading the RELINK_* configuration")?;
     config.dry_run |= cli.dry_run;
-    let payload = match &cli.command {
+    match cli.command {
+        Command::Replay { event } => invoke(config, read_event(&event)?, cli.json).await,
+        Command::Deployment { id } => invoke(config, json!({ "deploymentId": id }), cli.json).await,
+        Command::Sweep { lookback_hours } => {
+            if let Some(hours) = lookback_hours {
+                config.sweep_lookback = Duration::from_secs(hours * 3600);
+            }
+            invoke(config, scheduled_event(), cli.json).await
+        }
         Command::Audit {
             application,
             deployment_group,
             fix,
         } => {
             let filter = AllowList::single(application.as_deref(), deployment_group.as_deref());
-            return run_audit(config, &filter, *fix, cli.json).await;
+            run_audit(config, &filter, fix, cli.json).await
         }
-        Command::Replay { event } => read_event(event)?,
-        Command::Deployment { id } => serde_json::json!({ "deploymentId": id }),
-        Command::Sweep { lookback_hours } => {
-            if let Some(hours) = lookback_hours {
-                config.sweep_lookback = std::time::Duration::from_secs(hours * 3600);
-            }
-            // Exactly what the schedule sends the function.
-            serde_json::json!({
-                "version": "0",
-                "detail-type": "Scheduled Event",
-                "source": "aws.events",
-                "detail": {}
-            })
+    }
+}
+
+/// Runs a payload through the function's use case and edge, prints the response, and exits as the
+/// invocation would end. An unreadable payload fails before any AWS client exists.
+async fn invoke(config: Config, payload: Value, json: bool) -> Result<ExitCode> {
+    let outcome = match lambda::decode(&payload) {
+        Ok(event) => {
+            let relinker = Relinker::new(Clients::from_env().await, config);
+            Ok(relinker.handle(&event, Caller::Credentials).await)
         }
+        Err(error) => Err(error),
     };
-    let relinker = Relinker::new(Clients::from_env().await, config);
-    let invocation = relinker.handle(&payload, Caller::Credentials).await;
-    print(&invocation, cli.json)?;
-    let failed = invocation
-        .response
+    let (response, error) = lambda::answer(outcome);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&response)?);
+    } else {
+        print!("{}", render::response(&response));
+    }
+    let redelivered = response
+        .sqs
+        .as_ref()
+        .is_some_and(|s| !s.batch_item_failures.is_empty());
+    let failed = response
         .reports
         .iter()
         .filter(|r| r.outcome == Outcome::Failed)
         .count();
-    Ok(match invocation.error {
+    Ok(match error {
         Some(error) => {
             eprintln!(
                 "error: the invocation would fail ({}): {error}",
@@ -125,12 +142,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             );
             ExitCode::FAILURE
         }
-        None if invocation
-            .response
-            .batch_item_failures
-            .as_ref()
-            .is_some_and(|f| !f.is_empty()) =>
-        {
+        None if redelivered => {
             eprintln!(
                 "error: some SQS records failed and would be redelivered (see batchItemFailures)"
             );
@@ -146,7 +158,17 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     })
 }
 
-fn read_event(path: &PathBuf) -> Result<serde_json::Value> {
+/// Exactly what the schedule sends the function.
+fn scheduled_event() -> Value {
+    json!({
+        "version": "0",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "detail": {}
+    })
+}
+
+fn read_event(path: &Path) -> Result<Value> {
     let text = if path.as_os_str() == "-" {
         let mut text = String::new();
         std::io::stdin()
@@ -157,14 +179,14 @@ fn read_event(path: &PathBuf) -> Result<serde_json::Value> {
         std::fs::read_to_string(path)
             .with_context(|| format!("reading event file {}", path.display()))?
     };
-    let event: serde_json::Value = serde_json::from_str(&text)
+    let event: Value = serde_json::from_str(&text)
         .with_context(|| format!("event file {} is not JSON", path.display()))?;
     Ok(unwrap_destination_record(event))
 }
 
 /// A record from the function's on-failure destination (the dead-letter queue) wraps the event
 /// that failed in `requestPayload`; replaying it means replaying that event.
-fn unwrap_destination_record(mut event: serde_json::Value) -> serde_json::Value {
+fn unwrap_destination_record(mut event: Value) -> Value {
     if event.get("requestContext").is_some() {
         if let Some(payload) = event.get_mut("requestPayload") {
             eprintln!("note: replaying the requestPayload of a Lambda destination record");
@@ -172,51 +194,6 @@ fn unwrap_destination_record(mut event: serde_json::Value) -> serde_json::Value 
         }
     }
     event
-}
-
-fn print(invocation: &Invocation, json: bool) -> Result<()> {
-    if json {
-        println!("{}", serde_json::to_string_pretty(&invocation.response)?);
-        return Ok(());
-    }
-    for report in &invocation.response.reports {
-        println!("{}", report.render());
-    }
-    if let Some(summary) = &invocation.response.summary {
-        println!(
-            "sweep: {} deployment(s) seen, {} relinked, {} already linked, {} planned, {} failed, skipped: {}",
-            summary.deployments_seen,
-            summary.relinked,
-            summary.already_linked,
-            summary.planned,
-            summary.failed,
-            if summary.skipped.is_empty() {
-                "none".to_owned()
-            } else {
-                summary
-                    .skipped
-                    .iter()
-                    .map(|(reason, n)| format!("{reason} {n}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            }
-        );
-    }
-    if let Some(failures) = &invocation.response.batch_item_failures {
-        let ids: Vec<&str> = failures
-            .iter()
-            .map(|f| f.item_identifier.as_str())
-            .collect();
-        println!(
-            "batchItemFailures: {}",
-            if ids.is_empty() {
-                "none".to_owned()
-            } else {
-                ids.join(", ")
-            }
-        );
-    }
-    Ok(())
 }
 
 async fn run_audit(config: Config, filter: &AllowList, fix: bool, json: bool) -> Result<ExitCode> {
@@ -243,115 +220,13 @@ async fn run_audit(config: Config, filter: &AllowList, fix: bool, json: bool) ->
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print_audit(&report);
+        print!("{}", render::audit(&report));
     }
     Ok(if report.drift_remains() {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     })
-}
-
-fn print_audit(report: &AuditReport) {
-    let names = |items: &[String], prefix: &str| -> Vec<String> {
-        items
-            .iter()
-            .map(|i| format!("{prefix}{}", short_name(i)))
-            .collect()
-    };
-    let rows: Vec<[String; 6]> = report
-        .rows
-        .iter()
-        .map(|row| {
-            let r = &row.report;
-            let missing = [
-                names(&r.target_groups.missing, "tg:"),
-                names(&r.load_balancers.missing, "clb:"),
-                names(&r.target_groups.attached, "tg:+"),
-                names(&r.load_balancers.attached, "clb:+"),
-            ]
-            .concat();
-            let extra = [
-                names(&r.target_groups.extra, "tg:"),
-                names(&r.load_balancers.extra, "clb:"),
-            ]
-            .concat();
-            let or_dash = |v: Vec<String>| {
-                if v.is_empty() {
-                    "-".to_owned()
-                } else {
-                    v.join(",")
-                }
-            };
-            [
-                format!(
-                    "{}/{}",
-                    r.application.as_deref().unwrap_or("?"),
-                    r.deployment_group.as_deref().unwrap_or("?")
-                ),
-                r.replacement_group.clone().unwrap_or_default(),
-                match row.role {
-                    Role::Current => "current".to_owned(),
-                    Role::Replacement => {
-                        format!("replacement {}", r.deployment_id.as_deref().unwrap_or(""))
-                    }
-                },
-                or_dash(missing),
-                or_dash(extra),
-                row.state.as_str().to_owned(),
-            ]
-        })
-        .collect();
-    let header = [
-        "DEPLOYMENT GROUP",
-        "AUTO SCALING GROUP",
-        "ROLE",
-        "MISSING (+ attached)",
-        "EXTRA",
-        "STATE",
-    ];
-    let mut widths = header.map(str::len);
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: [&str; 6]| {
-        let mut out = String::new();
-        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
-            if i + 1 == cells.len() {
-                out.push_str(cell);
-            } else {
-                out.push_str(&format!("{cell:<w$}  "));
-            }
-        }
-        println!("{out}");
-    };
-    line(header);
-    for row in &rows {
-        line([&row[0], &row[1], &row[2], &row[3], &row[4], &row[5]]);
-    }
-    for row in &report.rows {
-        for warning in &row.warnings {
-            println!(
-                "warning: {}: {warning}; CodeDeploy will not copy it to the next replacement group",
-                row.report.replacement_group.as_deref().unwrap_or("?")
-            );
-        }
-        match (row.state, &row.report.detail) {
-            (State::Failed, Some(detail)) => println!("error: {detail}"),
-            (State::NotLive, Some(detail)) => {
-                println!("not live: {detail}; left alone (its load balancers do not serve it)")
-            }
-            _ => {}
-        }
-    }
-    let s = &report.summary;
-    let not_audited: usize = s.not_audited.values().sum();
-    println!(
-        "audit: {} application(s), {} deployment group(s) ({} not blue/green copies), {} Auto Scaling group(s): {} linked, {} drift, {} fixed, {} failed, {} gone, {} not live; {} warning(s)",
-        s.applications, s.deployment_groups, not_audited, s.auto_scaling_groups, s.linked, s.drift, s.fixed, s.failed, s.gone, s.not_live, s.warnings
-    );
 }
 
 /// Logs go to standard error (the report goes to standard output); level from RUST_LOG, default warn.

@@ -7,7 +7,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
 use codedeploy_relink::aws::Clients;
 use codedeploy_relink::config::Config;
-use codedeploy_relink::handler::Relinker;
+use codedeploy_relink::invocation::Relinker;
 use codedeploy_relink::report::Outcome;
 use serde_json::{json, Value};
 use std::time::Duration;

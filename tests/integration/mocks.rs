@@ -22,7 +22,8 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use codedeploy_relink::aws::Clients;
 use codedeploy_relink::config::Config;
-use codedeploy_relink::handler::{Caller, Invocation, Relinker};
+use codedeploy_relink::invocation::{Caller, Relinker};
+use codedeploy_relink::lambda::{self, InvocationError, Response};
 use codedeploy_relink::report::Outcome;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -93,6 +94,13 @@ fn deployment(target_groups: usize, classic: &[&str]) -> GetDeploymentOutput {
 fn get_deployment(target_groups: usize, classic: &'static [&'static str]) -> Rule {
     mock!(aws_sdk_codedeploy::Client::get_deployment)
         .then_output(move || deployment(target_groups, classic))
+}
+
+fn attach_load_balancers() -> Rule {
+    mock!(aws_sdk_autoscaling::Client::attach_load_balancers).then_output(|| {
+        aws_sdk_autoscaling::operation::attach_load_balancers::AttachLoadBalancersOutput::builder()
+            .build()
+    })
 }
 
 /// Answers DescribeTargetGroups with an ARN for every name asked.
@@ -213,16 +221,57 @@ pub(crate) fn clients(codedeploy: &[&Rule], elbv2: &[&Rule], autoscaling: &[&Rul
     }
 }
 
-/// One invocation, as the Lambda function runs it.
-pub(crate) async fn invoke(relinker: &Relinker, payload: &serde_json::Value) -> Invocation {
-    relinker
-        .handle(payload, Caller::Function(FUNCTION_ARN))
-        .await
+/// How one invocation ended, as the Lambda edge answers it.
+pub(crate) struct Invocation {
+    pub response: Response,
+    pub error: Option<InvocationError>,
 }
 
-async fn handle(clients: Clients, event: &str) -> Invocation {
-    let payload: serde_json::Value = serde_json::from_str(event).unwrap();
-    invoke(&Relinker::new(clients, Config::default()), &payload).await
+/// One invocation, as the Lambda function runs it (decoded, handled, answered).
+pub(crate) async fn invoke(relinker: &Relinker, payload: &serde_json::Value) -> Invocation {
+    let outcome = match lambda::decode(payload) {
+        Ok(event) => Ok(relinker
+            .handle(&event, Caller::Function(FUNCTION_ARN))
+            .await),
+        Err(error) => Err(error),
+    };
+    let (response, error) = lambda::answer(outcome);
+    Invocation { response, error }
+}
+
+/// The AWS a test talks to: a succeeded copied blue/green deployment and a rule answering every
+/// call the relink path makes. A test replaces the rules it forces and asks each how often it was
+/// called.
+struct Aws {
+    get: Rule,
+    describe_tg: Rule,
+    describe_asg: Rule,
+    attach_tg: Rule,
+    attach_lb: Rule,
+}
+
+impl Aws {
+    /// A deployment listing `target_groups` target groups and the classic load balancers `classic`.
+    fn deployment(target_groups: usize, classic: &'static [&'static str]) -> Self {
+        Aws {
+            get: get_deployment(target_groups, classic),
+            describe_tg: describe_target_groups(),
+            describe_asg: describe_group(),
+            attach_tg: attach_target_groups(),
+            attach_lb: attach_load_balancers(),
+        }
+    }
+
+    /// The SNS success notification through the function.
+    async fn invoke(&self) -> Invocation {
+        let clients = clients(
+            &[&self.get],
+            &[&self.describe_tg],
+            &[&self.describe_asg, &self.attach_tg, &self.attach_lb],
+        );
+        let payload: serde_json::Value = serde_json::from_str(SNS_SUCCESS).unwrap();
+        invoke(&Relinker::new(clients, Config::default()), &payload).await
+    }
 }
 
 fn json_error(status: u16, code: &str) -> (u16, Option<String>) {
@@ -243,106 +292,97 @@ fn query_error(status: u16, code: &str, message: &str) -> (u16, Option<String>) 
     )
 }
 
+/// A rule answering every call with this query-protocol error.
+fn failing<I, O, E>(
+    rule: aws_smithy_mocks::RuleBuilder<I, O, E>,
+    status: u16,
+    code: &str,
+    message: &str,
+) -> Rule
+where
+    I: Send + Sync + std::fmt::Debug + 'static,
+    O: Send + Sync + std::fmt::Debug + 'static,
+    E: Send + Sync + std::fmt::Debug + std::error::Error + 'static,
+{
+    let (status, body) = query_error(status, code, message);
+    rule.sequence()
+        .http_status(status, body)
+        .repeatedly()
+        .build()
+}
+
 #[tokio::test]
 async fn throttling_then_success_is_retried_by_the_sdk() {
     let (status, body) = json_error(400, "ThrottlingException");
-    let get = mock!(aws_sdk_codedeploy::Client::get_deployment)
-        .sequence()
-        .http_status(status, body)
-        .times(2)
-        .output(|| deployment(1, &[]))
-        .build();
-    let (describe_tg, describe_asg, attach) = (
-        describe_target_groups(),
-        describe_group(),
-        attach_target_groups(),
-    );
-    let invocation = handle(
-        clients(&[&get], &[&describe_tg], &[&describe_asg, &attach]),
-        SNS_SUCCESS,
-    )
-    .await;
+    let aws = Aws {
+        get: mock!(aws_sdk_codedeploy::Client::get_deployment)
+            .sequence()
+            .http_status(status, body)
+            .times(2)
+            .output(|| deployment(1, &[]))
+            .build(),
+        ..Aws::deployment(1, &[])
+    };
+    let invocation = aws.invoke().await;
     assert!(invocation.error.is_none(), "{:?}", invocation.error);
     assert_eq!(invocation.response.reports[0].outcome, Outcome::Relinked);
-    assert_eq!(get.num_calls(), 3);
-    assert_eq!(attach.num_calls(), 1);
+    assert_eq!(aws.get.num_calls(), 3);
+    assert_eq!(aws.attach_tg.num_calls(), 1);
 }
 
 #[tokio::test]
 async fn server_error_on_attach_then_success() {
     let (status, body) = query_error(503, "ServiceUnavailable", "try again");
-    let attach = mock!(aws_sdk_autoscaling::Client::attach_load_balancer_target_groups)
-        .sequence()
-        .http_status(status, body)
-        .output(|| AttachLoadBalancerTargetGroupsOutput::builder().build())
-        .build();
-    let (get, describe_tg, describe_asg) = (
-        get_deployment(2, &[]),
-        describe_target_groups(),
-        describe_group(),
-    );
-    let invocation = handle(
-        clients(&[&get], &[&describe_tg], &[&describe_asg, &attach]),
-        SNS_SUCCESS,
-    )
-    .await;
+    let aws = Aws {
+        attach_tg: mock!(aws_sdk_autoscaling::Client::attach_load_balancer_target_groups)
+            .sequence()
+            .http_status(status, body)
+            .output(|| AttachLoadBalancerTargetGroupsOutput::builder().build())
+            .build(),
+        ..Aws::deployment(2, &[])
+    };
+    let invocation = aws.invoke().await;
     assert!(invocation.error.is_none(), "{:?}", invocation.error);
     assert_eq!(
         invocation.response.reports[0].target_groups.attached.len(),
         2
     );
-    assert_eq!(attach.num_calls(), 2);
+    assert_eq!(aws.attach_tg.num_calls(), 2);
 }
 
 #[tokio::test]
 async fn throttling_that_outlasts_the_retries_fails_as_retryable() {
-    let (status, body) = query_error(400, "Throttling", "Rate exceeded");
-    let describe_asg = mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups)
-        .sequence()
-        .http_status(status, body)
-        .repeatedly()
-        .build();
-    let (get, describe_tg, attach) = (
-        get_deployment(1, &[]),
-        describe_target_groups(),
-        attach_target_groups(),
-    );
-    let invocation = handle(
-        clients(&[&get], &[&describe_tg], &[&describe_asg, &attach]),
-        SNS_SUCCESS,
-    )
-    .await;
+    let aws = Aws {
+        describe_asg: failing(
+            mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups),
+            400,
+            "Throttling",
+            "Rate exceeded",
+        ),
+        ..Aws::deployment(1, &[])
+    };
+    let invocation = aws.invoke().await;
     let error = invocation.error.expect("the invocation must fail");
     assert_eq!(error.error_type(), "Relink.Retryable");
     let report = &invocation.response.reports[0];
     assert_eq!(report.outcome, Outcome::Failed);
     assert_eq!(report.error_code.as_deref(), Some("Throttling"));
-    assert_eq!(describe_asg.num_calls(), 3, "the SDK's 3 attempts");
-    assert_eq!(attach.num_calls(), 0);
+    assert_eq!(aws.describe_asg.num_calls(), 3, "the SDK's 3 attempts");
+    assert_eq!(aws.attach_tg.num_calls(), 0);
 }
 
 #[tokio::test]
 async fn access_denied_names_the_deployment_the_call_and_the_code() {
-    let (status, body) = query_error(
-        403,
-        "AccessDenied",
-        "User: arn:aws:sts::123456789012:assumed-role/relink/fn is not authorized to perform: autoscaling:AttachLoadBalancerTargetGroups",
-    );
-    let attach = mock!(aws_sdk_autoscaling::Client::attach_load_balancer_target_groups)
-        .sequence()
-        .http_status(status, body)
-        .repeatedly()
-        .build();
-    let (get, describe_tg, describe_asg) = (
-        get_deployment(1, &[]),
-        describe_target_groups(),
-        describe_group(),
-    );
-    let invocation = handle(
-        clients(&[&get], &[&describe_tg], &[&describe_asg, &attach]),
-        SNS_SUCCESS,
-    )
-    .await;
+    let aws = Aws {
+        attach_tg: failing(
+            mock!(aws_sdk_autoscaling::Client::attach_load_balancer_target_groups),
+            403,
+            "AccessDenied",
+            "User: arn:aws:sts::123456789012:assumed-role/relink/fn is not authorized to perform: autoscaling:AttachLoadBalancerTargetGroups",
+        ),
+        ..Aws::deployment(1, &[])
+    };
+    let invocation = aws.invoke().await;
     let error = invocation.error.expect("the invocation must fail");
     assert_eq!(error.error_type(), "Relink.Failed");
     let text = error.to_string();
@@ -355,7 +395,7 @@ async fn access_denied_names_the_deployment_the_call_and_the_code() {
     ] {
         assert!(text.contains(needle), "{needle} missing from {text}");
     }
-    assert_eq!(attach.num_calls(), 1, "access denied is not retried");
+    assert_eq!(aws.attach_tg.num_calls(), 1, "access denied is not retried");
     let report = &invocation.response.reports[0];
     assert_eq!(report.error_code.as_deref(), Some("AccessDenied"));
     assert_eq!(report.target_groups.missing, vec![tg_arn(&tg_name(0))]);
@@ -366,24 +406,18 @@ async fn access_denied_names_the_deployment_the_call_and_the_code() {
 async fn twenty_three_target_groups_attach_in_calls_of_at_most_ten() {
     let seen: Arc<Mutex<Vec<Vec<String>>>> = Arc::default();
     let record = seen.clone();
-    let attach = mock!(aws_sdk_autoscaling::Client::attach_load_balancer_target_groups)
-        .then_compute_output(move |input: &AttachLoadBalancerTargetGroupsInput| {
-            record
-                .lock()
-                .unwrap()
-                .push(input.target_group_arns().to_vec());
-            AttachLoadBalancerTargetGroupsOutput::builder().build()
-        });
-    let (get, describe_tg, describe_asg) = (
-        get_deployment(23, &[]),
-        describe_target_groups(),
-        describe_group(),
-    );
-    let invocation = handle(
-        clients(&[&get], &[&describe_tg], &[&describe_asg, &attach]),
-        SNS_SUCCESS,
-    )
-    .await;
+    let aws = Aws {
+        attach_tg: mock!(aws_sdk_autoscaling::Client::attach_load_balancer_target_groups)
+            .then_compute_output(move |input: &AttachLoadBalancerTargetGroupsInput| {
+                record
+                    .lock()
+                    .unwrap()
+                    .push(input.target_group_arns().to_vec());
+                AttachLoadBalancerTargetGroupsOutput::builder().build()
+            }),
+        ..Aws::deployment(23, &[])
+    };
+    let invocation = aws.invoke().await;
     assert!(invocation.error.is_none(), "{:?}", invocation.error);
 
     let calls = seen.lock().unwrap().clone();
@@ -397,24 +431,26 @@ async fn twenty_three_target_groups_attach_in_calls_of_at_most_ten() {
     let mut expected: Vec<String> = (0..23).map(|i| tg_arn(&tg_name(i))).collect();
     expected.sort();
     assert_eq!(attached, expected);
-    assert_eq!(describe_tg.num_calls(), 2, "names are resolved 20 per call");
+    assert_eq!(
+        aws.describe_tg.num_calls(),
+        2,
+        "names are resolved 20 per call"
+    );
 }
 
 #[tokio::test]
 async fn missing_deployment_is_a_skip() {
-    let get = mock!(aws_sdk_codedeploy::Client::get_deployment).then_error(|| {
-        GetDeploymentError::DeploymentDoesNotExistException(
-            aws_sdk_codedeploy::types::error::DeploymentDoesNotExistException::builder()
-                .message("no such deployment")
-                .build(),
-        )
-    });
-    let (describe_tg, describe_asg) = (describe_target_groups(), describe_group());
-    let invocation = handle(
-        clients(&[&get], &[&describe_tg], &[&describe_asg]),
-        SNS_SUCCESS,
-    )
-    .await;
+    let aws = Aws {
+        get: mock!(aws_sdk_codedeploy::Client::get_deployment).then_error(|| {
+            GetDeploymentError::DeploymentDoesNotExistException(
+                aws_sdk_codedeploy::types::error::DeploymentDoesNotExistException::builder()
+                    .message("no such deployment")
+                    .build(),
+            )
+        }),
+        ..Aws::deployment(1, &[])
+    };
+    let invocation = aws.invoke().await;
     assert!(invocation.error.is_none());
     let report = &invocation.response.reports[0];
     assert_eq!(report.outcome, Outcome::Skipped);
@@ -422,41 +458,29 @@ async fn missing_deployment_is_a_skip() {
         report.reason.map(|r| r.code()),
         Some("deployment_not_found")
     );
-    assert_eq!(describe_asg.num_calls() + describe_tg.num_calls(), 0);
+    assert_eq!(
+        aws.describe_asg.num_calls() + aws.describe_tg.num_calls(),
+        0
+    );
 }
 
 #[tokio::test]
 async fn one_failed_attach_kind_keeps_what_succeeded_in_the_report() {
-    let (status, body) = query_error(
-        403,
-        "AccessDenied",
-        "not authorized to perform: autoscaling:AttachLoadBalancers",
-    );
-    let attach_lb = mock!(aws_sdk_autoscaling::Client::attach_load_balancers)
-        .sequence()
-        .http_status(status, body)
-        .repeatedly()
-        .build();
-    let (get, describe_tg, describe_asg, attach_tg) = (
-        get_deployment(1, &["web-clb"]),
-        describe_target_groups(),
-        describe_group(),
-        attach_target_groups(),
-    );
-    let invocation = handle(
-        clients(
-            &[&get],
-            &[&describe_tg],
-            &[&describe_asg, &attach_tg, &attach_lb],
+    let aws = Aws {
+        attach_lb: failing(
+            mock!(aws_sdk_autoscaling::Client::attach_load_balancers),
+            403,
+            "AccessDenied",
+            "not authorized to perform: autoscaling:AttachLoadBalancers",
         ),
-        SNS_SUCCESS,
-    )
-    .await;
+        ..Aws::deployment(1, &["web-clb"])
+    };
+    let invocation = aws.invoke().await;
     let error = invocation.error.expect("the invocation must fail");
     assert!(error.to_string().contains("AttachLoadBalancers"), "{error}");
     let report = &invocation.response.reports[0];
     assert_eq!(report.outcome, Outcome::Failed);
     assert_eq!(report.target_groups.attached, vec![tg_arn(&tg_name(0))]);
     assert_eq!(report.load_balancers.missing, vec!["web-clb".to_owned()]);
-    assert_eq!(attach_tg.num_calls(), 1);
+    assert_eq!(aws.attach_tg.num_calls(), 1);
 }

@@ -1,0 +1,252 @@
+//! Everything `relink` prints for people: an invocation's reports as blocks, the sweep's summary,
+//! the SQS partial-batch answer, and the audit as a table. (`--json` prints the types' own serde
+//! form instead; the Lambda function prints nothing but its logs.)
+
+use crate::audit::{AuditReport, AuditRow, Role, State};
+use crate::lambda::Response;
+use crate::plan::short_name;
+use crate::report::{Attachments, Report};
+use crate::sweep::SweepSummary;
+use comfy_table::{presets, Table};
+use std::fmt::Write as _;
+
+/// An invocation's response: each report as a block, then the sweep's summary and the SQS
+/// records to redeliver when there are.
+pub fn response(response: &Response) -> String {
+    let mut out = String::new();
+    for report in &response.reports {
+        let _ = writeln!(out, "{}", report_block(report));
+    }
+    if let Some(summary) = &response.summary {
+        let _ = writeln!(out, "{}", sweep_summary(summary));
+    }
+    if let Some(sqs) = &response.sqs {
+        let ids: Vec<&str> = sqs
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        let _ = writeln!(out, "batchItemFailures: {}", or_none(&ids.join(", ")));
+    }
+    out
+}
+
+/// One report: a header line (outcome, deployment group, Auto Scaling group, deployment) and
+/// indented details. Target groups are shown by name.
+pub fn report_block(report: &Report) -> String {
+    let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<14} {:<30} {:<40} {}",
+        report.outcome.as_str().to_uppercase(),
+        format!(
+            "{}/{}",
+            dash(&report.application),
+            dash(&report.deployment_group)
+        ),
+        dash(&report.replacement_group),
+        dash(&report.deployment_id),
+    );
+    let _ = writeln!(out, "  source          {}", report.source);
+    if let Some(reason) = report.reason {
+        let _ = writeln!(out, "  reason          {}", reason.code());
+    }
+    if let Some(code) = &report.error_code {
+        let _ = writeln!(out, "  error code      {code}");
+    }
+    let _ = writeln!(out, "  summary         {}", report.summary());
+    for (label, attachments) in [
+        ("target groups", &report.target_groups),
+        ("load balancers", &report.load_balancers),
+    ] {
+        for (what, items) in kinds(attachments) {
+            let names: Vec<&str> = items.iter().map(|i| short_name(i)).collect();
+            let _ = writeln!(out, "  {label:<15} {what}: {}", names.join(", "));
+        }
+    }
+    if report.dry_run {
+        let _ = writeln!(out, "  dry run         yes: no change was made");
+    }
+    out
+}
+
+fn kinds(a: &Attachments) -> impl Iterator<Item = (&'static str, &Vec<String>)> {
+    [
+        ("attached", &a.attached),
+        ("missing", &a.missing),
+        ("already present", &a.already_present),
+        ("extra (kept)", &a.extra),
+    ]
+    .into_iter()
+    .filter(|(_, items)| !items.is_empty())
+}
+
+/// The sweep's one-line summary.
+pub fn sweep_summary(summary: &SweepSummary) -> String {
+    let skipped: Vec<String> = summary
+        .skipped
+        .iter()
+        .map(|(reason, n)| format!("{reason} {n}"))
+        .collect();
+    format!(
+        "sweep: {} deployment(s) seen, {} relinked, {} already linked, {} planned, {} failed, skipped: {}",
+        summary.deployments_seen,
+        summary.relinked,
+        summary.already_linked,
+        summary.planned,
+        summary.failed,
+        or_none(&skipped.join(", "))
+    )
+}
+
+/// The audit: a table of every Auto Scaling group, the warnings and errors under it, and a
+/// summary line.
+pub fn audit(report: &AuditReport) -> String {
+    let mut table = Table::new();
+    table.load_style(presets::NOTHING).set_header([
+        "DEPLOYMENT GROUP",
+        "AUTO SCALING GROUP",
+        "ROLE",
+        "MISSING (+ attached)",
+        "EXTRA",
+        "STATE",
+    ]);
+    for row in &report.rows {
+        table.add_row(audit_cells(row));
+    }
+    let mut out = format!("{table}\n");
+    for row in &report.rows {
+        let group = row.report.replacement_group.as_deref().unwrap_or("?");
+        for warning in &row.warnings {
+            let _ = writeln!(
+                out,
+                "warning: {group}: {warning}; CodeDeploy will not copy it to the next replacement group"
+            );
+        }
+        match (row.state, &row.report.detail) {
+            (State::Failed, Some(detail)) => {
+                let _ = writeln!(out, "error: {detail}");
+            }
+            (State::NotLive, Some(detail)) => {
+                let _ = writeln!(
+                    out,
+                    "not live: {detail}; left alone (its load balancers do not serve it)"
+                );
+            }
+            _ => {}
+        }
+    }
+    let s = &report.summary;
+    let not_audited: usize = s.not_audited.values().sum();
+    let _ = writeln!(
+        out,
+        "audit: {} application(s), {} deployment group(s) ({} not blue/green copies), {} Auto Scaling group(s): {} linked, {} drift, {} fixed, {} failed, {} gone, {} not live; {} warning(s)",
+        s.applications, s.deployment_groups, not_audited, s.auto_scaling_groups, s.linked, s.drift, s.fixed, s.failed, s.gone, s.not_live, s.warnings
+    );
+    out
+}
+
+fn audit_cells(row: &AuditRow) -> [String; 6] {
+    let r = &row.report;
+    let names = |items: &[String], prefix: &str| -> Vec<String> {
+        items
+            .iter()
+            .map(|i| format!("{prefix}{}", short_name(i)))
+            .collect()
+    };
+    let missing = [
+        names(&r.target_groups.missing, "tg:"),
+        names(&r.load_balancers.missing, "clb:"),
+        names(&r.target_groups.attached, "tg:+"),
+        names(&r.load_balancers.attached, "clb:+"),
+    ]
+    .concat();
+    let extra = [
+        names(&r.target_groups.extra, "tg:"),
+        names(&r.load_balancers.extra, "clb:"),
+    ]
+    .concat();
+    [
+        format!(
+            "{}/{}",
+            r.application.as_deref().unwrap_or("?"),
+            r.deployment_group.as_deref().unwrap_or("?")
+        ),
+        r.replacement_group.clone().unwrap_or_default(),
+        match row.role {
+            Role::Current => "current".to_owned(),
+            Role::Replacement => {
+                format!("replacement {}", r.deployment_id.as_deref().unwrap_or(""))
+            }
+        },
+        or_dash(&missing.join(",")),
+        or_dash(&extra.join(",")),
+        row.state.as_str().to_owned(),
+    ]
+}
+
+fn or_dash(text: &str) -> String {
+    if text.is_empty() { "-" } else { text }.to_owned()
+}
+
+fn or_none(text: &str) -> String {
+    if text.is_empty() { "none" } else { text }.to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::{row, AuditSummary};
+    use crate::plan::Plan;
+    use crate::report::{Attempt, Ending, Finding, Subject};
+
+    const TG: &str = "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/web-tg/0123";
+
+    fn relinked() -> Report {
+        let finding = Finding {
+            group: Some("CodeDeploy_web-bg_d-1".into()),
+            plan: Plan::new(&[TG.into()], &[], &[], &["old-clb".into()]),
+            attached_target_groups: vec![TG.into()],
+            attached_load_balancers: vec![],
+            ending: Ending::Relinked,
+        };
+        let subject = Subject::of("event", Some("d-1"), "web", "web-bg");
+        Attempt::new(subject, finding, 4, false).report
+    }
+
+    #[test]
+    fn a_report_block_lists_attachments_by_name() {
+        let text = report_block(&relinked());
+        assert!(text.starts_with("RELINKED"), "{text}");
+        assert!(
+            text.contains("target groups   attached: web-tg\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("load balancers  extra (kept): old-clb"),
+            "{text}"
+        );
+        assert!(
+            text.contains("attached 1 target group(s) and 0 classic"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_audit_table_keeps_long_names_whole() {
+        let mut report = relinked();
+        report.replacement_group = Some(format!("CodeDeploy_{}_d-1", "g".repeat(80)));
+        let audit = AuditReport {
+            rows: vec![row(Role::Current, report)],
+            summary: AuditSummary {
+                fixed: 1,
+                ..AuditSummary::default()
+            },
+        };
+        let text = super::audit(&audit);
+        assert!(text.contains(&"g".repeat(80)), "{text}");
+        assert!(text.contains("tg:+web-tg"), "{text}");
+        assert!(text.contains("0 linked, 0 drift, 1 fixed"), "{text}");
+    }
+}
