@@ -9,6 +9,8 @@ pub mod sts;
 
 use crate::error::AwsError;
 use aws_config::timeout::TimeoutConfig;
+use aws_sdk_codedeploy::config::SharedHttpClient;
+use aws_smithy_http_client::tls;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_codedeploy::config::http::HttpResponse;
 use aws_sdk_codedeploy::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -42,9 +44,10 @@ pub struct Clients {
 
 impl Clients {
     /// Loads the standard AWS configuration (region, credentials, `AWS_ENDPOINT_URL`,
-    /// `AWS_MAX_ATTEMPTS`, …) with this crate's timeouts, and builds the clients.
+    /// `AWS_MAX_ATTEMPTS`, …) with this crate's HTTPS client and timeouts, and builds the clients.
     pub async fn from_env() -> Self {
         let config = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(https_client())
             .timeout_config(
                 TimeoutConfig::builder()
                     .operation_attempt_timeout(ATTEMPT_TIMEOUT)
@@ -67,6 +70,14 @@ impl Clients {
             sts: aws_sdk_sts::Client::new(config),
         }
     }
+}
+
+/// The HTTPS client every AWS client uses: rustls with the ring crypto provider and the
+/// platform's trusted certificates.
+pub fn https_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+        .build_https()
 }
 
 /// Error codes after which a later retry may succeed.

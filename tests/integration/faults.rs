@@ -137,6 +137,7 @@ async fn a_call_that_never_answers_times_out_naming_the_call() {
         std::thread::sleep(Duration::from_secs(30));
     });
     let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(codedeploy_relink::aws::https_client())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_sdk_codedeploy::config::Credentials::for_tests())
