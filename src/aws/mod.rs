@@ -9,11 +9,11 @@ pub mod sts;
 
 use crate::error::AwsError;
 use aws_config::timeout::TimeoutConfig;
-use aws_sdk_codedeploy::config::SharedHttpClient;
-use aws_smithy_http_client::tls;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_codedeploy::config::http::HttpResponse;
+use aws_sdk_codedeploy::config::SharedHttpClient;
 use aws_sdk_codedeploy::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_smithy_http_client::tls;
 use std::time::Duration;
 
 /// Longest wait for one attempt of an AWS call; the SDK retries after it.
@@ -76,7 +76,9 @@ impl Clients {
 /// platform's trusted certificates.
 pub fn https_client() -> SharedHttpClient {
     aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
         .build_https()
 }
 
