@@ -1,16 +1,34 @@
-//! codedeploy-relink re-attaches a CodeDeploy blue/green deployment group's load balancers to the
-//! Auto Scaling group that CodeDeploy copied for the deployment.
+//! codedeploy-relink gives the Auto Scaling group that a CodeDeploy blue/green deployment copied
+//! (`CodeDeploy_<deploymentGroup>_<deploymentId>`) the deployment group's target groups and classic
+//! load balancers, which the copy lacks — and only when that group is the fleet the load balancers
+//! serve.
 //!
-//! The crate is a pure core with thin edges:
+//! # One deployment, from the Lambda entry to the attach call
 //!
-//! - [`event`] turns an invocation payload (SNS, SQS, EventBridge or a direct call) into
-//!   notifications, without I/O;
-//! - [`decision`] decides from the deployment as the CodeDeploy API reports it whether the
-//!   deployment is ours to fix, and [`plan`] computes what is missing; both are plain data in,
-//!   plain data out;
-//! - [`aws`] holds one adapter module per AWS service;
-//! - [`relink`] runs the three rounds of AWS calls for one deployment and [`handler`] processes a
-//!   whole invocation; the Lambda binary and the `relink` CLI are thin shells over [`handler`].
+//! 1. [`lambda::handle`] decodes the payload ([`event::decode`]) and calls [`invocation::Relinker::handle`];
+//! 2. [`relink::relink`] checks the notification's region and account ([`crosscheck`]), reads the deployment and decides whether it is ours to fix ([`decision`]);
+//! 3. [`relink::link`] describes the replacement group and plans what is missing ([`plan`]);
+//! 4. it asks the load balancers whether the group is live ([`live`]) and attaches through [`aws::autoscaling`];
+//! 5. [`report::Attempt::new`] records the outcome once, and [`lambda::answer`] makes the response.
+//!
+//! # Modules
+//!
+//! The pure core — plain data in, plain data out, no AWS types, no I/O (and all that is built
+//! without the default `aws` feature, as the fuzz targets do):
+//! - [`event`]: invocation payloads (SNS, SQS, EventBridge, direct, scheduled) into notifications;
+//! - [`crosscheck`]: whether a notification's region, account and names agree with the world;
+//! - [`decision`]: whether a deployment or deployment group is ours to fix, and what it should have;
+//! - [`plan`]: desired against current attachments, in attach calls of at most 10;
+//! - [`live`]: whether a group is the live fleet (the safety rule, and why);
+//! - [`report`]: the record of one notification or group, built once;
+//! - [`config`]: the `RELINK_*` configuration; [`error`]: the typed errors.
+//!
+//! The edges:
+//! - [`aws`]: one adapter module per AWS service, plain functions over the SDK clients;
+//! - [`relink`]: the rounds of AWS calls around the core, for any number of jobs;
+//! - [`sweep`]: the scheduled safety net; [`audit`]: `relink audit`;
+//! - [`invocation`]: one invocation's use case; [`lambda`]: the Lambda edge (response, errors);
+//! - [`render`]: everything the `relink` CLI prints for people.
 
 #[cfg(feature = "aws")]
 pub mod audit;

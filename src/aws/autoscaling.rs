@@ -1,7 +1,7 @@
 //! Auto Scaling adapter: reads a group's attachments and attaches what is missing. It has no
 //! function that detaches, deletes or modifies anything else.
 
-use super::{aws_error, MAX_CONCURRENT_CALLS};
+use super::{all_items, aws_error, MAX_CONCURRENT_CALLS};
 use crate::error::AwsError;
 use crate::plan::GroupState;
 use aws_sdk_autoscaling::types::AutoScalingGroup;
@@ -31,22 +31,17 @@ async fn describe_batch(
     client: &Client,
     names: &[String],
 ) -> Result<Vec<(String, GroupState)>, AwsError> {
-    let groups: Vec<AutoScalingGroup> = client
+    let pages = client
         .describe_auto_scaling_groups()
         .set_auto_scaling_group_names(Some(names.to_vec()))
         .max_records(MAX_GROUPS_PER_DESCRIBE as i32)
         .into_paginator()
         .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|err| {
-            aws_error(
-                "DescribeAutoScalingGroups",
-                format!("groups {}", names.join(", ")),
-                err,
-            )
-        })?;
+        .send();
+    let groups: Vec<AutoScalingGroup> = all_items(pages, "DescribeAutoScalingGroups", || {
+        format!("groups {}", names.join(", "))
+    })
+    .await?;
     Ok(groups
         .iter()
         .filter_map(|g| Some((g.auto_scaling_group_name()?.to_owned(), group_state(g))))

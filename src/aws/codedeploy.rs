@@ -1,6 +1,6 @@
 //! CodeDeploy adapter: reads deployments and deployment groups.
 
-use super::{aws_error, MAX_CONCURRENT_CALLS};
+use super::{all_items, aws_error, MAX_CONCURRENT_CALLS};
 use crate::decision::{DeploymentFacts, DeploymentGroupFacts, GroupSettings};
 use crate::error::AwsError;
 use aws_sdk_codedeploy::primitives::DateTime;
@@ -53,7 +53,7 @@ pub async fn list_deployments(
     statuses: &[DeploymentStatus],
     created_after: Option<SystemTime>,
 ) -> Result<Vec<String>, AwsError> {
-    client
+    let pages = client
         .list_deployments()
         .set_include_only_statuses(Some(statuses.to_vec()))
         .set_create_time_range(
@@ -61,17 +61,12 @@ pub async fn list_deployments(
         )
         .into_paginator()
         .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|err| {
-            let statuses: Vec<&str> = statuses.iter().map(DeploymentStatus::as_str).collect();
-            aws_error(
-                "ListDeployments",
-                format!("{} deployments", statuses.join("/")),
-                err,
-            )
-        })
+        .send();
+    all_items(pages, "ListDeployments", || {
+        let statuses: Vec<&str> = statuses.iter().map(DeploymentStatus::as_str).collect();
+        format!("{} deployments", statuses.join("/"))
+    })
+    .await
 }
 
 /// Reads deployments with `BatchGetDeployments`, [`MAX_DEPLOYMENTS_PER_BATCH`] per call and calls
@@ -111,14 +106,8 @@ pub async fn batch_get_deployments(
 
 /// Every application in the region (`ListApplications`, all pages).
 pub async fn list_applications(client: &Client) -> Result<Vec<String>, AwsError> {
-    client
-        .list_applications()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|err| aws_error("ListApplications", "the region", err))
+    let pages = client.list_applications().into_paginator().items().send();
+    all_items(pages, "ListApplications", || "the region".to_owned()).await
 }
 
 /// Every deployment group of an application (`ListDeploymentGroups`, all pages).
@@ -126,21 +115,16 @@ pub async fn list_deployment_groups(
     client: &Client,
     application: &str,
 ) -> Result<Vec<String>, AwsError> {
-    client
+    let pages = client
         .list_deployment_groups()
         .application_name(application)
         .into_paginator()
         .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|err| {
-            aws_error(
-                "ListDeploymentGroups",
-                format!("application {application}"),
-                err,
-            )
-        })
+        .send();
+    all_items(pages, "ListDeploymentGroups", || {
+        format!("application {application}")
+    })
+    .await
 }
 
 /// Reads deployment groups of one application, [`MAX_GROUPS_PER_BATCH`] per

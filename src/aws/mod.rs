@@ -13,6 +13,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_codedeploy::config::http::HttpResponse;
 use aws_sdk_codedeploy::config::SharedHttpClient;
 use aws_sdk_codedeploy::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_smithy_async::future::pagination_stream::PaginationStream;
 use aws_smithy_http_client::tls;
 use std::time::Duration;
 
@@ -97,6 +98,22 @@ const RETRYABLE_CODES: &[&str] = &[
     "InternalServiceError",
     "ResourceContention",
 ];
+
+/// Every item of a paginated call (`….into_paginator().items().send()`), or the first error as an
+/// [`AwsError`] naming the operation and what it was about.
+pub(crate) async fn all_items<T, E>(
+    items: PaginationStream<Result<T, SdkError<E, HttpResponse>>>,
+    operation: &'static str,
+    resource: impl FnOnce() -> String,
+) -> Result<Vec<T>, AwsError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    items
+        .try_collect()
+        .await
+        .map_err(|err| aws_error(operation, resource(), err))
+}
 
 /// Turns an SDK error into an [`AwsError`] naming the operation and the resource.
 pub(crate) fn aws_error<E>(

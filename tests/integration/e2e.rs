@@ -257,6 +257,26 @@ fn no_load_balancer_info_is_skipped() {
 }
 
 #[test]
+fn a_deployment_naming_another_target_group_is_skipped() {
+    // targetInstances lists the original group instead of CodeDeploy_web-bg_d-75I7MBT7C: not a
+    // copy this function may touch, whatever it holds.
+    let mut emulator = Emulator::start();
+    let world = build(&mut emulator, json!({}));
+    let original = world["original_group"].as_str().unwrap();
+    emulator.set_state("d-75I7MBT7C", "InProgress", false, &[original]);
+    emulator.reset_requests();
+    let run = emulator.relink(&["--json", "replay", SUCCESS], &[]);
+    assert!(run.success(), "{}", run.stderr());
+    let report = run.report();
+    assert_eq!(report["reason"], "unexpected_replacement_group", "{report}");
+    assert!(
+        report["detail"].as_str().unwrap().contains(original),
+        "{report}"
+    );
+    assert_eq!(emulator.requests(), counts(&[(STS, 1), (GET, 1)]));
+}
+
+#[test]
 fn replacement_group_deleted_is_skipped() {
     let mut emulator = Emulator::start();
     build(&mut emulator, json!({"replacement": "deleted"}));

@@ -1,0 +1,205 @@
+//! The CodeDeploy trigger message: the `Message` of an SNS notification (or an SQS body), and the
+//! deployment ids it may carry. Pure.
+
+use super::{DeploymentRef, Ignored, Notification, MAX_DEPLOYMENT_ID_LEN};
+use crate::error::{excerpt, InputError};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// The CodeDeploy trigger message inside an SNS message; every field is optional here and
+/// checked by [`classify_message`]. Unknown fields are ignored, since CodeDeploy adds some.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TriggerMessage {
+    region: Option<Value>,
+    account_id: Option<Value>,
+    deployment_id: Option<Value>,
+    application_name: Option<Value>,
+    deployment_group_name: Option<Value>,
+    instance_id: Option<Value>,
+    instance_status: Option<Value>,
+    status: Option<Value>,
+}
+
+/// Reads a CodeDeploy trigger message (the `Message` of an SNS notification).
+pub fn classify_message(
+    message: &str,
+    subject: Option<&str>,
+    location: &str,
+) -> Result<Notification, InputError> {
+    let trimmed = message.trim_start();
+    if !trimmed.starts_with('{') {
+        if is_trigger_test(message, subject) {
+            return Ok(Notification::Ignored(Ignored::TriggerTest {
+                subject: subject.map(str::to_owned),
+            }));
+        }
+        return Err(InputError::new(
+            location,
+            "not JSON and not CodeDeploy's trigger test message",
+            message,
+        ));
+    }
+    let parsed: TriggerMessage = serde_json::from_str(trimmed).map_err(|e| {
+        InputError::new(
+            location,
+            format!("not a CodeDeploy trigger message: {e}"),
+            message,
+        )
+    })?;
+    let field = |name: &str, value: Option<Value>| -> Result<Option<String>, InputError> {
+        match value {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(other) => Err(InputError::new(
+                format!("{location}.{name}"),
+                format!("expected a string, got {}", json_kind(&other)),
+                &other.to_string(),
+            )),
+        }
+    };
+    let deployment_id = field("deploymentId", parsed.deployment_id)?;
+    if parsed.instance_id.is_some() || parsed.instance_status.is_some() {
+        return Ok(Notification::Ignored(Ignored::InstanceNotification {
+            deployment_id,
+        }));
+    }
+    let Some(deployment_id) = deployment_id else {
+        return Err(InputError::new(
+            location,
+            "a trigger message without deploymentId",
+            message,
+        ));
+    };
+    check_deployment_id(&deployment_id, &format!("{location}.deploymentId"))?;
+    Ok(Notification::Deployment(DeploymentRef {
+        deployment_id,
+        application: field("applicationName", parsed.application_name)?,
+        deployment_group: field("deploymentGroupName", parsed.deployment_group_name)?,
+        reported_status: field("status", parsed.status)?,
+        region: field("region", parsed.region)?,
+        account: field("accountId", parsed.account_id)?,
+    }))
+}
+
+fn is_trigger_test(message: &str, subject: Option<&str>) -> bool {
+    const MARKER: &str = "aws codedeploy notification setup";
+    let mentions = |text: &str| text.to_ascii_lowercase().contains(MARKER);
+    subject.is_some_and(mentions) || mentions(message)
+}
+
+/// Rejects deployment ids that cannot be real: empty, too long, or with characters outside
+/// letters, digits, `-` and `_`. The API defines no pattern, so nothing stricter is assumed.
+pub fn check_deployment_id(id: &str, location: &str) -> Result<(), InputError> {
+    let valid = !id.is_empty()
+        && id.len() <= MAX_DEPLOYMENT_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if valid {
+        Ok(())
+    } else {
+        Err(InputError {
+            location: location.into(),
+            reason: format!(
+                "not a deployment id (1 to {MAX_DEPLOYMENT_ID_LEN} letters, digits, '-' or '_')"
+            ),
+            excerpt: excerpt(id),
+        })
+    }
+}
+
+pub(super) fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn real_trigger_message_with_string_encoded_members() {
+        let message = r#"{"region":"us-east-1","accountId":"123456789012","eventTriggerName":"relink","applicationName":"web","deploymentId":"d-75I7MBT7C","deploymentGroupName":"web-bg","createTime":"Thu Oct 13 15:50:45 UTC 2022","completeTime":null,"deploymentOverview":"{\"Succeeded\":2}","status":"SUCCEEDED"}"#;
+        let n = classify_message(message, None, "m").unwrap();
+        let Notification::Deployment(r) = n else {
+            panic!("{n:?}")
+        };
+        assert_eq!(r.deployment_id, "d-75I7MBT7C");
+        assert_eq!(r.application.as_deref(), Some("web"));
+        assert_eq!(r.deployment_group.as_deref(), Some("web-bg"));
+        assert_eq!(r.reported_status.as_deref(), Some("SUCCEEDED"));
+        assert_eq!(r.region.as_deref(), Some("us-east-1"));
+        assert_eq!(r.account.as_deref(), Some("123456789012"));
+    }
+
+    #[test]
+    fn documentation_sample_with_object_members() {
+        let message = r#"{"applicationName":"web","deploymentId":"d-1","deploymentGroupName":"g","deploymentOverview":{"Failed":"1"},"errorInformation":{"ErrorCode":"X"},"status":"Failed"}"#;
+        assert!(matches!(
+            classify_message(message, None, "m"),
+            Ok(Notification::Deployment(_))
+        ));
+    }
+
+    #[test]
+    fn trigger_test_message_is_ignored() {
+        let n = classify_message(
+            "This is a test notification",
+            Some("SUCCESS: AWS CodeDeploy notification setup for trigger relink"),
+            "m",
+        )
+        .unwrap();
+        assert!(matches!(
+            n,
+            Notification::Ignored(Ignored::TriggerTest { .. })
+        ));
+    }
+
+    #[test]
+    fn instance_message_is_ignored() {
+        let message = r#"{"deploymentId":"d-1","instanceId":"i-0","instanceStatus":"Succeeded","lifecycleEvents":"[]"}"#;
+        assert_eq!(
+            classify_message(message, None, "m").unwrap(),
+            Notification::Ignored(Ignored::InstanceNotification {
+                deployment_id: Some("d-1".into())
+            })
+        );
+    }
+
+    #[test]
+    fn bad_messages_say_where_and_why() {
+        let e = classify_message("hello", None, "Records[0].Sns.Message").unwrap_err();
+        assert_eq!(e.location, "Records[0].Sns.Message");
+        assert_eq!(e.excerpt, "hello");
+
+        let e = classify_message(r#"{"status":"SUCCEEDED"}"#, None, "m").unwrap_err();
+        assert!(e.reason.contains("without deploymentId"), "{e}");
+
+        let e = classify_message(r#"{"deploymentId":7}"#, None, "m").unwrap_err();
+        assert_eq!(e.location, "m.deploymentId");
+
+        let e = classify_message(r#"{"deploymentId":"../../etc"}"#, None, "m").unwrap_err();
+        assert!(e.reason.contains("not a deployment id"), "{e}");
+
+        let e = classify_message(r#"{"deploymentId": "d-1""#, None, "m").unwrap_err();
+        assert!(e.reason.contains("not a CodeDeploy trigger message"), "{e}");
+    }
+
+    #[test]
+    fn deployment_id_shapes() {
+        for ok in ["d-75I7MBT7C", "0b4a1f6e-7c0e-4b1b-9d1e-1f2a3b4c5d6e", "x"] {
+            assert!(check_deployment_id(ok, "l").is_ok(), "{ok}");
+        }
+        let long = "d".repeat(MAX_DEPLOYMENT_ID_LEN + 1);
+        for bad in ["", "d 1", "d-1\n", "a/b", "é", long.as_str()] {
+            assert!(check_deployment_id(bad, "l").is_err(), "{bad:?}");
+        }
+    }
+}
