@@ -7,6 +7,7 @@
 
 use crate::config::{AttachWhen, Config};
 use serde::{Deserialize, Serialize};
+use std::time::SystemTime;
 
 /// How a deployment group deploys and which load balancers it names: the settings a deployment
 /// copies from its group, and what makes either ours to fix.
@@ -42,6 +43,8 @@ pub struct DeploymentFacts {
     pub settings: GroupSettings,
     /// `targetInstances.autoScalingGroups`: the replacement group(s).
     pub target_auto_scaling_groups: Vec<String>,
+    /// `completeTime`, once the deployment has ended.
+    pub completed_at: Option<SystemTime>,
 }
 
 /// What `BatchGetDeploymentGroups` says about a deployment group, reduced to what the audit needs.
@@ -171,9 +174,13 @@ pub enum Stage {
     /// The replacement group of a deployment that is still running: not live yet means traffic
     /// has not moved ([`SkipReason::TrafficNotShifted`]).
     Running,
-    /// The replacement group of a deployment that succeeded, or a group a deployment group points
-    /// at: not live means retired or taken out ([`SkipReason::NotLive`]).
-    Settled,
+    /// The replacement group of a deployment that succeeded (at `since`, when known), or a group
+    /// a deployment group points at: not live means retired or taken out
+    /// ([`SkipReason::NotLive`]).
+    Settled {
+        /// When the deployment succeeded (`completeTime`).
+        since: Option<SystemTime>,
+    },
 }
 
 /// What should be attached to which group, if the group turns out to be live.
@@ -236,7 +243,9 @@ fn check(facts: &DeploymentFacts, config: &Config) -> Result<RelinkTarget, Skip>
     )?;
 
     let stage = match facts.status.as_str() {
-        "Succeeded" => Stage::Settled,
+        "Succeeded" => Stage::Settled {
+            since: facts.completed_at,
+        },
         "Failed" => return Err(Skip::new(DeploymentFailed, "the deployment failed")),
         "Stopped" => return Err(Skip::new(DeploymentStopped, "the deployment was stopped")),
         status if config.attach_when == AttachWhen::Succeeded => {
@@ -286,7 +295,13 @@ pub fn decide_group(
     Ok(group
         .auto_scaling_groups
         .iter()
-        .map(|name| RelinkTarget::of(name.clone(), &group.settings, Stage::Settled))
+        .map(|name| {
+            RelinkTarget::of(
+                name.clone(),
+                &group.settings,
+                Stage::Settled { since: None },
+            )
+        })
         .collect())
 }
 
@@ -372,6 +387,7 @@ mod tests {
             status: "Succeeded".into(),
             settings: settings(),
             target_auto_scaling_groups: vec!["CodeDeploy_web-bg_d-75I7MBT7C".into()],
+            completed_at: Some(SystemTime::UNIX_EPOCH),
         }
     }
 
@@ -396,7 +412,9 @@ mod tests {
                 group: "CodeDeploy_web-bg_d-75I7MBT7C".into(),
                 target_group_names: vec!["web-tg".into()],
                 load_balancer_names: vec!["web-clb".into()],
-                stage: Stage::Settled,
+                stage: Stage::Settled {
+                    since: Some(SystemTime::UNIX_EPOCH)
+                },
             })
         );
     }
@@ -553,7 +571,7 @@ mod tests {
         assert_eq!(targets.len(), 1);
         assert_eq!(targets[0].group, "CodeDeploy_web-bg_d-1");
         assert_eq!(targets[0].target_group_names, vec!["web-tg".to_owned()]);
-        assert_eq!(targets[0].stage, Stage::Settled);
+        assert_eq!(targets[0].stage, Stage::Settled { since: None });
         let none = DeploymentGroupFacts {
             auto_scaling_groups: vec![],
             ..group()

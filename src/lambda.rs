@@ -6,12 +6,14 @@
 use crate::error::InputError;
 use crate::event::{self, DecodedEvent};
 use crate::invocation::{Caller, Outcome, Relinker};
+use crate::metrics;
 use crate::report::Report;
 use crate::sweep::SweepSummary;
 use aws_lambda_events::sqs::SqsBatchResponse;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::time::{SystemTime, UNIX_EPOCH};
 use thiserror::Error;
 
 /// The invocation's response: one report per notification, for SQS events the records to
@@ -131,6 +133,17 @@ pub fn answer(outcome: Result<Outcome, InputError>) -> (Response, Option<Invocat
     (response, error)
 }
 
+/// The event a record of the function's on-failure destination (its dead-letter queue) wraps in
+/// `requestPayload`, and `true`; any other payload as it is, and `false`.
+pub fn unwrap_destination_record(mut payload: Value) -> (Value, bool) {
+    if payload.get("requestContext").is_some() {
+        if let Some(event) = payload.get_mut("requestPayload") {
+            return (event.take(), true);
+        }
+    }
+    (payload, false)
+}
+
 /// Decodes a payload; an unreadable one is logged as the invalid event it is.
 pub fn decode(payload: &Value) -> Result<DecodedEvent, InputError> {
     event::decode(payload).inspect_err(|error| {
@@ -138,7 +151,8 @@ pub fn decode(payload: &Value) -> Result<DecodedEvent, InputError> {
     })
 }
 
-/// The function's handler: one invocation, answered.
+/// The function's handler: one invocation, answered, and its metrics written to the log
+/// ([`metrics`]).
 pub async fn handle(
     relinker: &Relinker,
     event: LambdaEvent<Value>,
@@ -148,9 +162,21 @@ pub async fn handle(
         Ok(decoded) => Ok(relinker.handle(&decoded, caller).await),
         Err(error) => Err(error),
     };
-    match answer(outcome) {
-        (_, Some(error)) => Err(error),
-        (response, None) => Ok(response),
+    let (response, error) = answer(outcome);
+    let invocation = metrics::Invocation {
+        sweep: response.summary.is_some(),
+        invalid: matches!(error, Some(InvocationError::InvalidEvent(_))),
+        timestamp_ms: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64),
+    };
+    let function = &event.context.env_config.function_name;
+    for record in metrics::records(function, &response.reports, invocation) {
+        println!("{record}");
+    }
+    match error {
+        Some(error) => Err(error),
+        None => Ok(response),
     }
 }
 

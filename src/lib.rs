@@ -21,12 +21,13 @@
 //! - [`plan`]: desired against current attachments, in attach calls of at most 10;
 //! - [`live`]: whether a group is the live fleet (the safety rule, and why);
 //! - [`report`]: the record of one notification or group, built once;
+//! - [`metrics`]: the CloudWatch metrics of an invocation, in the embedded metric format;
 //! - [`config`]: the `RELINK_*` configuration; [`error`]: the typed errors.
 //!
 //! The edges:
 //! - [`aws`]: one adapter module per AWS service, plain functions over the SDK clients;
 //! - [`relink`]: the rounds of AWS calls around the core, for any number of jobs;
-//! - [`sweep`]: the scheduled safety net; [`audit`]: `relink audit`;
+//! - [`sweep`]: the scheduled safety net; [`audit`]: `relink audit`; [`dlq`]: `relink dlq`;
 //! - [`invocation`]: one invocation's use case; [`lambda`]: the Lambda edge (response, errors);
 //! - [`render`]: everything the `relink` CLI prints for people.
 
@@ -37,6 +38,8 @@ pub mod aws;
 pub mod config;
 pub mod crosscheck;
 pub mod decision;
+#[cfg(feature = "aws")]
+pub mod dlq;
 pub mod error;
 pub mod event;
 #[cfg(feature = "aws")]
@@ -44,6 +47,7 @@ pub mod invocation;
 #[cfg(feature = "aws")]
 pub mod lambda;
 pub mod live;
+pub mod metrics;
 pub mod plan;
 #[cfg(feature = "aws")]
 pub mod relink;

@@ -168,7 +168,7 @@ mod tests {
             group: "G".into(),
             target_group_names: s(tgs),
             load_balancer_names: s(clbs),
-            stage: Stage::Settled,
+            stage: Stage::Settled { since: None },
         }
     }
 

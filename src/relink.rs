@@ -27,6 +27,7 @@ use crate::plan::{plan_group, GroupState, Plan, Unplannable};
 use crate::report::{Attempt, Ending, Finding, Subject};
 use futures::StreamExt;
 use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
 use tracing::instrument;
 
 /// One job for the rounds: what it is about, the rounds it took so far, and what comes next.
@@ -175,6 +176,8 @@ struct Record {
     /// The group's instances, once described.
     instances: Vec<String>,
     plan: Plan,
+    /// From the deployment's success to the attach, when both are known.
+    attach_delay: Option<Duration>,
 }
 
 enum Next {
@@ -191,6 +194,7 @@ impl Record {
             plan: self.plan,
             attached_target_groups: attached.target_groups,
             attached_load_balancers: attached.load_balancers,
+            attach_delay: self.attach_delay,
             ending,
         };
         Attempt::new(self.subject, finding, self.rounds, dry_run)
@@ -244,6 +248,7 @@ fn plan(job: Job, state: &State) -> InFlight {
                 group: None,
                 instances: Vec::new(),
                 plan: Plan::default(),
+                attach_delay: None,
             };
             return InFlight {
                 record,
@@ -257,6 +262,7 @@ fn plan(job: Job, state: &State) -> InFlight {
         group: Some(target.group.clone()),
         instances: Vec::new(),
         plan: Plan::default(),
+        attach_delay: None,
     };
     let next = match state {
         Err(error) => Next::Done(record.aws_failure(error.clone())),
@@ -348,7 +354,7 @@ async fn finish(
     {
         let reason = match stage {
             Stage::Running => SkipReason::TrafficNotShifted,
-            Stage::Settled => SkipReason::NotLive,
+            Stage::Settled { .. } => SkipReason::NotLive,
         };
         let ending = Ending::Skipped(Skip::new(reason, evidence));
         return record.end(ending, Attached::default(), dry_run);
@@ -359,6 +365,9 @@ async fn finish(
     record.rounds += 1;
     let (attached, failures) = attach(clients, &group, &record.plan).await;
     let ending = if failures.is_empty() {
+        if let Stage::Settled { since: Some(since) } = stage {
+            record.attach_delay = SystemTime::now().duration_since(since).ok();
+        }
         Ending::Relinked
     } else {
         Ending::Failed(RelinkError::Attach {

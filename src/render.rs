@@ -3,12 +3,14 @@
 //! form instead; the Lambda function prints nothing but its logs.)
 
 use crate::audit::{AuditReport, AuditRow, Role, State};
+use crate::dlq::{Letter, Replayed};
 use crate::lambda::Response;
 use crate::plan::short_name;
 use crate::report::{Attachments, Report};
 use crate::sweep::SweepSummary;
 use comfy_table::{presets, Table};
 use std::fmt::Write as _;
+use std::time::Duration;
 
 /// An invocation's response: each report as a block, then the sweep's summary and the SQS
 /// records to redeliver when there are.
@@ -186,6 +188,57 @@ fn audit_cells(row: &AuditRow) -> [String; 6] {
     ]
 }
 
+/// The messages of the dead-letter queue: age, message id, deployments, the error.
+pub fn letters(letters: &[Letter]) -> String {
+    let mut table = Table::new();
+    table
+        .load_style(presets::NOTHING)
+        .set_header(["AGE", "MESSAGE", "DEPLOYMENTS", "ERROR"]);
+    for letter in letters {
+        table.add_row([
+            letter
+                .age_seconds
+                .map_or("?".into(), |s| duration(Duration::from_secs(s))),
+            letter.message_id.clone(),
+            or_dash(&letter.deployments.join(",")),
+            or_dash(letter.error.as_deref().unwrap_or_default()),
+        ]);
+    }
+    format!("{table}\n{} message(s)\n", letters.len())
+}
+
+/// What a replay of the dead-letter queue did with each message.
+pub fn replayed(replayed: &[Replayed]) -> String {
+    let mut out = String::new();
+    for r in replayed {
+        let what = or_dash(&r.letter.deployments.join(","));
+        let outcomes = r.outcomes.join(",");
+        let _ = match &r.kept_because {
+            None => writeln!(out, "deleted {} ({what}): {outcomes}", r.letter.message_id),
+            Some(why) => writeln!(out, "kept    {} ({what}): {why}", r.letter.message_id),
+        };
+    }
+    let deleted = replayed.iter().filter(|r| r.deleted).count();
+    let _ = writeln!(
+        out,
+        "replayed {} message(s): {deleted} deleted, {} kept",
+        replayed.len(),
+        replayed.len() - deleted
+    );
+    out
+}
+
+/// A duration the way people write it: `3d`, `5h`, `12m`, `40s`.
+pub fn duration(duration: Duration) -> String {
+    let s = duration.as_secs();
+    match s {
+        86_400.. => format!("{}d", s / 86_400),
+        3_600.. => format!("{}h", s / 3_600),
+        60.. => format!("{}m", s / 60),
+        _ => format!("{s}s"),
+    }
+}
+
 fn or_dash(text: &str) -> String {
     if text.is_empty() { "-" } else { text }.to_owned()
 }
@@ -209,6 +262,7 @@ mod tests {
             plan: Plan::new(&[TG.into()], &[], &[], &["old-clb".into()]),
             attached_target_groups: vec![TG.into()],
             attached_load_balancers: vec![],
+            attach_delay: None,
             ending: Ending::Relinked,
         };
         let subject = Subject::of("event", Some("d-1"), "web", "web-bg");

@@ -89,6 +89,8 @@ pub struct Finding {
     pub attached_target_groups: Vec<String>,
     /// Classic load balancer names attached by this run.
     pub attached_load_balancers: Vec<String>,
+    /// From the deployment's success to this run's attach, when both are known.
+    pub attach_delay: Option<std::time::Duration>,
     /// How it ended.
     pub ending: Ending,
 }
@@ -101,6 +103,7 @@ impl Finding {
             plan: Plan::default(),
             attached_target_groups: Vec::new(),
             attached_load_balancers: Vec::new(),
+            attach_delay: None,
             ending,
         }
     }
@@ -147,6 +150,7 @@ impl Attempt {
             ),
             dry_run,
             aws_rounds: rounds,
+            attach_delay_seconds: finding.attach_delay.map(|d| d.as_secs()),
         };
         let mut error = None;
         report.outcome = match finding.ending {
@@ -251,25 +255,44 @@ pub struct Report {
     pub dry_run: bool,
     /// Sequential rounds of AWS calls made for this notification.
     pub aws_rounds: u8,
+    /// Seconds from the deployment's success to this attach (relinks of succeeded deployments):
+    /// at least how long the group ran without its load balancers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attach_delay_seconds: Option<u64>,
 }
 
 impl Report {
-    /// Writes the report as one structured log line. `quiet` (the sweep) logs what changed
-    /// nothing at debug level, so that a sweep every few minutes does not repeat itself.
+    /// Writes the report as one structured log line: failures at error level, the rest at info;
+    /// `quiet` (the sweep) logs what changed nothing at debug level, so that a sweep every few
+    /// minutes does not repeat itself.
     pub fn log(&self, quiet: bool) {
-        let fields = serde_json::to_string(self).unwrap_or_default();
+        // Each field of the report is a field of the line; lists are comma-separated, and what a
+        // report does not have is left out.
+        let list = |items: &[String]| (!items.is_empty()).then(|| items.join(","));
+        let (tg, lb) = (&self.target_groups, &self.load_balancers);
         macro_rules! emit {
             ($level:ident) => {
                 tracing::$level!(
                     source = %self.source,
-                    deployment_id = self.deployment_id.as_deref().unwrap_or(""),
-                    application = self.application.as_deref().unwrap_or(""),
-                    deployment_group = self.deployment_group.as_deref().unwrap_or(""),
-                    replacement_group = self.replacement_group.as_deref().unwrap_or(""),
+                    deployment_id = self.deployment_id.as_deref(),
+                    application = self.application.as_deref(),
+                    deployment_group = self.deployment_group.as_deref(),
+                    replacement_group = self.replacement_group.as_deref(),
                     outcome = self.outcome.as_str(),
-                    reason = self.reason.map(SkipReason::code).unwrap_or(""),
+                    reason = self.reason.map(SkipReason::code),
+                    detail = self.detail.as_deref(),
+                    error_code = self.error_code.as_deref(),
+                    target_groups_attached = list(&tg.attached).as_deref(),
+                    target_groups_missing = list(&tg.missing).as_deref(),
+                    target_groups_already_present = list(&tg.already_present).as_deref(),
+                    target_groups_extra = list(&tg.extra).as_deref(),
+                    load_balancers_attached = list(&lb.attached).as_deref(),
+                    load_balancers_missing = list(&lb.missing).as_deref(),
+                    load_balancers_already_present = list(&lb.already_present).as_deref(),
+                    load_balancers_extra = list(&lb.extra).as_deref(),
                     dry_run = self.dry_run,
-                    report = %fields,
+                    aws_rounds = self.aws_rounds,
+                    attach_delay_seconds = self.attach_delay_seconds,
                     "{}",
                     self.summary()
                 )
@@ -343,6 +366,7 @@ mod tests {
             plan,
             attached_target_groups: vec!["arn:b".into()],
             attached_load_balancers: vec![],
+            attach_delay: None,
             ending: Ending::Relinked,
         };
         let report = Attempt::new(subject(), finding, 4, false).report;

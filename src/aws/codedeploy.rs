@@ -201,6 +201,9 @@ pub fn facts_from(info: &DeploymentInfo, deployment_id: &str) -> DeploymentFacts
             .target_instances()
             .map(|t| t.auto_scaling_groups().to_vec())
             .unwrap_or_default(),
+        completed_at: info
+            .complete_time()
+            .and_then(|t| SystemTime::try_from(*t).ok()),
     }
 }
 

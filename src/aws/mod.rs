@@ -5,11 +5,13 @@ pub mod autoscaling;
 pub mod codedeploy;
 pub mod elb;
 pub mod elbv2;
+pub mod sqs;
 pub mod sts;
 
 use crate::error::AwsError;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
+use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_codedeploy::config::http::HttpResponse;
 use aws_sdk_codedeploy::config::SharedHttpClient;
 use aws_sdk_codedeploy::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -41,13 +43,28 @@ pub struct Clients {
     pub elb: aws_sdk_elasticloadbalancing::Client,
     /// STS: the caller's account, when the CLI must check a notification's account.
     pub sts: aws_sdk_sts::Client,
+    /// SQS: the dead-letter queue, for `relink dlq`.
+    pub sqs: aws_sdk_sqs::Client,
 }
 
 impl Clients {
     /// Loads the standard AWS configuration (region, credentials, `AWS_ENDPOINT_URL`,
     /// `AWS_MAX_ATTEMPTS`, …) with this crate's HTTPS client and timeouts, and builds the clients.
     pub async fn from_env() -> Self {
-        let config = aws_config::defaults(BehaviorVersion::latest())
+        Self::from_env_with(None, None).await
+    }
+
+    /// [`Clients::from_env`], with the region and the profile given when they are (the CLI's
+    /// `--region` and `--profile`).
+    pub async fn from_env_with(region: Option<&str>, profile: Option<&str>) -> Self {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest());
+        if let Some(region) = region {
+            loader = loader.region(aws_config::Region::new(region.to_owned()));
+        }
+        if let Some(profile) = profile {
+            loader = loader.profile_name(profile);
+        }
+        let config = loader
             .http_client(https_client())
             .timeout_config(
                 TimeoutConfig::builder()
@@ -69,6 +86,7 @@ impl Clients {
             elbv2: aws_sdk_elasticloadbalancingv2::Client::new(config),
             elb: aws_sdk_elasticloadbalancing::Client::new(config),
             sts: aws_sdk_sts::Client::new(config),
+            sqs: aws_sdk_sqs::Client::new(config),
         }
     }
 }
@@ -115,7 +133,9 @@ where
         .map_err(|err| aws_error(operation, resource(), err))
 }
 
-/// Turns an SDK error into an [`AwsError`] naming the operation and the resource.
+/// Turns an SDK error into an [`AwsError`] naming the operation and the resource. The message is
+/// AWS's own, or the root cause of a failure to send (the whole chain is logged at debug level);
+/// failures that no retry can mend get codes of their own: `NoCredentials`, `NoRegion`.
 pub(crate) fn aws_error<E>(
     operation: &'static str,
     resource: impl Into<String>,
@@ -125,6 +145,7 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let resource = resource.into();
+    tracing::debug!(operation, resource = %resource, error = %DisplayErrorContext(&err), "AWS call failed");
     let (code, message, retryable) = match &err {
         SdkError::ServiceError(context) => {
             let status = context.raw().status().as_u16();
@@ -137,32 +158,28 @@ where
             let message = service
                 .message()
                 .map(str::to_owned)
-                .unwrap_or_else(|| DisplayErrorContext(&err).to_string());
+                .unwrap_or_else(|| root_cause(&err));
             (code, message, retryable)
         }
-        SdkError::TimeoutError(_) => (
-            "Timeout".to_owned(),
-            format!(
-                "no answer within the configured timeout: {}",
-                DisplayErrorContext(&err)
-            ),
-            true,
-        ),
-        SdkError::DispatchFailure(_) => (
-            "DispatchFailure".to_owned(),
-            DisplayErrorContext(&err).to_string(),
-            true,
-        ),
-        SdkError::ResponseError(_) => (
-            "ResponseError".to_owned(),
-            DisplayErrorContext(&err).to_string(),
-            true,
-        ),
-        _ => (
-            "ClientError".to_owned(),
-            DisplayErrorContext(&err).to_string(),
+        SdkError::TimeoutError(_) => ("Timeout".to_owned(), root_cause(&err), true),
+        _ if caused_by::<CredentialsError>(&err) => (
+            "NoCredentials".to_owned(),
+            "no AWS credentials were found (environment, profile, web identity, container and instance metadata were tried)".to_owned(),
             false,
         ),
+        _ if root_cause(&err).contains("Missing Region") => (
+            "NoRegion".to_owned(),
+            "no AWS region is configured".to_owned(),
+            false,
+        ),
+        SdkError::DispatchFailure(failure) if failure.is_io() => (
+            "EndpointUnreachable".to_owned(),
+            format!("could not reach the AWS endpoint: {}", root_cause(&err)),
+            true,
+        ),
+        SdkError::DispatchFailure(_) => ("DispatchFailure".to_owned(), root_cause(&err), true),
+        SdkError::ResponseError(_) => ("ResponseError".to_owned(), root_cause(&err), true),
+        _ => ("ClientError".to_owned(), root_cause(&err), false),
     };
     AwsError {
         operation,
@@ -171,4 +188,25 @@ where
         message,
         retryable,
     }
+}
+
+/// Whether some error in the chain of `err` is a `T`.
+fn caused_by<T: std::error::Error + 'static>(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(error) = next {
+        if error.is::<T>() {
+            return true;
+        }
+        next = error.source();
+    }
+    false
+}
+
+/// The last error of the chain: what actually went wrong, without the SDK's wrappers.
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut last = err;
+    while let Some(source) = last.source() {
+        last = source;
+    }
+    last.to_string()
 }

@@ -52,6 +52,21 @@ pub struct DecodedEvent {
     pub items: Vec<Item>,
 }
 
+impl DecodedEvent {
+    /// The deployment ids its records name, each once, in order.
+    pub fn deployment_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = Vec::new();
+        for item in &self.items {
+            if let Ok(Notification::Deployment(d)) = &item.notification {
+                if !ids.contains(&d.deployment_id) {
+                    ids.push(d.deployment_id.clone());
+                }
+            }
+        }
+        ids
+    }
+}
+
 /// One record of an event and what it says.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Item {

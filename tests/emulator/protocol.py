@@ -31,6 +31,7 @@ unlinked (names left unattached when linked), created_hours_ago.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any, TextIO
 
@@ -57,6 +58,18 @@ def serve(commands: TextIO = sys.stdin, answers: TextIO = sys.stdout) -> int:
             reply({"ok": False, "error": f"{type(error).__name__}: {error}"})
     emulator.stop()
     return 0
+
+
+def keep_metric_records(logs: list[str]) -> None:
+    """With RELINK_EMF_LOG set, appends every embedded-metric-format record the function logged to
+    that file, for the check of the template's dashboard and alarms (tests/metrics/)."""
+    path = os.environ.get("RELINK_EMF_LOG")
+    if not path:
+        return
+    with open(path, "a") as out:
+        for line in logs:
+            if line.startswith("{") and '"_aws"' in line:
+                out.write(line + "\n")
 
 
 def answer(emulator: Emulator, world: World, command: dict[str, Any]) -> Any:
@@ -94,10 +107,12 @@ def answer(emulator: Emulator, world: World, command: dict[str, Any]) -> Any:
     if op == "peak_in_flight":
         return dict(emulator.log.peak)
     if op == "lambda":
-        return invoke(
+        answer = invoke(
             command["command"], json.dumps(command["event"]).encode(), emulator.endpoint,
             command.get("env"), command.get("function_arn", FUNCTION_ARN),
         )
+        keep_metric_records(answer["logs"])
+        return answer
     if op == "requests":
         return emulator.log.snapshot()
     if op == "reset_requests":

@@ -10,6 +10,7 @@ mod events;
 mod faults;
 mod fixtures;
 mod live;
+mod metrics;
 mod mocks;
 mod origin;
 mod robustness;

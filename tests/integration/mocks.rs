@@ -218,6 +218,12 @@ pub(crate) fn clients(codedeploy: &[&Rule], elbv2: &[&Rule], autoscaling: &[&Rul
             .retry_config(retry.clone())),
         sts: mock_client!(aws_sdk_sts, RuleMode::MatchAny, &[] as &[&Rule], |c| c
             .retry_config(retry.clone())),
+        sqs: aws_sdk_sqs::Client::from_conf(
+            aws_sdk_sqs::Config::builder()
+                .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
+                .region(aws_sdk_sqs::config::Region::new("us-east-1"))
+                .build(),
+        ),
     }
 }
 
