@@ -16,6 +16,9 @@ Commands:
   {"op": "attach_overlaps"}                 attach calls to one group that were in flight together
   {"op": "peak_in_flight"}                  the most requests per action that were in flight at once
   {"op": "requests"} / {"op": "reset_requests"}
+  {"op": "queue", "name": ...}              create an SQS queue -> its URL
+  {"op": "send", "url": ..., "body": ...}   send a message
+  {"op": "messages", "url": ...}            the bodies of the messages the queue holds
   {"op": "lambda", "command": [...], "event": {...}, "env": {...}, "function_arn": ...}
                                             run a Lambda binary for one event against a local Runtime
                                             API and this emulator -> {"path", "body", "logs"}
@@ -113,6 +116,13 @@ def answer(emulator: Emulator, world: World, command: dict[str, Any]) -> Any:
         )
         keep_metric_records(answer["logs"])
         return answer
+    if op == "queue":
+        return world.sqs.create_queue(QueueName=command["name"])["QueueUrl"]
+    if op == "send":
+        world.sqs.send_message(QueueUrl=command["url"], MessageBody=command["body"])
+        return None
+    if op == "messages":
+        return world.messages(command["url"])
     if op == "requests":
         return emulator.log.snapshot()
     if op == "reset_requests":

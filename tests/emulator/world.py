@@ -31,6 +31,7 @@ from moto.codedeploy import models as codedeploy_models
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.elb import models as elb_models
 from moto.elbv2 import models as elbv2_models
+from moto.sqs import models as sqs_models
 
 import moto_fixes
 from moto_fixes import DRAINING, MAX_ATTACH_PER_CALL
@@ -56,6 +57,10 @@ def elb_backend() -> Any:
     return elb_models.elb_backends[DEFAULT_ACCOUNT_ID][REGION]
 
 
+def sqs_backend() -> Any:
+    return sqs_models.sqs_backends[DEFAULT_ACCOUNT_ID][REGION]
+
+
 def elbv2_backend() -> Any:
     return elbv2_models.elbv2_backends[DEFAULT_ACCOUNT_ID][REGION]
 
@@ -74,6 +79,7 @@ class World:
         self.elb = client("elb")
         self.autoscaling = client("autoscaling")
         self.codedeploy = client("codedeploy")
+        self.sqs = client("sqs")
         self._network: dict[str, Any] | None = None
         self.shifted: set[str] = set()  # deployments whose traffic is on their copy
 
@@ -401,6 +407,12 @@ class World:
         """Makes a deployment look created `hours` ago."""
         created = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=hours)
         codedeploy_backend().deployments[deployment_id].create_time = created.isoformat()
+
+    def messages(self, url: str) -> list[str]:
+        """The bodies of the messages a queue holds, sorted (read from the backend: no receive
+        hides or counts them)."""
+        queue = sqs_backend().queues[url.rstrip("/").rsplit("/", 1)[-1]]
+        return sorted(m.body for m in queue._messages)
 
     def instances(self, group: str) -> list[str]:
         groups = self.autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[group])["AutoScalingGroups"]

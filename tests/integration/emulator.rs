@@ -48,6 +48,24 @@ impl LambdaRun {
     }
 }
 
+/// Runs the real `relink` binary with nothing of the AWS environment but `vars`: no region, no
+/// credentials, no instance metadata, no configuration files.
+pub fn relink_bare(args: &[&str], vars: &[(&str, &str)]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_relink"));
+    command
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .envs(vars.iter().copied());
+    Run {
+        output: command.output().expect("run relink"),
+    }
+}
+
 /// A finished run of the `relink` binary.
 pub struct Run {
     pub output: Output,
@@ -185,6 +203,28 @@ impl Emulator {
         serde_json::from_value(self.call(json!({"op": "peak_in_flight"}))).unwrap()
     }
 
+    /// Creates an SQS queue; returns its URL.
+    pub fn queue(&mut self, name: &str) -> String {
+        self.call(json!({"op": "queue", "name": name}))
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    pub fn send(&mut self, url: &str, body: &Value) {
+        self.call(json!({"op": "send", "url": url, "body": body.to_string()}));
+    }
+
+    /// The bodies of the messages a queue holds, sorted.
+    pub fn messages(&mut self, url: &str) -> Vec<Value> {
+        let bodies: Vec<String> =
+            serde_json::from_value(self.call(json!({"op": "messages", "url": url}))).unwrap();
+        bodies
+            .iter()
+            .map(|b| serde_json::from_str(b).unwrap())
+            .collect()
+    }
+
     /// Attach calls to one Auto Scaling group that were in flight at the same time.
     pub fn attach_overlaps(&mut self) -> u64 {
         self.call(json!({"op": "attach_overlaps"}))
@@ -227,33 +267,22 @@ impl Emulator {
     }
 
     /// Runs the real `relink` binary against this emulator with the given arguments and
-    /// RELINK_* variables. `relink audit` signs with its own access key: its requests are not the
-    /// function's (see tests/policy/check_policy.py).
+    /// RELINK_* variables. The CLI's own commands (`audit`, `dlq`) sign with their own access key:
+    /// their requests are not the function's (see tests/policy/check_policy.py).
     pub fn relink(&self, args: &[&str], vars: &[(&str, &str)]) -> Run {
-        let key = if args.contains(&"audit") {
-            "relink-audit"
+        let key = if args.iter().any(|a| ["audit", "dlq"].contains(a)) {
+            "relink-cli"
         } else {
             "relink"
         };
-        let mut command = Command::new(env!("CARGO_BIN_EXE_relink"));
-        command
-            .args(args)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("AWS_ENDPOINT_URL", &self.endpoint)
-            .env("AWS_ACCESS_KEY_ID", key)
-            .env("AWS_SECRET_ACCESS_KEY", "relink")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", "/dev/null")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null");
-        for (name, value) in vars {
-            command.env(name, value);
-        }
-        Run {
-            output: command.output().expect("run relink"),
-        }
+        let mut all = vec![
+            ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
+            ("AWS_ACCESS_KEY_ID", key),
+            ("AWS_SECRET_ACCESS_KEY", "relink"),
+            ("AWS_REGION", "us-east-1"),
+        ];
+        all.extend_from_slice(vars);
+        relink_bare(args, &all)
     }
 }
 

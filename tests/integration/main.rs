@@ -4,6 +4,7 @@
 //! - `e2e`: the real `relink` binary against the moto emulator.
 
 mod audit;
+mod cli;
 mod e2e;
 mod emulator;
 mod events;

@@ -8,8 +8,8 @@ function's role.
 2. Every granted action is called by some test.
 
 Only the function's own requests count (access key ``relink``: the Lambda binary and the CLI
-commands that run the function's handler); ``relink audit`` (key ``relink-audit``) is a CLI
-command with its own documented permissions.
+commands that run the function's handler); ``relink audit`` and ``relink dlq`` (key
+``relink-cli``) are CLI commands with their own documented permissions.
 
 Usage: check_policy.py REQUEST_LOG [TEMPLATE]
 """
