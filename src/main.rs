@@ -11,6 +11,13 @@ use lambda_runtime::service_fn;
 async fn main() -> Result<(), lambda_runtime::Error> {
     // JSON when the function's log format is JSON; level from AWS_LAMBDA_LOG_LEVEL or RUST_LOG.
     lambda_runtime::tracing::init_default_subscriber();
-    let relinker = Relinker::new(Clients::from_env().await, Config::from_env()?);
+    let config = Config::from_env()?;
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        build = env!("RELINK_BUILD"),
+        dry_run = config.dry_run,
+        "codedeploy-relink starting"
+    );
+    let relinker = Relinker::new(Clients::from_env().await, config);
     lambda_runtime::run(service_fn(|event| lambda::handle(&relinker, event))).await
 }

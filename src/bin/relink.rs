@@ -4,7 +4,8 @@
 //! Everything printed for people comes from [`render`]; errors are one line, with a hint.
 
 use anyhow::{bail, Context, Result};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap_complete::Shell;
 use codedeploy_relink::audit::audit;
 use codedeploy_relink::aws::Clients;
 use codedeploy_relink::config::{AllowList, Config};
@@ -30,10 +31,13 @@ Examples:
 AWS: credentials and region as for the AWS CLI (AWS_PROFILE, AWS_REGION, …, or --profile,
 --region). The function's settings: RELINK_* variables, as in Lambda (see the README).";
 
+/// The version and the commit the binary was built from (build.rs).
+const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("RELINK_BUILD"), ")");
+
 /// Re-attach a CodeDeploy blue/green deployment group's load balancers to the Auto Scaling group
 /// CodeDeploy copied — only where the load balancers serve it.
 #[derive(Debug, Parser)]
-#[command(version, about, after_help = EXAMPLES)]
+#[command(name = "relink", version = VERSION, about, after_help = EXAMPLES)]
 struct Cli {
     /// Plan and report, but attach or delete nothing (overrides RELINK_DRY_RUN).
     #[arg(long, global = true)]
@@ -105,6 +109,17 @@ enum Command {
         #[command(flatten)]
         queue: Queue,
     },
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Example:\n  relink completions bash > ~/.local/share/bash-completion/completions/relink"
+    )]
+    Completions {
+        /// The shell.
+        shell: Shell,
+    },
+    /// Print the manual page (roff), as the releases ship it.
+    #[command(hide = true)]
+    Man,
 }
 
 #[derive(Debug, Subcommand)]
@@ -159,6 +174,17 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "relink", &mut std::io::stdout());
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
+    }
     let mut config = Config::from_env().context("reading the RELINK_* configuration")?;
     config.dry_run |= cli.dry_run;
     let aws = (cli.region.as_deref(), cli.profile.as_deref());
@@ -182,6 +208,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             run_audit(config, aws, &filter, fix, cli.json).await
         }
         Command::Dlq { action, queue } => run_dlq(config, aws, action, queue, cli.json).await,
+        Command::Completions { .. } | Command::Man => Ok(ExitCode::SUCCESS),
     }
 }
 

@@ -245,3 +245,34 @@ fn dlq_purge_deletes_only_what_is_older() {
         missing.stderr()
     );
 }
+
+#[test]
+fn version_completions_and_manual_need_no_aws() {
+    let version = relink_bare(&["--version"], &[]);
+    assert!(version.success(), "{}", version.stderr());
+    let line = String::from_utf8_lossy(&version.output.stdout).into_owned();
+    assert!(
+        line.starts_with(concat!("relink ", env!("CARGO_PKG_VERSION"), " (")),
+        "{line}"
+    );
+
+    let bash = relink_bare(&["completions", "bash"], &[]);
+    let script = String::from_utf8_lossy(&bash.output.stdout).into_owned();
+    assert!(bash.success() && script.contains("complete -F"), "{script}");
+    for subcommand in ["deployment", "sweep", "audit", "dlq"] {
+        assert!(script.contains(subcommand), "{subcommand} not completed");
+    }
+
+    let man = relink_bare(&["man"], &[]);
+    let page = String::from_utf8_lossy(&man.output.stdout).into_owned();
+    assert!(man.success() && page.starts_with(".ie"), "{page}");
+    assert!(page.contains(".TH relink 1"), "{page}");
+
+    let unknown = relink_bare(&["completions", "cmd.exe"], &[]);
+    assert_eq!(
+        unknown.output.status.code(),
+        Some(2),
+        "{}",
+        unknown.stderr()
+    );
+}

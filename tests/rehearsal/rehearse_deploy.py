@@ -2,7 +2,7 @@
 """The deployment rehearsal: what the GitHub workflows do between `cargo` and a running function,
 done on this machine without an AWS account, and proved by running the result.
 
-1. build   as the workflow builds: scripts/build-lambda (sam build with cargo-lambda, arm64);
+1. build   as the workflow builds: scripts/build-lambda (sam build, the Makefile: static arm64);
 2. hand over as the workflows do, including what GitHub does to the files: the producing job's
            `handover*` steps, then the artifact round trip (``artifact_round_trip``: GitHub's
            artifacts keep no file modes), then in a fresh checkout the consuming job's download and
@@ -136,7 +136,7 @@ def checkout(destination: Path) -> None:
 # --- the steps --------------------------------------------------------------------------------
 
 def build() -> None:
-    say(1, "scripts/build-lambda (sam build, cargo-lambda, arm64)")
+    say(1, "scripts/build-lambda (sam build, the Makefile: static arm64)")
     run(["scripts/build-lambda"], ROOT, step=1)
 
 
@@ -209,7 +209,9 @@ def check(zipped: Path, workspace: Path) -> Path:
     newest = max(versions, default=(0,))
     if newest > AL2023_GLIBC:
         raise StepFailed(4, f"bootstrap needs glibc {'.'.join(map(str, newest))}; provided.al2023 has 2.34")
-    print(f"   bootstrap {stat.filemode(mode)}, aarch64 ELF, needs {sorted(needed)}, glibc <= {'.'.join(map(str, newest))}")
+    linking = (f"dynamically linked against {sorted(needed)}, glibc <= {'.'.join(map(str, newest))}"
+               if needed or interpreter else "statically linked")
+    print(f"   bootstrap {stat.filemode(mode)}, aarch64 ELF, {linking}")
     return bootstrap
 
 

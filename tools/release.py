@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""Release helpers for scripts/release-check and .github/workflows/release.yml.
+
+  release.py versions [TAG]          the version, when Cargo.toml, CHANGELOG.md's top entry,
+                                     template.yaml's SemanticVersion (and TAG, vX.Y.Z) agree
+  release.py notes VERSION           CHANGELOG.md's entry for VERSION (the release notes)
+  release.py template VERSION ZIP    template.yaml as a release ships it: the function's code is the
+                                     zip beside it (no build step), the source URL the tag's
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def versions(tag: str | None) -> str:
+    cargo = tomllib.loads((ROOT / "Cargo.toml").read_text())["package"]["version"]
+    changelog = re.search(r"^## \[([^\]]+)\]", (ROOT / "CHANGELOG.md").read_text(), re.M)
+    template = re.search(r"^\s+SemanticVersion:\s*(\S+)", (ROOT / "template.yaml").read_text(), re.M)
+    found = {
+        "Cargo.toml": cargo,
+        "CHANGELOG.md (top entry)": changelog.group(1) if changelog else None,
+        "template.yaml (SemanticVersion)": template.group(1) if template else None,
+    }
+    if tag is not None:
+        found[f"the tag {tag}"] = tag[1:] if tag.startswith("v") else None
+    if len(set(found.values())) != 1:
+        lines = "\n".join(f"  {where}: {version}" for where, version in found.items())
+        raise SystemExit(f"release: the versions disagree:\n{lines}")
+    return cargo
+
+
+def notes(version: str) -> str:
+    text = (ROOT / "CHANGELOG.md").read_text()
+    match = re.search(rf"^## \[{re.escape(version)}\][^\n]*\n(.*?)(?=^## \[|\Z)", text, re.M | re.S)
+    if not match:
+        raise SystemExit(f"release: CHANGELOG.md has no entry for {version}")
+    return match.group(1).strip() + "\n"
+
+
+def template(version: str, zip_name: str) -> str:
+    text = (ROOT / "template.yaml").read_text()
+    build = re.compile(r"\n    Metadata:\n(?:      #[^\n]*\n)*      BuildMethod: makefile")
+    if not build.search(text) or "      CodeUri: .\n" not in text:
+        raise SystemExit("release: template.yaml's function no longer reads as expected")
+    text = build.sub("", text, count=1)
+    text = text.replace("      CodeUri: .\n", f"      CodeUri: {zip_name}\n", 1)
+    return text
+
+
+def main() -> int:
+    command, *args = sys.argv[1:] or ["help"]
+    if command == "versions":
+        print(versions(args[0] if args else None))
+    elif command == "notes":
+        print(notes(args[0]), end="")
+    elif command == "template":
+        print(template(args[0], args[1]), end="")
+    else:
+        print(__doc__)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
