@@ -4,8 +4,12 @@
   release.py versions [TAG]          the version, when Cargo.toml, CHANGELOG.md's top entry,
                                      template.yaml's SemanticVersion (and TAG, vX.Y.Z) agree
   release.py notes VERSION           CHANGELOG.md's entry for VERSION (the release notes)
-  release.py template VERSION ZIP    template.yaml as a release ships it: the function's code is the
-                                     zip beside it (no build step), the source URL the tag's
+  release.py template VERSION ZIP [--sar]
+                                     template.yaml as a release ships it: the function's code is the
+                                     zip beside it (no build step); without the Serverless
+                                     Application Repository's metadata (its LicenseUrl and ReadmeUrl
+                                     name files a user's download lacks) unless --sar, for
+                                     `sam publish` from the repository's root
 """
 
 from __future__ import annotations
@@ -43,12 +47,17 @@ def notes(version: str) -> str:
     return match.group(1).strip() + "\n"
 
 
-def template(version: str, zip_name: str) -> str:
+def template(version: str, zip_name: str, sar: bool) -> str:
     text = (ROOT / "template.yaml").read_text()
     build = re.compile(r"\n    Metadata:\n(?:      #[^\n]*\n)*      BuildMethod: makefile")
-    if not build.search(text) or "      CodeUri: .\n" not in text:
+    repository = re.compile(r"^  # `sam publish`.*?^  AWS::ServerlessRepo::Application:\n(?:    [^\n]*\n)+", re.M | re.S)
+    if not build.search(text) or "      CodeUri: .\n" not in text or not repository.search(text):
         raise SystemExit("release: template.yaml's function no longer reads as expected")
+    if version not in repository.search(text).group(0):
+        raise SystemExit(f"release: template.yaml's SemanticVersion is not {version}")
     text = build.sub("", text, count=1)
+    if not sar:
+        text = repository.sub("", text, count=1)
     text = text.replace("      CodeUri: .\n", f"      CodeUri: {zip_name}\n", 1)
     return text
 
@@ -60,7 +69,7 @@ def main() -> int:
     elif command == "notes":
         print(notes(args[0]), end="")
     elif command == "template":
-        print(template(args[0], args[1]), end="")
+        print(template(args[0], args[1], "--sar" in args[2:]), end="")
     else:
         print(__doc__)
         return 2

@@ -16,10 +16,14 @@ done on this machine without an AWS account, and proved by running the result.
            groups and classic load balancer and the invocation succeeded.
 
 Usage: rehearse_deploy.py [--workflows DIR] [--expect-failure-at N]
+       rehearse_deploy.py --release TEMPLATE
   --workflows DIR        the workflow files to rehearse (default .github/workflows); the workflows
                          as they were before the hand-over fix are in tests/rehearsal/before-fix/
   --expect-failure-at N  succeed only if the rehearsal fails at step N (shows that it catches the
                          defect it exists for)
+  --release TEMPLATE     a release's template, its zip beside it (scripts/release-check): steps 3
+                         to 5 as a user deploying the release runs them, no build and no hand-over;
+                         the uploaded zip must be the released one, byte for byte
 """
 
 from __future__ import annotations
@@ -160,8 +164,8 @@ def hand_over(workflows: dict[str, dict[str, Any]], workspace: Path) -> None:
         run(command, workspace, step=2)
 
 
-def package(workspace: Path, emulator: Emulator) -> Path:
-    say(3, "sam package (as sam deploy packages the built template) against the emulator's S3")
+def package(workspace: Path, emulator: Emulator, template: Path | None = None) -> Path:
+    say(3, "sam package (as sam deploy packages the template) against the emulator's S3")
     import boto3
 
     s3 = boto3.client("s3", endpoint_url=emulator.endpoint, region_name="us-east-1",
@@ -169,7 +173,8 @@ def package(workspace: Path, emulator: Emulator) -> Path:
     s3.create_bucket(Bucket=BUCKET)
     env = dict(os.environ, AWS_ENDPOINT_URL=emulator.endpoint, AWS_ACCESS_KEY_ID="harness",
                AWS_SECRET_ACCESS_KEY="harness", AWS_REGION="us-east-1", SAM_CLI_TELEMETRY="0")
-    run(["sam", "package", "--s3-bucket", BUCKET, "--output-template-file", "packaged.yaml",
+    chosen = ["--template-file", str(template)] if template else []
+    run(["sam", "package", *chosen, "--s3-bucket", BUCKET, "--output-template-file", "packaged.yaml",
          "--region", "us-east-1", "--no-progressbar"], workspace, env=env, step=3)
     packaged = (workspace / "packaged.yaml").read_text()
     match = re.search(r"CodeUri:\s*s3://([^/\s]+)/(\S+)", packaged)
@@ -249,11 +254,38 @@ def rehearse(workflows_dir: Path) -> None:
             emulator.stop()
 
 
+def rehearse_release(template: Path) -> None:
+    released = re.search(r"^      CodeUri:\s*(\S+\.zip)\s*$", template.read_text(), re.M)
+    if not released:
+        raise StepFailed(3, f"{template} names no zip as the function's CodeUri")
+    with tempfile.TemporaryDirectory(prefix="relink-release-") as tmp:
+        workspace = Path(tmp)
+        emulator = Emulator()
+        try:
+            zipped = package(workspace, emulator, template.resolve())
+            if zipped.read_bytes() != (template.parent / released.group(1)).read_bytes():
+                raise StepFailed(3, f"sam package uploaded something other than {released.group(1)}")
+            print(f"   the uploaded zip is {released.group(1)}, byte for byte")
+            bootstrap = check(zipped, workspace)
+            run_it(bootstrap, emulator)
+        finally:
+            emulator.stop()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workflows", type=Path, default=ROOT / ".github" / "workflows")
     parser.add_argument("--expect-failure-at", type=int)
+    parser.add_argument("--release", type=Path)
     args = parser.parse_args()
+    if args.release:
+        try:
+            rehearse_release(args.release)
+        except StepFailed as failure:
+            print(f"rehearsal of the release {args.release}: {failure}", flush=True)
+            return 1
+        print(f"rehearsal of the release {args.release}: its function runs and relinks")
+        return 0
     try:
         rehearse(args.workflows)
     except StepFailed as failure:
