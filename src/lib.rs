@@ -27,7 +27,8 @@
 //! The edges:
 //! - [`aws`]: one adapter module per AWS service, plain functions over the SDK clients;
 //! - [`relink`]: the rounds of AWS calls around the core, for any number of jobs;
-//! - [`sweep`]: the scheduled safety net; [`audit`]: `relink audit`; [`dlq`]: `relink dlq`;
+//! - [`sweep`]: the scheduled safety net; [`audit`]: `relink audit`; [`organization`]: the audit
+//!   across accounts and regions; [`dlq`]: `relink dlq`;
 //! - [`invocation`]: one invocation's use case; [`lambda`]: the Lambda edge (response, errors);
 //! - [`render`]: everything the `relink` CLI prints for people.
 
@@ -48,6 +49,8 @@ pub mod invocation;
 pub mod lambda;
 pub mod live;
 pub mod metrics;
+#[cfg(feature = "aws")]
+pub mod organization;
 pub mod plan;
 #[cfg(feature = "aws")]
 pub mod relink;

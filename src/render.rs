@@ -5,6 +5,7 @@
 use crate::audit::{AuditReport, AuditRow, Role, State};
 use crate::dlq::{Letter, Replayed};
 use crate::lambda::Response;
+use crate::organization::OrganizationReport;
 use crate::plan::short_name;
 use crate::report::{Attachments, Report};
 use crate::sweep::SweepSummary;
@@ -186,6 +187,48 @@ fn audit_cells(row: &AuditRow) -> [String; 6] {
         or_dash(&extra.join(",")),
         row.state.as_str().to_owned(),
     ]
+}
+
+/// The multi-account audit: one table (account, region, deployment group, Auto Scaling group,
+/// state, missing), the reasons of what failed, was not live or unreachable, and a summary.
+pub fn organization(report: &OrganizationReport) -> String {
+    let mut table = Table::new();
+    table.load_style(presets::NOTHING).set_header([
+        "ACCOUNT",
+        "REGION",
+        "DEPLOYMENT GROUP",
+        "AUTO SCALING GROUP",
+        "STATE",
+        "MISSING",
+    ]);
+    for row in &report.rows {
+        table.add_row([
+            row.account.clone(),
+            or_dash(row.region.as_deref().unwrap_or_default()),
+            or_dash(row.deployment_group.as_deref().unwrap_or_default()),
+            or_dash(row.auto_scaling_group.as_deref().unwrap_or_default()),
+            row.state.clone(),
+            or_dash(&row.missing.join(",")),
+        ]);
+    }
+    let mut out = format!("{table}\n");
+    for row in &report.rows {
+        if let (Some(detail), true) = (&row.detail, row.state != "linked") {
+            let place = match &row.region {
+                Some(region) => format!("{} {region}", row.account),
+                None => row.account.clone(),
+            };
+            let _ = writeln!(out, "{}: {place}: {detail}", row.state);
+        }
+    }
+    let s = &report.summary;
+    let a = &s.audit;
+    let _ = writeln!(
+        out,
+        "audit: {} account(s), {} account × region pair(s) audited, {} unreachable; {} Auto Scaling group(s): {} linked, {} drift, {} fixed, {} failed, {} gone, {} not live",
+        s.accounts, s.pairs, s.unreachable, a.auto_scaling_groups, a.linked, a.drift, a.fixed, a.failed, a.gone, a.not_live
+    );
+    out
 }
 
 /// The messages of the dead-letter queue: age, message id, deployments, the error.

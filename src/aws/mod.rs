@@ -1,10 +1,12 @@
 //! AWS adapters: one module per service, plain functions over the SDK clients. They translate
 //! between SDK types and the plain data of [`crate::decision`] and [`crate::plan`].
 
+pub mod account;
 pub mod autoscaling;
 pub mod codedeploy;
 pub mod elb;
 pub mod elbv2;
+pub mod organizations;
 pub mod sqs;
 pub mod sts;
 
@@ -57,24 +59,7 @@ impl Clients {
     /// [`Clients::from_env`], with the region and the profile given when they are (the CLI's
     /// `--region` and `--profile`).
     pub async fn from_env_with(region: Option<&str>, profile: Option<&str>) -> Self {
-        let mut loader = aws_config::defaults(BehaviorVersion::latest());
-        if let Some(region) = region {
-            loader = loader.region(aws_config::Region::new(region.to_owned()));
-        }
-        if let Some(profile) = profile {
-            loader = loader.profile_name(profile);
-        }
-        let config = loader
-            .http_client(https_client())
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-                    .operation_timeout(OPERATION_TIMEOUT)
-                    .build(),
-            )
-            .load()
-            .await;
-        Self::new(&config)
+        Self::new(&load_config(region, profile).await)
     }
 
     /// Builds the clients from an already loaded configuration.
@@ -89,6 +74,41 @@ impl Clients {
             sqs: aws_sdk_sqs::Client::new(config),
         }
     }
+}
+
+/// The standard AWS configuration (region, credentials, `AWS_ENDPOINT_URL`, `AWS_MAX_ATTEMPTS`,
+/// …) with this crate's HTTPS client and timeouts; the region and the profile given when they are.
+pub async fn load_config(region: Option<&str>, profile: Option<&str>) -> SdkConfig {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(region) = region {
+        loader = loader.region(aws_config::Region::new(region.to_owned()));
+    }
+    if let Some(profile) = profile {
+        loader = loader.profile_name(profile);
+    }
+    loader
+        .http_client(https_client())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .operation_timeout(OPERATION_TIMEOUT)
+                .build(),
+        )
+        .load()
+        .await
+}
+
+/// `base` acting with other credentials (a role assumed in another account); the region, the
+/// HTTPS client and the timeouts stay.
+pub fn with_credentials(
+    base: &SdkConfig,
+    credentials: aws_credential_types::Credentials,
+) -> SdkConfig {
+    base.to_builder()
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(credentials),
+        )
+        .build()
 }
 
 /// The HTTPS client every AWS client uses: rustls with the ring crypto provider and the

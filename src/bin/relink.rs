@@ -12,6 +12,7 @@ use codedeploy_relink::config::{AllowList, Config};
 use codedeploy_relink::dlq;
 use codedeploy_relink::invocation::{Caller, Relinker};
 use codedeploy_relink::lambda;
+use codedeploy_relink::organization::{audit_organization, Accounts, Regions, Scope};
 use codedeploy_relink::render;
 use codedeploy_relink::report::{Outcome, Report};
 use serde_json::{json, Value};
@@ -26,6 +27,8 @@ Examples:
   relink --dry-run deployment d-75I7MBT7C              plan one deployment, change nothing
   relink sweep --lookback-hours 72                     what the scheduled sweep does, once
   relink audit --application 'web*' --fix              check (and fix) a region's groups
+  relink audit --accounts organization --regions all --role-name RelinkAudit
+                                                       the same in every account and region
   relink dlq replay --stack codedeploy-relink          replay what waits in the dead-letter queue
 
 AWS: credentials and region as for the AWS CLI (AWS_PROFILE, AWS_REGION, …, or --profile,
@@ -80,7 +83,13 @@ enum Command {
     /// Compares the Auto Scaling groups each deployment group points at, and running deployments'
     /// replacement groups its load balancers serve, with its load balancer info. Exits 1 while
     /// drift remains.
-    #[command(after_help = "Example:\n  relink audit --application 'web*'\n  relink audit --fix")]
+    ///
+    /// With --accounts or --regions, audits every account × region pair (the role --role-name
+    /// assumed in each account) and exits 1 for drift, 4 for an account or region that could
+    /// not be audited, 5 for both.
+    #[command(
+        after_help = "Examples:\n  relink audit --application 'web*'\n  relink audit --fix\n  relink audit --accounts 111111111111,222222222222 --regions us-east-1,eu-west-1 --role-name RelinkAudit\n  relink audit --accounts organization --regions all --role-name RelinkAudit --fix"
+    )]
     Audit {
         /// Only applications matching this pattern (* and ? wildcards).
         #[arg(long)]
@@ -91,6 +100,22 @@ enum Command {
         /// Attach what is missing to live groups (the function's rules; --dry-run still wins).
         #[arg(long)]
         fix: bool,
+        /// Accounts: ids separated by commas, or "organization" (its active accounts; from the
+        /// management account or a delegated administrator).
+        #[arg(long, requires = "role_name", value_parser = Accounts::parse)]
+        accounts: Option<Accounts>,
+        /// Regions: names separated by commas, or "all" (those each account has enabled).
+        #[arg(long, value_parser = Regions::parse)]
+        regions: Option<Regions>,
+        /// The role to assume in each account (templates/audit-role.yaml creates it).
+        #[arg(long, requires = "accounts")]
+        role_name: Option<String>,
+        /// The external id the role's trust policy requires.
+        #[arg(long, requires = "role_name")]
+        external_id: Option<String>,
+        /// Accounts, and account × region pairs, audited at once.
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+        concurrency: u16,
     },
     /// Run the scheduled sweep once.
     ///
@@ -203,9 +228,24 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             application,
             deployment_group,
             fix,
+            accounts,
+            regions,
+            role_name,
+            external_id,
+            concurrency,
         } => {
             let filter = AllowList::single(application.as_deref(), deployment_group.as_deref());
-            run_audit(config, aws, &filter, fix, cli.json).await
+            if accounts.is_none() && regions.is_none() {
+                return run_audit(config, aws, &filter, fix, cli.json).await;
+            }
+            let scope = Scope {
+                accounts: accounts.unwrap_or(Accounts::Current),
+                regions: regions.unwrap_or(Regions::Current),
+                role_name,
+                external_id,
+                concurrency: usize::from(concurrency),
+            };
+            run_organization_audit(config, aws, &filter, fix, &scope, cli.json).await
         }
         Command::Dlq { action, queue } => run_dlq(config, aws, action, queue, cli.json).await,
         Command::Completions { .. } | Command::Man => Ok(ExitCode::SUCCESS),
@@ -298,18 +338,8 @@ async fn run_audit(
     fix: bool,
     json: bool,
 ) -> Result<ExitCode> {
-    use std::io::IsTerminal;
     let clients = clients(aws).await;
-    let bar = if json || !std::io::stderr().is_terminal() {
-        indicatif::ProgressBar::hidden()
-    } else {
-        indicatif::ProgressBar::new(0).with_style(
-            indicatif::ProgressStyle::with_template(
-                "{spinner} scanning applications {pos}/{len} {wide_bar} {elapsed}",
-            )
-            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        )
-    };
+    let bar = progress_bar(json, "scanning applications");
     let progress = |done: usize, total: usize| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
@@ -328,6 +358,46 @@ async fn run_audit(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+async fn run_organization_audit(
+    config: Config,
+    (region, profile): AwsChoice<'_>,
+    filter: &AllowList,
+    fix: bool,
+    scope: &Scope,
+    json: bool,
+) -> Result<ExitCode> {
+    let base = codedeploy_relink::aws::load_config(region, profile).await;
+    let bar = progress_bar(json, "auditing account × region pairs");
+    let progress = |done: usize, total: usize| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    };
+    let report = audit_organization(&base, &config, filter, fix, scope, &progress)
+        .await
+        .context("auditing the accounts")?;
+    bar.finish_and_clear();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render::organization(&report));
+    }
+    Ok(ExitCode::from(report.exit_code()))
+}
+
+/// A progress bar on standard error, hidden for --json and when standard error is not a terminal.
+fn progress_bar(json: bool, what: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if json || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    indicatif::ProgressBar::new(0).with_style(
+        indicatif::ProgressStyle::with_template(&format!(
+            "{{spinner}} {what} {{pos}}/{{len}} {{wide_bar}} {{elapsed}}"
+        ))
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    )
 }
 
 async fn run_dlq(

@@ -12,6 +12,9 @@ behaviour and not moto's (see ../shared/domain.md, "The moto emulator where it d
 - Load balancers: targets and instances being deregistered are reported as draining
   (DescribeTargetHealth) or "InService: Instance deregistration currently in progress"
   (DescribeInstanceHealth) while ``DRAINING`` lists them, as AWS does during connection draining.
+- Accounts: STS AssumeRole refuses a role that does not exist in its account, or whose trust
+  policy asks for another external id (AccessDenied, as AWS; moto grants every AssumeRole); the
+  Account API's ListRegions (which moto lacks) answers from ``REGIONS`` and ``OPTED_IN``.
 """
 
 from __future__ import annotations
@@ -19,8 +22,11 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import warnings
 from typing import Any
 
+from moto.account import urls as account_urls
+from moto.account.responses import AccountResponse
 from moto.autoscaling import models as autoscaling_models
 from moto.autoscaling.exceptions import ValidationError
 from moto.codedeploy import models as codedeploy_models
@@ -30,6 +36,9 @@ from moto.core.responses import ActionResult
 from moto.elb import models as elb_models
 from moto.elb.responses import ELBResponse
 from moto.elbv2 import models as elbv2_models
+from moto.iam import models as iam_models
+from moto.sts import models as sts_models
+from moto.sts.exceptions import STSClientError
 
 MAX_ATTACH_PER_CALL = 10
 PAGE_SIZE = int(os.environ.get("RELINK_EMULATOR_PAGE_SIZE", "100"))
@@ -259,4 +268,61 @@ def _describe_instance_health_with_descriptions(self: Any) -> ActionResult:
 elbv2_models.ELBv2Backend.describe_target_health = _describe_target_health_with_draining
 ELBResponse.describe_instance_health = _describe_instance_health_with_descriptions
 
-__all__ = ["DRAINING", "MAX_ATTACH_PER_CALL", "epoch", "prune", "elb_models"]
+
+# --- Accounts -------------------------------------------------------------------------------------
+
+# The regions ListRegions reports: enabled by default, and opt-in ones (disabled unless an
+# account is in OPTED_IN for them).
+REGIONS = {
+    "us-east-1": "ENABLED_BY_DEFAULT", "us-east-2": "ENABLED_BY_DEFAULT", "us-west-2": "ENABLED_BY_DEFAULT",
+    "eu-west-1": "ENABLED_BY_DEFAULT", "eu-central-1": "ENABLED_BY_DEFAULT",
+    "ap-southeast-2": "ENABLED_BY_DEFAULT", "af-south-1": "DISABLED", "me-south-1": "DISABLED",
+}
+OPTED_IN: dict[str, set[str]] = {}  # account -> opt-in regions it enabled
+_assume_role = sts_models.STSBackend.assume_role
+
+
+def _assume_existing_role(self: Any, **kwargs: Any) -> Any:
+    arn = kwargs["role_arn"]
+    denied = STSClientError(
+        "AccessDenied",
+        f"User: arn:aws:iam::{self.account_id}:user/relink is not authorized to perform: sts:AssumeRole on resource: {arn}",
+    )
+    account, _, name = arn.split(":", 4)[4].partition(":role/")
+    try:
+        role = iam_models.iam_backends[account]["aws"].get_role(name.rsplit("/", 1)[-1])
+    except Exception:
+        raise denied from None
+    trust = json.loads(role.assume_role_policy_document or "{}")
+    wanted = [
+        statement.get("Condition", {}).get("StringEquals", {}).get("sts:ExternalId")
+        for statement in trust.get("Statement", [])
+    ]
+    if any(w is not None and w != kwargs.get("external_id") for w in wanted):
+        raise denied
+    return _assume_role(self, **kwargs)
+
+
+def _list_regions(self: Any) -> ActionResult:
+    account = self._get_param("AccountId") or self.current_account
+    wanted = self._get_param("RegionOptStatusContains") or ["ENABLED", "ENABLED_BY_DEFAULT", "DISABLED"]
+    regions = [
+        {"RegionName": name, "RegionOptStatus": "ENABLED" if name in OPTED_IN.get(account, ()) else status}
+        for name, status in sorted(REGIONS.items())
+    ]
+    regions = [r for r in regions if r["RegionOptStatus"] in wanted]
+    start = int(self._get_param("NextToken") or 0)
+    size = int(self._get_param("MaxResults") or 20)
+    page: dict[str, Any] = {"Regions": regions[start:start + size]}
+    if start + size < len(regions):
+        page["NextToken"] = str(start + size)
+    return ActionResult(page)
+
+
+sts_models.STSBackend.assume_role = _assume_existing_role
+# STS's model names no AccessDenied shape; the error is serialised as AWS sends it all the same.
+warnings.filterwarnings("ignore", message=r"Exception\(STSClientError\) with code AccessDenied")
+AccountResponse.list_regions = _list_regions
+account_urls.url_paths["{0}/listRegions$"] = AccountResponse.dispatch
+
+__all__ = ["DRAINING", "OPTED_IN", "MAX_ATTACH_PER_CALL", "epoch", "prune", "elb_models"]

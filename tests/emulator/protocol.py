@@ -22,6 +22,14 @@ Commands:
   {"op": "lambda", "command": [...], "event": {...}, "env": {...}, "function_arn": ...}
                                             run a Lambda binary for one event against a local Runtime
                                             API and this emulator -> {"path", "body", "logs"}
+  {"op": "role", "name": ..., "external_id": ...}   an IAM role the default account may assume
+                                            (with that external id when given) -> its ARN
+  {"op": "organization", "members": N}      an organization of the default account with N member
+                                            accounts -> their ids
+  {"op": "opt_in", "region": ...}           the account enables an opt-in region (ListRegions)
+
+Every command may name "account" and "region": it then acts on that account's and region's world
+(default: 123456789012, us-east-1).
 
 Build spec (all optional): application, deployment_group, deployment_id, target_groups (count),
 classic_load_balancers (count), capacity, compute_platform, deployment_type, deployment_option,
@@ -40,12 +48,19 @@ from typing import Any, TextIO
 
 from runtime_api import FUNCTION_ARN, invoke
 from server import Emulator
-from world import World
+from moto.core import DEFAULT_ACCOUNT_ID
+from world import REGION, World, moto_fixes
 
 
 def serve(commands: TextIO = sys.stdin, answers: TextIO = sys.stdout) -> int:
     emulator = Emulator()
-    world = World(emulator.endpoint)
+    worlds: dict[tuple[str, str], World] = {}
+
+    def world_of(command: dict[str, Any]) -> World:
+        where = (command.get("account", DEFAULT_ACCOUNT_ID), command.get("region", REGION))
+        if where not in worlds:
+            worlds[where] = World(emulator.endpoint, *where)
+        return worlds[where]
 
     def reply(message: dict[str, Any]) -> None:
         answers.write(json.dumps(message) + "\n")
@@ -56,7 +71,8 @@ def serve(commands: TextIO = sys.stdin, answers: TextIO = sys.stdout) -> int:
         if not line.strip():
             continue
         try:
-            reply({"ok": True, "result": answer(emulator, world, json.loads(line))})
+            command = json.loads(line)
+            reply({"ok": True, "result": answer(emulator, world_of(command), command)})
         except Exception as error:  # every failure goes to the test, which fails with it
             reply({"ok": False, "error": f"{type(error).__name__}: {error}"})
     emulator.stop()
@@ -123,6 +139,13 @@ def answer(emulator: Emulator, world: World, command: dict[str, Any]) -> Any:
         return None
     if op == "messages":
         return world.messages(command["url"])
+    if op == "role":
+        return world.role(command["name"], command.get("external_id"))
+    if op == "organization":
+        return world.organization(int(command["members"]))
+    if op == "opt_in":
+        moto_fixes.OPTED_IN.setdefault(world.account, set()).add(world.region)
+        return None
     if op == "requests":
         return emulator.log.snapshot()
     if op == "reset_requests":

@@ -20,6 +20,7 @@ application and deployment group. Deployments on it are made one after another (
 from __future__ import annotations
 
 import datetime
+import json
 import random
 import string
 from typing import Any
@@ -45,33 +46,17 @@ def new_deployment_id() -> str:
     return "d-" + "".join(random.choices(string.ascii_uppercase + string.digits, k=9))
 
 
-def codedeploy_backend() -> Any:
-    return codedeploy_models.codedeploy_backends[DEFAULT_ACCOUNT_ID][REGION]
-
-
-def autoscaling_backend() -> Any:
-    return autoscaling_models.autoscaling_backends[DEFAULT_ACCOUNT_ID][REGION]
-
-
-def elb_backend() -> Any:
-    return elb_models.elb_backends[DEFAULT_ACCOUNT_ID][REGION]
-
-
-def sqs_backend() -> Any:
-    return sqs_models.sqs_backends[DEFAULT_ACCOUNT_ID][REGION]
-
-
-def elbv2_backend() -> Any:
-    return elbv2_models.elbv2_backends[DEFAULT_ACCOUNT_ID][REGION]
-
-
 class World:
     """Builds blue/green worlds through the AWS APIs and plays CodeDeploy's part."""
 
-    def __init__(self, endpoint: str) -> None:
+    def __init__(self, endpoint: str, account: str = DEFAULT_ACCOUNT_ID, region: str = REGION) -> None:
+        """The world of one account and region: the harness's requests name the account in moto's
+        ``x-moto-account-id`` header."""
+        self.account, self.region = account, region
         session = boto3.session.Session(
-            aws_access_key_id=HARNESS_KEY, aws_secret_access_key=HARNESS_KEY, region_name=REGION
+            aws_access_key_id=HARNESS_KEY, aws_secret_access_key=HARNESS_KEY, region_name=region
         )
+        session.events.register("before-sign", self._name_account)
         config = BotoConfig(retries={"max_attempts": 1})
         client = lambda name: session.client(name, endpoint_url=endpoint, config=config)  # noqa: E731
         self.ec2 = client("ec2")
@@ -80,15 +65,60 @@ class World:
         self.autoscaling = client("autoscaling")
         self.codedeploy = client("codedeploy")
         self.sqs = client("sqs")
+        self.iam = client("iam")
+        self.organizations = client("organizations")
         self._network: dict[str, Any] | None = None
         self.shifted: set[str] = set()  # deployments whose traffic is on their copy
+
+    def _name_account(self, request: Any, **_: Any) -> None:
+        request.headers["x-moto-account-id"] = self.account
+
+    # moto's backends of this world's account and region, for what no AWS API does.
+    def codedeploy_backend(self) -> Any:
+        return codedeploy_models.codedeploy_backends[self.account][self.region]
+
+    def autoscaling_backend(self) -> Any:
+        return autoscaling_models.autoscaling_backends[self.account][self.region]
+
+    def elb_backend(self) -> Any:
+        return elb_models.elb_backends[self.account][self.region]
+
+    def sqs_backend(self) -> Any:
+        return sqs_models.sqs_backends[self.account][self.region]
+
+    def elbv2_backend(self) -> Any:
+        return elbv2_models.elbv2_backends[self.account][self.region]
+
+    def role(self, name: str, external_id: str | None = None) -> str:
+        """An IAM role in this world's account that the default account may assume (with the
+        external id when given) -> its ARN."""
+        statement: dict[str, Any] = {
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:root"},
+            "Action": "sts:AssumeRole",
+        }
+        if external_id is not None:
+            statement["Condition"] = {"StringEquals": {"sts:ExternalId": external_id}}
+        policy = json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+        return self.iam.create_role(RoleName=name, AssumeRolePolicyDocument=policy)["Role"]["Arn"]
+
+    def organization(self, members: int) -> list[str]:
+        """An organization whose management account is this world's, with `members` new accounts
+        -> their ids."""
+        self.organizations.create_organization(FeatureSet="ALL")
+        return [
+            self.organizations.create_account(AccountName=f"member-{i}", Email=f"member-{i}@example.com")[
+                "CreateAccountStatus"
+            ]["AccountId"]
+            for i in range(1, members + 1)
+        ]
 
     def network(self) -> dict[str, Any]:
         if self._network is None:
             vpc = self.ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
             subnets = [
                 # /18: room for the instances of hundreds of groups (benchmarks build 300).
-                self.ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i * 64}.0/18", AvailabilityZone=f"{REGION}{az}")[
+                self.ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i * 64}.0/18", AvailabilityZone=f"{self.region}{az}")[
                     "Subnet"
                 ]["SubnetId"]
                 for i, az in enumerate("ab")
@@ -168,7 +198,7 @@ class World:
         group_args: dict[str, Any] = {
             "applicationName": app,
             "deploymentGroupName": group,
-            "serviceRoleArn": f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/CodeDeployServiceRole",
+            "serviceRoleArn": f"arn:aws:iam::{self.account}:role/CodeDeployServiceRole",
             "autoScalingGroups": [original],
             "deploymentStyle": style,
         }
@@ -211,7 +241,7 @@ class World:
         app = spec.get("application", "web")
         group = spec.get("deployment_group", "web-bg")
         deployment_id = spec.get("deployment_id") or new_deployment_id()
-        dg = codedeploy_backend().deployment_groups[app][group]
+        dg = self.codedeploy_backend().deployment_groups[app][group]
         current = dg.auto_scaling_groups[0]
         moto_id = self.codedeploy.create_deployment(
             applicationName=app,
@@ -221,7 +251,7 @@ class World:
                 "s3Location": {"bucket": "releases", "key": f"{app}-{deployment_id}.zip", "bundleType": "zip"},
             },
         )["deploymentId"]
-        backend = codedeploy_backend()
+        backend = self.codedeploy_backend()
         deployment = backend.deployments.pop(moto_id)
         deployment.deployment_id = deployment_id
         backend.deployments[deployment_id] = deployment
@@ -248,7 +278,7 @@ class World:
         if spec.get("replacement") == "deleted":
             self.autoscaling.delete_auto_scaling_group(AutoScalingGroupName=replacement, ForceDelete=True)
         elif spec.get("replacement") == "deleting":
-            autoscaling_backend().autoscaling_groups[replacement].status = "Delete in progress"
+            self.autoscaling_backend().autoscaling_groups[replacement].status = "Delete in progress"
         if "created_hours_ago" in spec:
             self.backdate(deployment_id, float(spec["created_hours_ago"]))
         return {
@@ -279,7 +309,7 @@ class World:
 
     def set_state(self, deployment_id: str, status: str, traffic_shifted: bool, target_groups: list[str]) -> None:
         """Moves a deployment to a status, as CodeDeploy would, moving traffic when it moves."""
-        deployment = codedeploy_backend().deployments[deployment_id]
+        deployment = self.codedeploy_backend().deployments[deployment_id]
         deployment.target_instances = {"autoScalingGroups": target_groups} if target_groups else None
         deployment.status = status
         if target_groups and (traffic_shifted or status == "Succeeded") and status not in ("Failed", "Stopped"):
@@ -315,7 +345,7 @@ class World:
             for key in DRAINING:
                 DRAINING[key] -= ids
             if self.termination_action(dg) == "TERMINATE" and self.group(original)["exists"]:
-                autoscaling_backend().delete_auto_scaling_group(original)
+                self.autoscaling_backend().delete_auto_scaling_group(original)
         dg.auto_scaling_groups = [copy]
         deployment.instance_termination_wait_time_started = False
 
@@ -354,7 +384,7 @@ class World:
                 self.elbv2.deregister_targets(TargetGroupArn=arn, Targets=[{"Id": i} for i in leaving])
                 DRAINING.setdefault(arn, set()).update(leaving)
         for name in load_balancers:
-            elb = elb_backend().get_load_balancer(name)
+            elb = self.elb_backend().get_load_balancer(name)
             leaving = outgoing & set(elb.instance_ids)
             for attr in ("instance_sparse_ids", "instance_autoscaling_ids"):
                 setattr(elb, attr, [i for i in getattr(elb, attr) if i not in leaving])
@@ -402,16 +432,15 @@ class World:
     def scale(self, group: str, desired: int) -> None:
         self.autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=desired)
 
-    @staticmethod
-    def backdate(deployment_id: str, hours: float) -> None:
+    def backdate(self, deployment_id: str, hours: float) -> None:
         """Makes a deployment look created `hours` ago."""
         created = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(hours=hours)
-        codedeploy_backend().deployments[deployment_id].create_time = created.isoformat()
+        self.codedeploy_backend().deployments[deployment_id].create_time = created.isoformat()
 
     def messages(self, url: str) -> list[str]:
         """The bodies of the messages a queue holds, sorted (read from the backend: no receive
         hides or counts them)."""
-        queue = sqs_backend().queues[url.rstrip("/").rsplit("/", 1)[-1]]
+        queue = self.sqs_backend().queues[url.rstrip("/").rsplit("/", 1)[-1]]
         return sorted(m.body for m in queue._messages)
 
     def instances(self, group: str) -> list[str]:
@@ -436,11 +465,10 @@ class World:
             "serving": self.serving(ids),
         }
 
-    @staticmethod
-    def serving(ids: set[str]) -> list[str]:
+    def serving(self, ids: set[str]) -> list[str]:
         """Read from the backends (a harness view, not an AWS call): registered, not draining."""
-        serving = [tg.name for tg in elbv2_backend().target_groups.values() if ids & set(tg.targets)]
-        serving += [lb.name for lb in elb_backend().load_balancers.values() if ids & set(lb.instance_ids)]
+        serving = [tg.name for tg in self.elbv2_backend().target_groups.values() if ids & set(tg.targets)]
+        serving += [lb.name for lb in self.elb_backend().load_balancers.values() if ids & set(lb.instance_ids)]
         return sorted(serving)
 
 

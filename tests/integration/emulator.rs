@@ -171,6 +171,36 @@ impl Emulator {
         self.call(json!({"op": "build", "spec": spec}))
     }
 
+    /// [`Emulator::build`] in another account and region.
+    pub fn build_in(&mut self, account: &str, region: &str, spec: Value) -> Value {
+        self.call(json!({"op": "build", "spec": spec, "account": account, "region": region}))
+    }
+
+    /// [`Emulator::group`] in another account and region.
+    pub fn group_in(&mut self, account: &str, region: &str, name: &str) -> Value {
+        self.call(json!({"op": "group", "name": name, "account": account, "region": region}))
+    }
+
+    /// An IAM role in `account` that the default account may assume (with `external_id` when
+    /// given) -> its ARN.
+    pub fn role(&mut self, account: &str, name: &str, external_id: Option<&str>) -> String {
+        let arn = self.call(
+            json!({"op": "role", "account": account, "name": name, "external_id": external_id}),
+        );
+        arn.as_str().unwrap().to_owned()
+    }
+
+    /// An organization of the default account with `members` new accounts -> their ids.
+    pub fn organization(&mut self, members: u32) -> Vec<String> {
+        let ids = self.call(json!({"op": "organization", "members": members}));
+        serde_json::from_value(ids).unwrap()
+    }
+
+    /// `account` enables the opt-in `region` (what ListRegions reports).
+    pub fn opt_in(&mut self, account: &str, region: &str) {
+        self.call(json!({"op": "opt_in", "account": account, "region": region}));
+    }
+
     /// The next deployment on a deployment group (see `deploy` in tests/emulator/world.py):
     /// `deployment_id`, `replacement_group`, `replaced_group`.
     pub fn deploy(&mut self, spec: Value) -> Value {

@@ -13,6 +13,7 @@ mod fixtures;
 mod live;
 mod metrics;
 mod mocks;
+mod organization;
 mod origin;
 mod robustness;
 mod sweep;

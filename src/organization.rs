@@ -1,0 +1,585 @@
+//! `relink audit` across accounts and regions: the single-region [`audit`] run in every account ×
+//! region pair, with credentials from a role assumed in each account.
+//!
+//! One `AssumeRole` per account; its session serves all of the account's regions (they run well
+//! inside its hour). Accounts are resolved first (`ListAccounts` for the organization), then each
+//! account's session and regions (`ListRegions` for `--regions all`) at most `concurrency` at a
+//! time, then the pairs, at most `concurrency` at a time. Inside a pair the audit keeps its own
+//! bounds ([`crate::aws::MAX_CONCURRENT_CALLS`]); throttling is left to the SDK's retries.
+//!
+//! An account whose role cannot be assumed, whose regions cannot be listed, or a pair whose audit
+//! fails (a region the account has not enabled rejects the session's token) becomes a row with
+//! state `unreachable` and the reason: the run goes on with the others. `--fix` applies in every
+//! pair the single-region audit's rule: only live groups are attached to.
+
+use crate::audit::{audit, AuditReport, AuditRow, AuditSummary};
+use crate::aws::{account, organizations, sts, with_credentials, Clients};
+use crate::config::{AllowList, Config};
+use crate::error::AwsError;
+use crate::plan::short_name;
+use aws_config::SdkConfig;
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Which accounts to audit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Accounts {
+    /// The account of the caller's credentials, without assuming a role.
+    Current,
+    /// These account ids.
+    Listed(Vec<String>),
+    /// Every active account of the organization (`ListAccounts`).
+    Organization,
+}
+
+impl Accounts {
+    /// `organization`, or account ids separated by commas. The error names the entry that is
+    /// not a 12-digit account id.
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        if spec.trim() == "organization" {
+            return Ok(Accounts::Organization);
+        }
+        let ids = list(spec);
+        if ids.is_empty() {
+            return Err(
+                "--accounts is empty: give account ids separated by commas, or \"organization\""
+                    .into(),
+            );
+        }
+        if let Some(bad) = ids
+            .iter()
+            .find(|id| id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(format!(
+                "--accounts: \"{bad}\" is not an AWS account id (12 digits) nor \"organization\""
+            ));
+        }
+        Ok(Accounts::Listed(ids))
+    }
+}
+
+/// Which regions to audit in each account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Regions {
+    /// The region of the configuration (`--region`, `AWS_REGION`, the profile's).
+    Current,
+    /// These regions.
+    Listed(Vec<String>),
+    /// The regions each account has enabled (`ListRegions`).
+    Enabled,
+}
+
+impl Regions {
+    /// `all`, or region names separated by commas. The error names the entry that is not a
+    /// region name.
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        if spec.trim() == "all" {
+            return Ok(Regions::Enabled);
+        }
+        let names = list(spec);
+        if names.is_empty() {
+            return Err(
+                "--regions is empty: give region names separated by commas, or \"all\"".into(),
+            );
+        }
+        if let Some(bad) = names.iter().find(|name| !is_region_name(name)) {
+            return Err(format!(
+                "--regions: \"{bad}\" is not a region name (like eu-west-1) nor \"all\""
+            ));
+        }
+        Ok(Regions::Listed(names))
+    }
+}
+
+fn list(spec: &str) -> Vec<String> {
+    let mut items: Vec<String> = spec
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect();
+    items.sort();
+    items.dedup();
+    items
+}
+
+/// `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`: letters separated by dashes,
+/// ending in a number.
+fn is_region_name(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('-').collect();
+    parts.len() >= 3
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[parts.len() - 1].parse::<u8>().is_ok()
+}
+
+/// Where and how to audit.
+#[derive(Debug, Clone)]
+pub struct Scope {
+    /// The accounts.
+    pub accounts: Accounts,
+    /// The regions of each account.
+    pub regions: Regions,
+    /// The role assumed in each listed account (required unless `accounts` is `Current`).
+    pub role_name: Option<String>,
+    /// The external id the role's trust policy asks for.
+    pub external_id: Option<String>,
+    /// The most accounts, and the most account × region pairs, worked on at once.
+    pub concurrency: usize,
+}
+
+/// The AWS partition of a region: `aws-cn` for China, `aws-us-gov` for GovCloud, else `aws`.
+pub fn partition_of(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+/// The ARN of role `name` in `account`.
+pub fn role_arn(partition: &str, account: &str, name: &str) -> String {
+    format!("arn:{partition}:iam::{account}:role/{name}")
+}
+
+/// One row of the table: one Auto Scaling group of one account and region, or an account or
+/// account × region pair that could not be audited (`state` `unreachable`, `detail` says why).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrganizationRow {
+    /// The account id.
+    pub account: String,
+    /// The region; none when the account itself was unreachable.
+    pub region: Option<String>,
+    /// `application/deployment-group`.
+    pub deployment_group: Option<String>,
+    /// The audited Auto Scaling group.
+    pub auto_scaling_group: Option<String>,
+    /// The single-region audit's state (`linked`, `drift`, `fixed`, `not_live`, …) or
+    /// `unreachable`.
+    pub state: String,
+    /// What is missing (`tg:NAME`, `clb:NAME`); after `--fix`, what was attached.
+    pub missing: Vec<String>,
+    /// Why it failed, is not live, or could not be reached.
+    pub detail: Option<String>,
+}
+
+/// Counts over the whole run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrganizationSummary {
+    /// Accounts visited.
+    pub accounts: usize,
+    /// Account × region pairs audited.
+    pub pairs: usize,
+    /// Accounts and pairs that could not be audited.
+    pub unreachable: usize,
+    /// The single-region counts, summed over the pairs.
+    pub audit: AuditSummary,
+}
+
+/// The multi-account audit's answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrganizationReport {
+    /// Sorted by account, region, deployment group and Auto Scaling group.
+    pub rows: Vec<OrganizationRow>,
+    /// Counts.
+    pub summary: OrganizationSummary,
+}
+
+/// The exit status bit for drift (something missing, or a group that could not be checked).
+pub const EXIT_DRIFT: u8 = 1;
+/// The exit status bit for an account or pair that could not be audited.
+pub const EXIT_UNREACHABLE: u8 = 4;
+
+impl OrganizationReport {
+    /// 0 when everything was audited and linked; [`EXIT_DRIFT`] and [`EXIT_UNREACHABLE`] or-ed
+    /// together otherwise (5: both).
+    pub fn exit_code(&self) -> u8 {
+        let s = &self.summary;
+        let drift = s.audit.drift > 0 || s.audit.failed > 0;
+        (if drift { EXIT_DRIFT } else { 0 })
+            | (if s.unreachable > 0 {
+                EXIT_UNREACHABLE
+            } else {
+                0
+            })
+    }
+
+    /// Adds one pair's audit. Pure.
+    pub fn add_pair(&mut self, account: &str, region: &str, report: AuditReport) {
+        self.summary.pairs += 1;
+        add_counts(&mut self.summary.audit, &report.summary);
+        self.rows.extend(
+            report
+                .rows
+                .iter()
+                .map(|row| audited_row(account, region, row)),
+        );
+    }
+
+    /// Adds an account (no region) or a pair that could not be audited. Pure.
+    pub fn add_unreachable(&mut self, account: &str, region: Option<&str>, reason: String) {
+        self.summary.unreachable += 1;
+        self.rows.push(OrganizationRow {
+            account: account.to_owned(),
+            region: region.map(str::to_owned),
+            deployment_group: None,
+            auto_scaling_group: None,
+            state: "unreachable".into(),
+            missing: Vec::new(),
+            detail: Some(reason),
+        });
+    }
+
+    fn sort(&mut self) {
+        self.rows.sort_by(|a, b| {
+            (
+                &a.account,
+                &a.region,
+                &a.deployment_group,
+                &a.auto_scaling_group,
+            )
+                .cmp(&(
+                    &b.account,
+                    &b.region,
+                    &b.deployment_group,
+                    &b.auto_scaling_group,
+                ))
+        });
+    }
+}
+
+fn audited_row(account: &str, region: &str, row: &AuditRow) -> OrganizationRow {
+    let r = &row.report;
+    let tg = |arns: &[String]| -> Vec<String> {
+        arns.iter()
+            .map(|a| format!("tg:{}", short_name(a)))
+            .collect()
+    };
+    let clb =
+        |names: &[String]| -> Vec<String> { names.iter().map(|n| format!("clb:{n}")).collect() };
+    let missing = [
+        tg(&r.target_groups.missing),
+        clb(&r.load_balancers.missing),
+        tg(&r.target_groups.attached),
+        clb(&r.load_balancers.attached),
+    ]
+    .concat();
+    OrganizationRow {
+        account: account.to_owned(),
+        region: Some(region.to_owned()),
+        deployment_group: match (&r.application, &r.deployment_group) {
+            (Some(a), Some(g)) => Some(format!("{a}/{g}")),
+            _ => None,
+        },
+        auto_scaling_group: r.replacement_group.clone(),
+        state: row.state.as_str().to_owned(),
+        missing,
+        detail: r.detail.clone(),
+    }
+}
+
+fn add_counts(total: &mut AuditSummary, one: &AuditSummary) {
+    total.applications += one.applications;
+    total.deployment_groups += one.deployment_groups;
+    for (reason, n) in &one.not_audited {
+        *total.not_audited.entry(reason.clone()).or_default() += n;
+    }
+    total.auto_scaling_groups += one.auto_scaling_groups;
+    total.linked += one.linked;
+    total.drift += one.drift;
+    total.fixed += one.fixed;
+    total.failed += one.failed;
+    total.gone += one.gone;
+    total.not_live += one.not_live;
+    total.warnings += one.warnings;
+}
+
+/// Why a pair could not be audited: the failed call, with a hint where AWS's own message hides
+/// the usual cause (a region the account has not enabled rejects every token).
+pub fn unreachable_reason(error: &AwsError) -> String {
+    const BAD_TOKEN: &[&str] = &[
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "AuthFailure",
+    ];
+    if BAD_TOKEN.contains(&error.code.as_str()) {
+        format!("{error} (is the region enabled in this account?)")
+    } else {
+        error.to_string()
+    }
+}
+
+/// An account's session: its configuration, or why it could not be had.
+struct Session {
+    account: String,
+    config: Result<SdkConfig, String>,
+    regions: Result<Vec<String>, String>,
+}
+
+/// Audits every account × region pair of `scope`; with `fix`, attaches what is missing to live
+/// groups in each. `base` is the caller's configuration. `progress` is told (pairs done, pairs
+/// in all). Fails only when the accounts themselves cannot be listed.
+pub async fn audit_organization(
+    base: &SdkConfig,
+    config: &Config,
+    filter: &AllowList,
+    fix: bool,
+    scope: &Scope,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<OrganizationReport, AwsError> {
+    let home = base.region().map(|r| r.to_string());
+    let partition = partition_of(home.as_deref().unwrap_or("us-east-1"));
+    let accounts = match &scope.accounts {
+        Accounts::Current => vec![sts::caller_account(&aws_sdk_sts::Client::new(base)).await?],
+        Accounts::Listed(ids) => ids.clone(),
+        Accounts::Organization => {
+            organizations::active_accounts(&aws_sdk_organizations::Client::new(base)).await?
+        }
+    };
+    let concurrency = scope.concurrency.max(1);
+    let sts_client = aws_sdk_sts::Client::new(base);
+    let sessions: Vec<Session> = futures::stream::iter(accounts)
+        .map(|account| {
+            let sts_client = &sts_client;
+            let home = home.clone();
+            async move {
+                let config = match (&scope.accounts, &scope.role_name) {
+                    (Accounts::Current, _) => Ok(base.clone()),
+                    (_, None) => Err("no --role-name to assume in this account".to_owned()),
+                    (_, Some(name)) => {
+                        let arn = role_arn(partition, &account, name);
+                        sts::assume_role(sts_client, &arn, scope.external_id.as_deref())
+                            .await
+                            .map(|credentials| with_credentials(base, credentials))
+                            .map_err(|e| e.to_string())
+                    }
+                };
+                let regions = match (&config, &scope.regions) {
+                    (Err(_), _) => Ok(Vec::new()),
+                    (Ok(_), Regions::Listed(names)) => Ok(names.clone()),
+                    (Ok(_), Regions::Current) => home
+                        .clone()
+                        .map(|r| vec![r])
+                        .ok_or_else(|| "no AWS region is configured".to_owned()),
+                    (Ok(c), Regions::Enabled) => {
+                        account::enabled_regions(&aws_sdk_account::Client::new(c), &account)
+                            .await
+                            .map_err(|e| e.to_string())
+                    }
+                };
+                Session {
+                    account,
+                    config,
+                    regions,
+                }
+            }
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+
+    let mut report = OrganizationReport::default();
+    report.summary.accounts = sessions.len();
+    let mut pairs = Vec::new();
+    for session in sessions {
+        match (session.config, session.regions) {
+            (Err(reason), _) | (Ok(_), Err(reason)) => {
+                report.add_unreachable(&session.account, None, reason)
+            }
+            (Ok(config), Ok(regions)) => {
+                for region in regions {
+                    pairs.push((session.account.clone(), region, config.clone()));
+                }
+            }
+        }
+    }
+
+    let total = pairs.len();
+    let done = AtomicUsize::new(0);
+    progress(0, total);
+    let audited: Vec<(String, String, Result<AuditReport, AwsError>)> =
+        futures::stream::iter(pairs)
+            .map(|(account, region, account_config)| {
+                let done = &done;
+                async move {
+                    let clients = Clients::new(
+                        &account_config
+                            .to_builder()
+                            .region(aws_config::Region::new(region.clone()))
+                            .build(),
+                    );
+                    let result = audit(&clients, config, filter, fix, &|_, _| {}).await;
+                    progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+                    (account, region, result)
+                }
+            })
+            .buffer_unordered(concurrency)
+            .collect()
+            .await;
+    for (account, region, result) in audited {
+        match result {
+            Ok(one) => report.add_pair(&account, &region, one),
+            Err(error) => {
+                report.add_unreachable(&account, Some(&region), unreachable_reason(&error))
+            }
+        }
+    }
+    report.sort();
+    Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::{Role, State};
+    use crate::report::{Attempt, Ending, Finding, Report, Subject};
+
+    #[test]
+    fn accounts_parse_ids_and_organization_and_name_the_bad_entry() {
+        assert_eq!(Accounts::parse("organization"), Ok(Accounts::Organization));
+        assert_eq!(
+            Accounts::parse("222222222222, 111111111111,222222222222"),
+            Ok(Accounts::Listed(vec![
+                "111111111111".into(),
+                "222222222222".into()
+            ]))
+        );
+        let err = Accounts::parse("111111111111,12345").unwrap_err();
+        assert!(err.contains("\"12345\""), "{err}");
+        assert!(Accounts::parse(" , ").unwrap_err().contains("empty"));
+        assert!(Accounts::parse("11111111111a").is_err());
+    }
+
+    #[test]
+    fn regions_parse_names_and_all_and_name_the_bad_entry() {
+        assert_eq!(Regions::parse("all"), Ok(Regions::Enabled));
+        assert_eq!(
+            Regions::parse("us-gov-west-1,eu-west-1"),
+            Ok(Regions::Listed(vec![
+                "eu-west-1".into(),
+                "us-gov-west-1".into()
+            ]))
+        );
+        for bad in ["EU-west-1", "eu-west", "euwest1", "eu--1", "eu-west-x"] {
+            let err = Regions::parse(bad).unwrap_err();
+            assert!(err.contains(bad), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn role_arns_follow_the_partition_of_the_home_region() {
+        assert_eq!(
+            role_arn(partition_of("eu-west-1"), "111111111111", "RelinkAudit"),
+            "arn:aws:iam::111111111111:role/RelinkAudit"
+        );
+        assert_eq!(partition_of("cn-north-1"), "aws-cn");
+        assert_eq!(partition_of("us-gov-west-1"), "aws-us-gov");
+    }
+
+    fn audit_with(ending: Ending, group: &str) -> AuditReport {
+        let subject = Subject::of("audit", None, "web", "web-bg");
+        let mut report: Report = Attempt::new(subject, Finding::ended(ending), 2, true).report;
+        report.replacement_group = Some(group.into());
+        let row = crate::audit::row(Role::Current, report);
+        let mut summary = AuditSummary {
+            applications: 1,
+            deployment_groups: 1,
+            auto_scaling_groups: 1,
+            ..AuditSummary::default()
+        };
+        match row.state {
+            State::Linked => summary.linked = 1,
+            State::Drift => summary.drift = 1,
+            _ => summary.failed = 1,
+        }
+        AuditReport {
+            rows: vec![row],
+            summary,
+        }
+    }
+
+    #[test]
+    fn exit_codes_say_drift_and_unreachable_apart() {
+        let mut clean = OrganizationReport::default();
+        clean.add_pair(
+            "111111111111",
+            "eu-west-1",
+            audit_with(Ending::AlreadyLinked, "g1"),
+        );
+        assert_eq!(clean.exit_code(), 0);
+
+        let mut drift = clean.clone();
+        drift.add_pair(
+            "222222222222",
+            "eu-west-1",
+            audit_with(Ending::Planned, "g2"),
+        );
+        assert_eq!(drift.exit_code(), EXIT_DRIFT);
+
+        let mut unreachable = clean.clone();
+        unreachable.add_unreachable("333333333333", None, "AccessDenied".into());
+        assert_eq!(unreachable.exit_code(), EXIT_UNREACHABLE);
+
+        drift.add_unreachable("333333333333", Some("eu-west-1"), "x".into());
+        assert_eq!(drift.exit_code(), EXIT_DRIFT | EXIT_UNREACHABLE);
+        assert_eq!(drift.summary.pairs, 2);
+        assert_eq!(drift.summary.audit.linked, 1);
+        assert_eq!(drift.summary.audit.drift, 1);
+    }
+
+    #[test]
+    fn rows_name_account_region_and_group_and_sort() {
+        let mut report = OrganizationReport::default();
+        report.add_pair(
+            "222222222222",
+            "us-east-1",
+            audit_with(Ending::Planned, "g2"),
+        );
+        report.add_unreachable("111111111111", None, "AccessDenied".into());
+        report.add_pair(
+            "222222222222",
+            "eu-west-1",
+            audit_with(Ending::AlreadyLinked, "g1"),
+        );
+        report.sort();
+        let places: Vec<(&str, Option<&str>, &str)> = report
+            .rows
+            .iter()
+            .map(|r| (r.account.as_str(), r.region.as_deref(), r.state.as_str()))
+            .collect();
+        assert_eq!(
+            places,
+            [
+                ("111111111111", None, "unreachable"),
+                ("222222222222", Some("eu-west-1"), "linked"),
+                ("222222222222", Some("us-east-1"), "drift"),
+            ]
+        );
+        assert_eq!(
+            report.rows[1].deployment_group.as_deref(),
+            Some("web/web-bg")
+        );
+        assert_eq!(report.rows[1].auto_scaling_group.as_deref(), Some("g1"));
+    }
+
+    #[test]
+    fn a_rejected_token_hints_at_a_region_not_enabled() {
+        let error = AwsError {
+            operation: "ListApplications",
+            resource: "the region".into(),
+            code: "UnrecognizedClientException".into(),
+            message: "The security token included in the request is invalid".into(),
+            retryable: false,
+        };
+        assert!(unreachable_reason(&error).contains("is the region enabled"));
+        let denied = AwsError {
+            code: "AccessDeniedException".into(),
+            ..error
+        };
+        assert!(!unreachable_reason(&denied).contains("region enabled"));
+    }
+}
