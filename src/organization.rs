@@ -331,8 +331,18 @@ pub async fn audit_organization(
     scope: &Scope,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<OrganizationReport, AwsError> {
-    let home = base.region().map(|r| r.to_string());
-    let partition = partition_of(home.as_deref().unwrap_or("us-east-1"));
+    // STS, Organizations and the partition of the roles' ARNs all need the home region.
+    let home = base
+        .region()
+        .map(|r| r.to_string())
+        .ok_or_else(|| AwsError {
+            operation: "AssumeRole",
+            resource: "the accounts".into(),
+            code: "NoRegion".into(),
+            message: "no AWS region is configured (--region, AWS_REGION or the profile's)".into(),
+            retryable: false,
+        })?;
+    let partition = partition_of(&home);
     let accounts = match &scope.accounts {
         Accounts::Current => vec![sts::caller_account(&aws_sdk_sts::Client::new(base)).await?],
         Accounts::Listed(ids) => ids.clone(),
@@ -361,10 +371,7 @@ pub async fn audit_organization(
                 let regions = match (&config, &scope.regions) {
                     (Err(_), _) => Ok(Vec::new()),
                     (Ok(_), Regions::Listed(names)) => Ok(names.clone()),
-                    (Ok(_), Regions::Current) => home
-                        .clone()
-                        .map(|r| vec![r])
-                        .ok_or_else(|| "no AWS region is configured".to_owned()),
+                    (Ok(_), Regions::Current) => Ok(vec![home]),
                     (Ok(c), Regions::Enabled) => {
                         account::enabled_regions(&aws_sdk_account::Client::new(c), &account)
                             .await

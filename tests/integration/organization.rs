@@ -281,4 +281,16 @@ fn bad_accounts_and_regions_are_refused_before_any_call() {
     let run = relink_bare(&["audit", "--accounts", "organization"], &no_aws);
     assert_eq!(run.output.status.code(), Some(2));
     assert!(run.stderr().contains("--role-name"), "{}", run.stderr());
+
+    // No home region: the run cannot start, rather than every account being "unreachable".
+    let run = relink_bare(
+        &["audit", "--accounts", "111111111111", "--role-name", "R"],
+        &[("AWS_ACCESS_KEY_ID", "x"), ("AWS_SECRET_ACCESS_KEY", "x")],
+    );
+    assert_eq!(run.output.status.code(), Some(2), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("no AWS region is configured"),
+        "{}",
+        run.stderr()
+    );
 }

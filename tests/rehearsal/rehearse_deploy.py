@@ -5,8 +5,9 @@ done on this machine without an AWS account, and proved by running the result.
 1. build   as the workflow builds: scripts/build-lambda (sam build, the Makefile: static arm64);
 2. hand over as the workflows do, including what GitHub does to the files: the producing job's
            `handover*` steps, then the artifact round trip (``artifact_round_trip``: GitHub's
-           artifacts keep no file modes), then in a fresh checkout the consuming job's download and
-           `handover*` steps. The steps and the artifact paths are read from the workflow files;
+           artifacts keep no file modes), then, in a fresh checkout for each job that downloads
+           the build (the deploy job, the release job), its `handover*` steps. The steps and the
+           artifact paths are read from the workflow files; the deploy job's checkout goes on;
 3. package as `sam deploy` packages: `sam package` against the emulator's S3, then the zip it
            uploaded is fetched back;
 4. check   the zip the way Lambda will: `bootstrap` at its root, executable, an aarch64 ELF whose
@@ -86,8 +87,8 @@ def load_workflows(directory: Path) -> dict[str, dict[str, Any]]:
     return {p.name: yaml.safe_load(p.read_text()) for p in sorted(directory.glob("*.yml"))}
 
 
-def find_step(workflows: dict[str, dict[str, Any]], action: str) -> tuple[str, list[dict[str, Any]], int]:
-    """The one job (across the workflow files) with a step using `action`: (file, its steps, index)."""
+def steps_using(workflows: dict[str, dict[str, Any]], action: str) -> list[tuple[str, list[dict[str, Any]], int]]:
+    """Every step using `action`, across the workflow files: (file, its job's steps, index)."""
     found = []
     for name, workflow in workflows.items():
         for job in (workflow.get("jobs") or {}).values():
@@ -95,9 +96,7 @@ def find_step(workflows: dict[str, dict[str, Any]], action: str) -> tuple[str, l
             for i, step in enumerate(steps):
                 if str(step.get("uses", "")).startswith(f"{action}@"):
                     found.append((name, steps, i))
-    if len(found) != 1:
-        raise StepFailed(2, f"expected exactly one step using {action}, found {len(found)}")
-    return found[0]
+    return found
 
 
 def handover_steps(steps: list[dict[str, Any]]) -> list[str]:
@@ -144,24 +143,54 @@ def build() -> None:
     run(["scripts/build-lambda"], ROOT, step=1)
 
 
-def hand_over(workflows: dict[str, dict[str, Any]], workspace: Path) -> None:
-    up_file, up_steps, up_index = find_step(workflows, "actions/upload-artifact")
-    down_file, down_steps, down_index = find_step(workflows, "actions/download-artifact")
-    upload, download = up_steps[up_index]["with"], down_steps[down_index]["with"]
-    if upload.get("name") != download.get("name"):
-        raise StepFailed(2, f"{up_file} uploads {upload.get('name')!r} but {down_file} downloads {download.get('name')!r}")
+def hand_over(workflows: dict[str, dict[str, Any]], workspace: Path) -> Path:
+    """The build's artifact from its upload to every job that downloads it, each in a workspace of
+    its own under `workspace`; returns the workspace of the job that runs `sam deploy`. The build's
+    artifact is the upload after a `handover-pack` step, or that uploads .aws-sam/build itself (the
+    workflows before the fix); the other artifacts (the release's assets) carry no build."""
+    uploads = [
+        (file, steps, i) for file, steps, i in steps_using(workflows, "actions/upload-artifact")
+        if any(str(step.get("id", "")).startswith("handover-pack") for step in steps[:i])
+        or str(steps[i]["with"].get("path", "")).startswith(".aws-sam")
+    ]
+    if len(uploads) != 1:
+        raise StepFailed(2, f"expected exactly one upload of the build, found {len(uploads)}")
+    up_file, up_steps, up_index = uploads[0]
+    upload = up_steps[up_index]["with"]
+    downloads = [
+        (file, steps, i) for file, steps, i in steps_using(workflows, "actions/download-artifact")
+        if steps[i]["with"].get("name") == upload.get("name")
+    ]
+    deploying = [d for d in downloads if any("sam deploy" in str(s.get("run", "")) for s in d[1][d[2] + 1:])]
+    if len(deploying) != 1:
+        raise StepFailed(2, f"expected exactly one job that downloads {upload.get('name')!r} and runs sam deploy, "
+                            f"found {len(deploying)}")
     for command in handover_steps(up_steps[:up_index]):
         say(2, f"{up_file}: {command.strip()}")
         run(command, ROOT, step=2)
-    say(2, f"artifact {upload['name']!r}: {up_file} uploads {upload['path']}, {down_file} downloads to {download['path']} "
-           "(GitHub keeps no file modes)")
-    checkout(workspace)
-    arrived = artifact_round_trip(ROOT / upload["path"], workspace / download["path"])
-    for path in arrived:
-        print(f"   arrived {path.relative_to(workspace)} mode {stat.filemode(path.stat().st_mode)}")
-    for command in handover_steps(down_steps[down_index + 1:]):
-        say(2, f"{down_file}: {command.strip()}")
-        run(command, workspace, step=2)
+    deploy_workspace = workspace
+    for number, (down_file, down_steps, down_index) in enumerate(downloads):
+        download = down_steps[down_index]["with"]
+        job_workspace = workspace / f"{number}-{down_file}"
+        say(2, f"artifact {upload['name']!r}: {up_file} uploads {upload['path']}, {down_file} downloads to "
+               f"{download['path']} (GitHub keeps no file modes)")
+        checkout(job_workspace)
+        arrived = artifact_round_trip(ROOT / upload["path"], job_workspace / download["path"])
+        for path in arrived:
+            print(f"   arrived {path.relative_to(job_workspace)} mode {stat.filemode(path.stat().st_mode)}")
+        for command in handover_steps(down_steps[down_index + 1:]):
+            say(2, f"{down_file}: {command.strip()}")
+            run(command, job_workspace, step=2)
+        if (down_file, down_steps, down_index) == deploying[0]:
+            deploy_workspace = job_workspace
+            continue
+        # The other jobs (the release) take .aws-sam/build as the deploy job would.
+        bootstrap = job_workspace / ".aws-sam" / "build" / "Function" / "bootstrap"
+        if not bootstrap.is_file() or not os.access(bootstrap, os.X_OK):
+            raise StepFailed(2, f"{down_file}: after the hand-over, {bootstrap.relative_to(job_workspace)} "
+                                "is missing or not executable")
+        print(f"   {down_file}: {bootstrap.relative_to(job_workspace)} {stat.filemode(bootstrap.stat().st_mode)}")
+    return deploy_workspace
 
 
 def package(workspace: Path, emulator: Emulator, template: Path | None = None) -> Path:
@@ -243,8 +272,7 @@ def rehearse(workflows_dir: Path) -> None:
     workflows = load_workflows(workflows_dir)
     build()
     with tempfile.TemporaryDirectory(prefix="relink-rehearsal-") as tmp:
-        workspace = Path(tmp)
-        hand_over(workflows, workspace)
+        workspace = hand_over(workflows, Path(tmp))
         emulator = Emulator()
         try:
             zipped = package(workspace, emulator)
