@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """How `relink audit --accounts … --regions …` scales: builds ACCOUNTS × REGIONS worlds of GROUPS
 deployment groups each in the emulator (every 5th group missing a target group), then runs the
-audit at several concurrencies and prints requests per action and wall time.
+audit at several concurrencies and prints requests per action and wall time. With --latency-ms,
+the emulator holds every request of the audit that long first, as AWS's round trips take time
+(without it the emulator, one Python process, answers in a few milliseconds and saturates at once).
 
-Usage: scripts/bench-audit --accounts N --regions R --groups G [--concurrency 1,4,8,16]
+Usage: scripts/bench-audit --accounts N --regions R --groups G [--concurrency 1,4,8,16] [--latency-ms 30]
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "emula
 from server import Emulator  # noqa: E402
 from world import World  # noqa: E402
 
+# Every action the audit calls.
+ACTIONS = ["AssumeRole", "ListAccounts", "ListRegions", "ListApplications", "ListDeploymentGroups",
+           "BatchGetDeploymentGroups", "ListDeployments", "BatchGetDeployments", "DescribeAutoScalingGroups",
+           "DescribeTargetGroups", "DescribeTargetHealth", "DescribeInstanceHealth"]
 REGION_NAMES = ["us-east-1", "eu-west-1", "us-west-2", "eu-central-1", "ap-southeast-2", "us-east-2"]
 
 
@@ -28,6 +34,7 @@ def main() -> int:
     parser.add_argument("--regions", type=int, required=True)
     parser.add_argument("--groups", type=int, required=True)
     parser.add_argument("--concurrency", default="1,4,8,16")
+    parser.add_argument("--latency-ms", type=float, default=0.0)
     args = parser.parse_args()
     relink = os.environ.get("RELINK_BIN", "target/release/relink")
     accounts = [f"{100000000000 + i:012d}" for i in range(1, args.accounts + 1)]
@@ -50,6 +57,8 @@ def main() -> int:
 
     env = dict(os.environ, AWS_ENDPOINT_URL=emulator.endpoint, AWS_ACCESS_KEY_ID="relink-cli",
                AWS_SECRET_ACCESS_KEY="relink", AWS_REGION="us-east-1", AWS_EC2_METADATA_DISABLED="true")
+    for action in ACTIONS:
+        emulator.log.delays[action] = args.latency_ms / 1000
     results = []
     for concurrency in [int(c) for c in args.concurrency.split(",")]:
         emulator.log.reset()
@@ -67,6 +76,8 @@ def main() -> int:
 
     actions = sorted({a for r in results for a in r["requests"]})
     size = f"{args.accounts}×{args.regions}×{args.groups}"
+    if args.latency_ms:
+        size += f", {args.latency_ms:g} ms per request"
     header = [f"{size}: requests per action"] + [f"concurrency {r['concurrency']}" for r in results]
     rows = [[a] + [str(r["requests"].get(a, 0)) for r in results] for a in actions]
     rows.append(["total requests"] + [str(sum(r["requests"].values())) for r in results])
