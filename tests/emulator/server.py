@@ -26,4 +26,5 @@ class Emulator:
         """Stops the server and forgets every resource (moto's state is per process, not per server)."""
         urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")).read()
         moto_fixes.DRAINING.clear()
+        moto_fixes.OPTED_IN.clear()
         self.server.shutdown()
