@@ -15,7 +15,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "emulator"))
+sys.path.insert(0, os.path.dirname(__file__))
 from server import Emulator  # noqa: E402
+from table import print_table  # noqa: E402
 from world import REGION, World  # noqa: E402
 
 GROUPS_PER_APPLICATION = 10
@@ -67,11 +69,7 @@ def main() -> int:
     rows.append(["Auto Scaling groups audited"] + [str(r["summary"]["auto_scaling_groups"]) for r in results])
     rows.append(["drift found"] + [str(r["summary"]["drift"]) for r in results])
     rows.append(["audit wall time (s)"] + [f"{r['wall_s']:.2f}" for r in results])
-    widths = [max(len(row[i]) for row in [header] + rows) for i in range(len(header))]
-    for row in [header] + rows:
-        print("| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths)) + " |")
-        if row is header:
-            print("| " + " | ".join("-" * w for w in widths) + " |")
+    print_table(header, rows)
     return 0
 
 

@@ -26,8 +26,10 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "emulator"))
+sys.path.insert(0, os.path.dirname(__file__))
 from runtime_api import RuntimeApi  # noqa: E402
 from server import Emulator  # noqa: E402
+from table import print_table  # noqa: E402
 from world import World  # noqa: E402
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
@@ -149,11 +151,7 @@ def main() -> int:
          f"({events / throughput['wall_s']:.0f} events/s, emulator-bound), {throughput['cpu_s'] * 1000 / events:.2f} ms "
          f"CPU per event, peak RSS {throughput['rss_kib'] / 1024:.1f} MiB", "-"),
     ]
-    widths = [max(len(r[i]) for r in rows + [("figure", "measured", "target")]) for i in range(3)]
-    print("| " + " | ".join(h.ljust(w) for h, w in zip(("figure", "measured", "target"), widths)) + " |")
-    print("| " + " | ".join("-" * w for w in widths) + " |")
-    for row in rows:
-        print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |")
+    print_table(["figure", "measured", "target"], [list(row) for row in rows])
     return 0
 
 

@@ -18,7 +18,9 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "emulator"))
+sys.path.insert(0, os.path.dirname(__file__))
 from server import Emulator  # noqa: E402
+from table import print_table  # noqa: E402
 from world import World  # noqa: E402
 
 # Every action the audit calls.
@@ -84,11 +86,7 @@ def main() -> int:
     rows.append(["pairs audited"] + [str(r["summary"]["pairs"]) for r in results])
     rows.append(["drift found"] + [str(r["summary"]["audit"]["drift"]) for r in results])
     rows.append(["wall time (s)"] + [f"{r['wall_s']:.2f}" for r in results])
-    widths = [max(len(row[i]) for row in [header] + rows) for i in range(len(header))]
-    for row in [header] + rows:
-        print("| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths)) + " |")
-        if row is header:
-            print("| " + " | ".join("-" * w for w in widths) + " |")
+    print_table(header, rows)
     return 0
 
 

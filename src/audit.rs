@@ -80,6 +80,39 @@ pub struct AuditRow {
     pub report: Report,
 }
 
+impl AuditRow {
+    /// What the group misses (`tg:NAME`, `clb:NAME`), then what `--fix` attached (`tg:+NAME`,
+    /// `clb:+NAME`).
+    pub fn missing(&self) -> Vec<String> {
+        let r = &self.report;
+        [
+            named(&r.target_groups.missing, "tg:"),
+            named(&r.load_balancers.missing, "clb:"),
+            named(&r.target_groups.attached, "tg:+"),
+            named(&r.load_balancers.attached, "clb:+"),
+        ]
+        .concat()
+    }
+
+    /// Attachments the group has that the deployment group does not list (`tg:NAME`, `clb:NAME`).
+    pub fn extra(&self) -> Vec<String> {
+        let r = &self.report;
+        [
+            named(&r.target_groups.extra, "tg:"),
+            named(&r.load_balancers.extra, "clb:"),
+        ]
+        .concat()
+    }
+}
+
+/// Target group ARNs or classic load balancer names as `PREFIXname`.
+fn named(items: &[String], prefix: &str) -> Vec<String> {
+    items
+        .iter()
+        .map(|i| format!("{prefix}{}", crate::plan::short_name(i)))
+        .collect()
+}
+
 /// Counts over an audit.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditSummary {

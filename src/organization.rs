@@ -16,7 +16,6 @@ use crate::audit::{audit, AuditReport, AuditRow, AuditSummary};
 use crate::aws::{account, organizations, sts, with_credentials, Clients};
 use crate::config::{AllowList, Config};
 use crate::error::AwsError;
-use crate::plan::short_name;
 use aws_config::SdkConfig;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -161,7 +160,8 @@ pub struct OrganizationRow {
     /// The single-region audit's state (`linked`, `drift`, `fixed`, `not_live`, …) or
     /// `unreachable`.
     pub state: String,
-    /// What is missing (`tg:NAME`, `clb:NAME`); after `--fix`, what was attached.
+    /// What is missing (`tg:NAME`, `clb:NAME`) and what `--fix` attached (`tg:+NAME`, `clb:+NAME`),
+    /// as in the single-region audit ([`AuditRow::missing`]).
     pub missing: Vec<String>,
     /// Why it failed, is not live, or could not be reached.
     pub detail: Option<String>,
@@ -254,20 +254,6 @@ impl OrganizationReport {
 
 fn audited_row(account: &str, region: &str, row: &AuditRow) -> OrganizationRow {
     let r = &row.report;
-    let tg = |arns: &[String]| -> Vec<String> {
-        arns.iter()
-            .map(|a| format!("tg:{}", short_name(a)))
-            .collect()
-    };
-    let clb =
-        |names: &[String]| -> Vec<String> { names.iter().map(|n| format!("clb:{n}")).collect() };
-    let missing = [
-        tg(&r.target_groups.missing),
-        clb(&r.load_balancers.missing),
-        tg(&r.target_groups.attached),
-        clb(&r.load_balancers.attached),
-    ]
-    .concat();
     OrganizationRow {
         account: account.to_owned(),
         region: Some(region.to_owned()),
@@ -277,7 +263,7 @@ fn audited_row(account: &str, region: &str, row: &AuditRow) -> OrganizationRow {
         },
         auto_scaling_group: r.replacement_group.clone(),
         state: row.state.as_str().to_owned(),
-        missing,
+        missing: row.missing(),
         detail: r.detail.clone(),
     }
 }

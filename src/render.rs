@@ -152,24 +152,6 @@ pub fn audit(report: &AuditReport) -> String {
 
 fn audit_cells(row: &AuditRow) -> [String; 6] {
     let r = &row.report;
-    let names = |items: &[String], prefix: &str| -> Vec<String> {
-        items
-            .iter()
-            .map(|i| format!("{prefix}{}", short_name(i)))
-            .collect()
-    };
-    let missing = [
-        names(&r.target_groups.missing, "tg:"),
-        names(&r.load_balancers.missing, "clb:"),
-        names(&r.target_groups.attached, "tg:+"),
-        names(&r.load_balancers.attached, "clb:+"),
-    ]
-    .concat();
-    let extra = [
-        names(&r.target_groups.extra, "tg:"),
-        names(&r.load_balancers.extra, "clb:"),
-    ]
-    .concat();
     [
         format!(
             "{}/{}",
@@ -183,8 +165,8 @@ fn audit_cells(row: &AuditRow) -> [String; 6] {
                 format!("replacement {}", r.deployment_id.as_deref().unwrap_or(""))
             }
         },
-        or_dash(&missing.join(",")),
-        or_dash(&extra.join(",")),
+        or_dash(&row.missing().join(",")),
+        or_dash(&row.extra().join(",")),
         row.state.as_str().to_owned(),
     ]
 }

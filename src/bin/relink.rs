@@ -340,10 +340,7 @@ async fn run_audit(
 ) -> Result<ExitCode> {
     let clients = clients(aws).await;
     let bar = progress_bar(json, "scanning applications");
-    let progress = |done: usize, total: usize| {
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
-    };
+    let progress = advance(&bar);
     let report = audit(&clients, &config, filter, fix, &progress)
         .await
         .context("auditing the region")?;
@@ -370,10 +367,7 @@ async fn run_organization_audit(
 ) -> Result<ExitCode> {
     let base = codedeploy_relink::aws::load_config(region, profile).await;
     let bar = progress_bar(json, "auditing account × region pairs");
-    let progress = |done: usize, total: usize| {
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
-    };
+    let progress = advance(&bar);
     let report = audit_organization(&base, &config, filter, fix, scope, &progress)
         .await
         .context("auditing the accounts")?;
@@ -384,6 +378,14 @@ async fn run_organization_audit(
         print!("{}", render::organization(&report));
     }
     Ok(ExitCode::from(report.exit_code()))
+}
+
+/// The (done, total) callback of the library's long runs, moving `bar`.
+fn advance(bar: &indicatif::ProgressBar) -> impl Fn(usize, usize) + Sync + '_ {
+    move |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    }
 }
 
 /// A progress bar on standard error, hidden for --json and when standard error is not a terminal.

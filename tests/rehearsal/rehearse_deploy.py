@@ -24,7 +24,8 @@ Usage: rehearse_deploy.py [--workflows DIR] [--expect-failure-at N]
                          defect it exists for)
   --release TEMPLATE     a release's template, its zip beside it (scripts/release-check): steps 3
                          to 5 as a user deploying the release runs them, no build and no hand-over;
-                         the uploaded zip must be the released one, byte for byte
+                         the uploaded zip must be the released one, byte for byte; then step 6,
+                         the StackSets install (scripts/stackset upload and template)
 """
 
 from __future__ import annotations
@@ -296,8 +297,41 @@ def rehearse_release(template: Path) -> None:
             print(f"   the uploaded zip is {released.group(1)}, byte for byte")
             bootstrap = check(zipped, workspace)
             run_it(bootstrap, emulator)
+            stackset(template.parent / released.group(1), emulator)
         finally:
             emulator.stop()
+
+
+def stackset(zipped: Path, emulator: Emulator) -> None:
+    """The organization's install as the README runs it: `scripts/stackset upload` puts the zip in
+    each region's bucket, and the template of `scripts/stackset template` must name exactly that
+    object in every region."""
+    say(6, "StackSets: scripts/stackset upload into per-region buckets, and the expanded template's code")
+    import boto3
+
+    prefix, regions = "relink-code", ["us-east-1", "eu-west-1"]
+    env = dict(os.environ, AWS_ENDPOINT_URL=emulator.endpoint, AWS_ACCESS_KEY_ID="harness",
+               AWS_SECRET_ACCESS_KEY="harness", AWS_REGION="us-east-1")
+    s3 = {r: boto3.client("s3", endpoint_url=emulator.endpoint, region_name=r, aws_access_key_id="harness",
+                          aws_secret_access_key="harness") for r in regions}
+    for region, client in s3.items():
+        where = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+        client.create_bucket(Bucket=f"{prefix}-{region}", **where)
+    run(["scripts/stackset", "upload", prefix, str(zipped), *regions], ROOT, env=env, step=6)
+    expanded = json.loads(run(["scripts/stackset", "template", prefix], ROOT, env=env, step=6))
+    functions = [r for r in expanded["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    if len(functions) != 1:
+        raise StepFailed(6, f"the expanded template has {len(functions)} Lambda functions, not 1")
+    code = functions[0]["Properties"]["Code"]
+    for region, client in s3.items():
+        bucket = code["S3Bucket"]["Fn::Sub"].replace("${AWS::Region}", region)
+        try:
+            body = client.get_object(Bucket=bucket, Key=code["S3Key"])["Body"].read()
+        except client.exceptions.ClientError as error:
+            raise StepFailed(6, f"{region}: the template's code s3://{bucket}/{code['S3Key']} was not uploaded: {error}")
+        if body != zipped.read_bytes():
+            raise StepFailed(6, f"{region}: s3://{bucket}/{code['S3Key']} is not {zipped.name}")
+        print(f"   {region}: the template's s3://{bucket}/{code['S3Key']} is {zipped.name}, byte for byte")
 
 
 def main() -> int:
