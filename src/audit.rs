@@ -1,9 +1,12 @@
 //! `relink audit`: every blue/green deployment group with a copied fleet in a region, the Auto
 //! Scaling groups it points at and any running deployment's replacement group, compared with
 //! the attachments its `loadBalancerInfo` asks for; `--fix` attaches what is missing with the
-//! same code as the function, so only to groups that are live ([`crate::live`]). During a newer
-//! deployment's termination wait the deployment group still names the retired copy; that copy is
-//! reported `not_live` and left alone, while the running deployment's copy is fixed.
+//! same code as the function, so only under the live-fleet rule ([`crate::live`]). While a newer
+//! deployment runs (its termination wait too) the deployment group still names the previous
+//! copy; that copy is reported `superseded` (from the audit's own listing of running
+//! deployments) and left alone, while the running deployment's copy is fixed. An outage repair
+//! (a load balancer that serves no instance at all, and the group CodeDeploy names as the fleet)
+//! is counted apart.
 //!
 //! Requests: `ListApplications` (per 100 applications) ∥ `ListDeployments` (running); per
 //! application `ListDeploymentGroups` and `BatchGetDeploymentGroups` (per 100 groups), at most 8
@@ -14,8 +17,12 @@
 
 use crate::aws::{codedeploy, Clients, MAX_CONCURRENT_CALLS};
 use crate::config::{AllowList, AttachWhen, Config};
-use crate::decision::{decide, decide_group, Decision, DeploymentGroupFacts, SkipReason};
+use crate::decision::{
+    decide, decide_group, replacement_group_name, Decision, DeploymentFacts, DeploymentGroupFacts,
+    Newer, SkipReason,
+};
 use crate::error::AwsError;
+use crate::live::STARTED_STATUSES;
 use crate::relink::{link, Job};
 use crate::report::{Outcome, Report, Subject};
 use crate::sweep::RUNNING;
@@ -50,6 +57,8 @@ pub enum State {
     /// Misses some, but its load balancers do not serve it (retired by a newer deployment, or
     /// taken out): left alone, see `detail`.
     NotLive,
+    /// Misses some, but a newer deployment of its deployment group has started: left alone.
+    Superseded,
 }
 
 impl State {
@@ -62,6 +71,7 @@ impl State {
             State::Failed => "failed",
             State::Gone => "gone",
             State::NotLive => "not_live",
+            State::Superseded => "superseded",
         }
     }
 }
@@ -136,6 +146,14 @@ pub struct AuditSummary {
     pub gone: usize,
     /// Groups missing attachments that their load balancers do not serve: left alone.
     pub not_live: usize,
+    /// Groups missing attachments whose deployment group a newer deployment is changing: left
+    /// alone.
+    #[serde(default)]
+    pub superseded: usize,
+    /// Of the drifting or fixed groups, those whose load balancers served no instance at all
+    /// (an outage) while CodeDeploy names them as the fleet: the outage repair.
+    #[serde(default)]
+    pub outage_repairs: usize,
     /// Warnings about attachments that will not be copied.
     pub warnings: usize,
 }
@@ -209,7 +227,7 @@ pub async fn audit(
     let mut roles = Vec::new();
     let mut jobs = Vec::new();
     for group in &groups {
-        match decide_group(group, config) {
+        match decide_group(group, config, newer_than_fleet(group, &deployments)) {
             Err(skip) => {
                 *summary
                     .not_audited
@@ -236,9 +254,11 @@ pub async fn audit(
         if !filter.allows(&facts.application, &facts.deployment_group) {
             continue;
         }
-        let Decision::Relink(target) = decide(facts, &running_mode) else {
+        let Decision::Relink(mut target) = decide(facts, &running_mode) else {
             continue;
         };
+        // Only one deployment of a deployment group runs at a time: a running one is the newest.
+        target.newer = Newer::Known(None);
         let listed = jobs.iter().any(
             |job| matches!(&job.step, crate::relink::Step::Link(t) if t.group == target.group),
         );
@@ -271,10 +291,33 @@ pub async fn audit(
             State::Failed => summary.failed += 1,
             State::Gone => summary.gone += 1,
             State::NotLive => summary.not_live += 1,
+            State::Superseded => summary.superseded += 1,
+        }
+        if r.report.outage_repair && matches!(r.state, State::Drift | State::Fixed) {
+            summary.outage_repairs += 1;
         }
         summary.warnings += r.warnings.len();
     }
     Ok(AuditReport { rows, summary })
+}
+
+/// The running deployment of `group` that has started and whose copy the deployment group does
+/// not name yet, if any: it supersedes the groups the deployment group names. Pure.
+fn newer_than_fleet<'a>(
+    group: &DeploymentGroupFacts,
+    running: &'a [DeploymentFacts],
+) -> Option<&'a str> {
+    running
+        .iter()
+        .filter(|d| {
+            d.application == group.application && d.deployment_group == group.deployment_group
+        })
+        .filter(|d| STARTED_STATUSES.contains(&d.status.as_str()))
+        .find(|d| {
+            let copy = replacement_group_name(&d.deployment_group, &d.deployment_id);
+            !group.auto_scaling_groups.contains(&copy)
+        })
+        .map(|d| d.deployment_id.as_str())
 }
 
 /// A row from the report `link` produced. Pure.
@@ -285,6 +328,7 @@ pub fn row(role: Role, report: Report) -> AuditRow {
         Outcome::Relinked => State::Fixed,
         Outcome::Skipped if report.reason == Some(SkipReason::ReplacementGroupGone) => State::Gone,
         Outcome::Skipped if report.reason == Some(SkipReason::NotLive) => State::NotLive,
+        Outcome::Skipped if report.reason == Some(SkipReason::Superseded) => State::Superseded,
         Outcome::Skipped | Outcome::Failed => State::Failed,
     };
     let warnings = report
@@ -329,6 +373,10 @@ mod tests {
                 Ending::Skipped(Skip::new(SkipReason::NotLive, "")),
                 State::NotLive,
             ),
+            (
+                Ending::Skipped(Skip::new(SkipReason::Superseded, "")),
+                State::Superseded,
+            ),
         ];
         for (ending, state) in cases {
             assert_eq!(row(Role::Current, report(ending)).state, state);
@@ -357,6 +405,35 @@ mod tests {
         assert_eq!(r.warnings.len(), 2);
         assert!(r.warnings[0].contains("legacy-tg"), "{:?}", r.warnings);
         assert!(r.warnings[1].contains("old-clb"), "{:?}", r.warnings);
+    }
+
+    #[test]
+    fn a_started_running_deployment_supersedes_the_named_fleet() {
+        let group = DeploymentGroupFacts {
+            application: "web".into(),
+            deployment_group: "web-bg".into(),
+            auto_scaling_groups: vec!["CodeDeploy_web-bg_d-1".into()],
+            ..DeploymentGroupFacts::default()
+        };
+        let running = |id: &str, status: &str| DeploymentFacts {
+            deployment_id: id.into(),
+            application: "web".into(),
+            deployment_group: "web-bg".into(),
+            status: status.into(),
+            ..DeploymentFacts::default()
+        };
+        assert_eq!(
+            newer_than_fleet(&group, &[running("d-2", "InProgress")]),
+            Some("d-2")
+        );
+        assert_eq!(newer_than_fleet(&group, &[running("d-2", "Queued")]), None);
+        // The deployment group already names the running deployment's copy.
+        assert_eq!(newer_than_fleet(&group, &[running("d-1", "Baking")]), None);
+        let other = DeploymentFacts {
+            deployment_group: "api-bg".into(),
+            ..running("d-3", "InProgress")
+        };
+        assert_eq!(newer_than_fleet(&group, &[other]), None);
     }
 
     #[test]

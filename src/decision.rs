@@ -45,6 +45,8 @@ pub struct DeploymentFacts {
     pub target_auto_scaling_groups: Vec<String>,
     /// `completeTime`, once the deployment has ended.
     pub completed_at: Option<SystemTime>,
+    /// `createTime`.
+    pub created_at: Option<SystemTime>,
 }
 
 /// What `BatchGetDeploymentGroups` says about a deployment group, reduced to what the audit needs.
@@ -100,11 +102,13 @@ pub enum SkipReason {
     /// The group is not the fleet its load balancers serve (a newer deployment moved traffic away,
     /// or an operator took it out): attaching would put its instances back into traffic.
     NotLive,
+    /// A newer deployment of the deployment group has started: the group is not its newest copy.
+    Superseded,
 }
 
 impl SkipReason {
     /// Every reason, in declaration order.
-    pub const ALL: [SkipReason; 17] = [
+    pub const ALL: [SkipReason; 18] = [
         SkipReason::TriggerTestMessage,
         SkipReason::InstanceNotification,
         SkipReason::DeploymentNotFound,
@@ -122,6 +126,7 @@ impl SkipReason {
         SkipReason::NoLoadBalancerInfo,
         SkipReason::ReplacementGroupGone,
         SkipReason::NotLive,
+        SkipReason::Superseded,
     ];
 
     /// The reason's code, as it appears in reports and logs.
@@ -144,6 +149,7 @@ impl SkipReason {
             SkipReason::NoLoadBalancerInfo => "no_load_balancer_info",
             SkipReason::ReplacementGroupGone => "replacement_group_gone",
             SkipReason::NotLive => "not_live",
+            SkipReason::Superseded => "superseded",
         }
     }
 }
@@ -183,7 +189,23 @@ pub enum Stage {
     },
 }
 
-/// What should be attached to which group, if the group turns out to be live.
+/// Whether a newer deployment of the deployment group has started ([`crate::live::newer_deployment`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Newer {
+    /// Not known yet: ask CodeDeploy for deployments of the group created after `since` (the
+    /// group's deployment's `createTime`), just before the attach.
+    Ask {
+        /// The deployment whose copy the group is.
+        deployment_id: String,
+        /// Its creation time, when known (unknown: every started sibling counts as newer).
+        since: Option<SystemTime>,
+    },
+    /// Known from a listing made moments ago (the sweep's, the audit's): the newer deployment's
+    /// id, if any.
+    Known(Option<String>),
+}
+
+/// What should be attached to which group, if attaching displaces nobody ([`crate::live`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RelinkTarget {
     /// The Auto Scaling group to link: a deployment's replacement group, or in an audit a group
@@ -195,15 +217,22 @@ pub struct RelinkTarget {
     pub load_balancer_names: Vec<String>,
     /// Running or settled.
     pub stage: Stage,
+    /// Is the group still the newest copy of its deployment group?
+    pub newer: Newer,
+    /// The Auto Scaling groups CodeDeploy names as the deployment group's fleet, when already
+    /// read (the audit); otherwise read only for the outage repair.
+    pub fleet: Option<Vec<String>>,
 }
 
 impl RelinkTarget {
-    fn of(group: String, settings: &GroupSettings, stage: Stage) -> Self {
+    fn of(group: String, settings: &GroupSettings, stage: Stage, newer: Newer) -> Self {
         RelinkTarget {
             group,
             target_group_names: settings.target_group_names.clone(),
             load_balancer_names: settings.classic_load_balancer_names.clone(),
             stage,
+            newer,
+            fleet: None,
         }
     }
 }
@@ -261,7 +290,13 @@ fn check(facts: &DeploymentFacts, config: &Config) -> Result<RelinkTarget, Skip>
 
     let expected = replacement_group_name(&facts.deployment_group, &facts.deployment_id);
     match facts.target_auto_scaling_groups.as_slice() {
-        [only] if *only == expected => Ok(RelinkTarget::of(expected, &facts.settings, stage)),
+        [only] if *only == expected => {
+            let newer = Newer::Ask {
+                deployment_id: facts.deployment_id.clone(),
+                since: facts.created_at,
+            };
+            Ok(RelinkTarget::of(expected, &facts.settings, stage, newer))
+        }
         // A running deployment lists its replacement group only once CodeDeploy has created it.
         [] if stage == Stage::Running => Err(Skip::new(
             TrafficNotShifted,
@@ -282,9 +317,12 @@ fn check(facts: &DeploymentFacts, config: &Config) -> Result<RelinkTarget, Skip>
 
 /// Whether a deployment group is one the audit checks and, if so, the Auto Scaling groups it
 /// points at with the attachments each should have (still subject to the live-fleet check).
+/// `newer` is the group's newest started deployment that none of these groups is the copy of
+/// (from the audit's listing of running deployments), if any.
 pub fn decide_group(
     group: &DeploymentGroupFacts,
     config: &Config,
+    newer: Option<&str>,
 ) -> Result<Vec<RelinkTarget>, Skip> {
     check_group(
         &group.application,
@@ -295,11 +333,13 @@ pub fn decide_group(
     Ok(group
         .auto_scaling_groups
         .iter()
-        .map(|name| {
-            RelinkTarget::of(
+        .map(|name| RelinkTarget {
+            fleet: Some(group.auto_scaling_groups.clone()),
+            ..RelinkTarget::of(
                 name.clone(),
                 &group.settings,
                 Stage::Settled { since: None },
+                Newer::Known(newer.map(str::to_owned)),
             )
         })
         .collect())
@@ -388,6 +428,7 @@ mod tests {
             settings: settings(),
             target_auto_scaling_groups: vec!["CodeDeploy_web-bg_d-75I7MBT7C".into()],
             completed_at: Some(SystemTime::UNIX_EPOCH),
+            created_at: Some(SystemTime::UNIX_EPOCH),
         }
     }
 
@@ -415,6 +456,11 @@ mod tests {
                 stage: Stage::Settled {
                     since: Some(SystemTime::UNIX_EPOCH)
                 },
+                newer: Newer::Ask {
+                    deployment_id: "d-75I7MBT7C".into(),
+                    since: Some(SystemTime::UNIX_EPOCH)
+                },
+                fleet: None,
             })
         );
     }
@@ -567,16 +613,24 @@ mod tests {
 
     #[test]
     fn copied_blue_green_group_is_audited_per_auto_scaling_group() {
-        let targets = decide_group(&group(), &Config::default()).unwrap();
+        let targets = decide_group(&group(), &Config::default(), Some("d-2")).unwrap();
         assert_eq!(targets.len(), 1);
         assert_eq!(targets[0].group, "CodeDeploy_web-bg_d-1");
         assert_eq!(targets[0].target_group_names, vec!["web-tg".to_owned()]);
         assert_eq!(targets[0].stage, Stage::Settled { since: None });
+        assert_eq!(targets[0].newer, Newer::Known(Some("d-2".into())));
+        assert_eq!(
+            targets[0].fleet,
+            Some(vec!["CodeDeploy_web-bg_d-1".to_owned()])
+        );
         let none = DeploymentGroupFacts {
             auto_scaling_groups: vec![],
             ..group()
         };
-        assert_eq!(decide_group(&none, &Config::default()).unwrap(), vec![]);
+        assert_eq!(
+            decide_group(&none, &Config::default(), None).unwrap(),
+            vec![]
+        );
     }
 
     type Change = fn(&mut GroupSettings);
@@ -586,7 +640,7 @@ mod tests {
         let reason = |change: Change, config: &Config| {
             let mut g = group();
             change(&mut g.settings);
-            decide_group(&g, config).unwrap_err().reason
+            decide_group(&g, config, None).unwrap_err().reason
         };
         let config = Config::default();
         let cases: [(Change, SkipReason); 4] = [

@@ -194,17 +194,30 @@ fn ignored_attempt(location: &str, ignored: &Ignored, dry_run: bool) -> Attempt 
                 ),
             ),
         ),
-        Ignored::InstanceNotification { deployment_id } => (
+        Ignored::InstanceNotification {
+            deployment_id,
+            instance_id,
+            status,
+        } => (
             deployment_id.clone(),
             Skip::new(
                 SkipReason::InstanceNotification,
-                "an instance-level notification; subscribe deployment-level events",
+                format!(
+                    "instance {} is {}: only an instance's success can mean that traffic moved",
+                    instance_id.as_deref().unwrap_or("(not named)"),
+                    status.as_deref().unwrap_or("(no status)")
+                ),
             ),
         ),
+    };
+    let instance_id = match ignored {
+        Ignored::InstanceNotification { instance_id, .. } => instance_id.clone(),
+        Ignored::TriggerTest { .. } => None,
     };
     let subject = Subject {
         source: location.to_owned(),
         deployment_id,
+        instance_id,
         ..Subject::default()
     };
     Attempt::new(subject, Finding::ended(Ending::Skipped(skip)), 0, dry_run)

@@ -207,6 +207,7 @@ mod tests {
             attached_target_groups: arns,
             attached_load_balancers: Vec::new(),
             attach_delay: None,
+            repair: None,
             ending,
         };
         let mut report = Attempt::new(Subject::default(), finding, 4, false).report;

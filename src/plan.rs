@@ -157,7 +157,7 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decision::Stage;
+    use crate::decision::{Newer, Stage};
 
     fn s(items: &[&str]) -> Vec<String> {
         items.iter().map(|i| i.to_string()).collect()
@@ -169,6 +169,8 @@ mod tests {
             target_group_names: s(tgs),
             load_balancer_names: s(clbs),
             stage: Stage::Settled { since: None },
+            newer: Newer::Known(None),
+            fleet: None,
         }
     }
 

@@ -1,33 +1,46 @@
-//! Relinking: the rounds of AWS calls around the pure decision, plan and live-fleet check.
+//! Relinking: the rounds of AWS calls around the pure decision, plan and live-fleet rule.
 //!
 //! Every job — a deployment a notification names, a deployment the sweep found, a group the audit
-//! checks — goes through the same rounds, each batched across all jobs of the invocation:
+//! checks — goes through the same rounds:
 //!
-//! 1. the deployment: `GetDeployment` per notification ([`relink`]); the sweep and the audit list
-//!    and batch-read instead, then hand their jobs to [`link`];
-//! 2. `DescribeTargetGroups` ∥ `DescribeAutoScalingGroups`: what should be attached and what is;
-//!    a group that misses nothing ends here, already linked;
-//! 3. `DescribeTargetHealth` ∥ `DescribeInstanceHealth` for the load balancers to attach: is the
-//!    group the live fleet ([`crate::live`])? If not, it is left alone;
-//! 4. the attach calls: one group's calls one after another (Auto Scaling answers concurrent
+//! 1. the deployment: `GetDeployment` once per deployment an invocation names ([`relink`]); the
+//!    sweep and the audit list and batch-read instead, then hand their jobs to [`link`];
+//! 2. `DescribeTargetGroups` ∥ `DescribeAutoScalingGroups`, batched across all jobs: what should
+//!    be attached and what is; a group that misses nothing ends here, already linked;
+//! 3. for each group that misses something, just before its attach: `DescribeTargetHealth` ∥
+//!    `DescribeInstanceHealth` for the load balancers to attach ∥ `ListDeployments` of its
+//!    deployment group (unless a listing already told): is the group the newest copy, and does
+//!    attaching displace nobody ([`crate::live`])? If not, it is left alone;
+//! 4. only for the outage repair (a load balancer serves no instance at all):
+//!    `GetDeploymentGroup`, unless the audit already read it: does CodeDeploy name the group as
+//!    its deployment group's fleet?
+//! 5. the attach calls: one group's calls one after another (Auto Scaling answers concurrent
 //!    changes to one group with `ResourceContention`), different groups concurrently.
 //!
-//! So a relink that attaches takes 4 sequential rounds, an already linked group 2, and a skip
-//! decided from the deployment alone 1. Each job's report is built once, at the end
+//! So a relink that attaches takes 4 sequential rounds (5 for the outage repair), an already
+//! linked group 2, and a skip decided from the deployment alone 1. Jobs for the same Auto Scaling
+//! group (two records of one deployment, a deployment and its instances' successes) are one job:
+//! the first leads, the others share its result, so two attaches to one group are never in flight
+//! together. A failure that belongs to one group (its load balancer gone, a read throttled or
+//! denied) fails that group's job alone. Each job's report is built once, at the end
 //! ([`Attempt::new`]).
 
 use crate::aws::{autoscaling, codedeploy, elb, elbv2, Clients, MAX_CONCURRENT_CALLS};
 use crate::config::Config;
 use crate::crosscheck::{check_names, check_origin, Home};
-use crate::decision::{decide, Decision, RelinkTarget, Skip, SkipReason, Stage};
+use crate::decision::{
+    decide, Decision, DeploymentFacts, Newer, RelinkTarget, Skip, SkipReason, Stage,
+};
 use crate::error::{AwsError, RelinkError};
 use crate::event::DeploymentRef;
-use crate::live::{assess, Liveness, Registrations};
-use crate::plan::{plan_group, GroupState, Plan, Unplannable};
+use crate::live::{assess, repair, Liveness, Registrations, STARTED_STATUSES};
+use crate::plan::{plan_group, Plan, Unplannable};
 use crate::report::{Attempt, Ending, Finding, Subject};
+use aws_sdk_codedeploy::types::DeploymentStatus;
 use futures::StreamExt;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 use tracing::instrument;
 
 /// One job for the rounds: what it is about, the rounds it took so far, and what comes next.
@@ -44,7 +57,7 @@ pub struct Job {
 /// What a job needs from [`link`].
 #[derive(Debug, Clone)]
 pub enum Step {
-    /// Link this group, if it is live.
+    /// Link this group, if the live-fleet rule allows.
     Link(RelinkTarget),
     /// Decided before any group was looked at.
     Ended(Ending),
@@ -79,7 +92,8 @@ impl Job {
 }
 
 /// Relinks the deployments notifications name, in order: the origin check, then round 1
-/// (`GetDeployment`, at most [`MAX_CONCURRENT_CALLS`] at a time) and the decision, then [`link`].
+/// (`GetDeployment` once per deployment, at most [`MAX_CONCURRENT_CALLS`] at a time) and the
+/// decision, then [`link`].
 #[instrument(skip_all, fields(deployments = notified.len()))]
 pub async fn relink(
     clients: &Clients,
@@ -87,145 +101,168 @@ pub async fn relink(
     home: &Home,
     notified: &[(&DeploymentRef, &str)],
 ) -> Vec<Attempt> {
-    let jobs = futures::stream::iter(notified)
-        .map(|(notified, source)| read_deployment(clients, config, home, notified, source))
+    let origins: Vec<_> = notified
+        .iter()
+        .map(|(n, _)| check_origin(n, home))
+        .collect();
+    let mut ids: Vec<&str> = Vec::new();
+    for ((n, _), origin) in notified.iter().zip(&origins) {
+        if origin.is_ok() && !ids.contains(&n.deployment_id.as_str()) {
+            ids.push(&n.deployment_id);
+        }
+    }
+    let read: HashMap<&str, Result<Option<DeploymentFacts>, AwsError>> = futures::stream::iter(ids)
+        .map(|id| async move {
+            (
+                id,
+                codedeploy::get_deployment(&clients.codedeploy, id).await,
+            )
+        })
         .buffered(MAX_CONCURRENT_CALLS)
-        .collect::<Vec<Job>>()
+        .collect()
         .await;
+    let jobs = notified
+        .iter()
+        .zip(origins)
+        .map(|((notified, source), origin)| {
+            let subject = Subject::notified(source, notified);
+            match origin {
+                Err(error) => {
+                    let error = RelinkError::Foreign {
+                        subject: subject.describe(),
+                        error,
+                    };
+                    Job {
+                        subject,
+                        rounds: 0,
+                        step: Step::Ended(Ending::Failed(error)),
+                    }
+                }
+                Ok(()) => {
+                    decide_notified(config, notified, subject, &read[&*notified.deployment_id])
+                }
+            }
+        })
+        .collect();
     link(clients, config.dry_run, jobs).await
 }
 
-/// Round 1 for one notification.
-#[instrument(skip_all, fields(deployment_id = %notified.deployment_id))]
-async fn read_deployment(
-    clients: &Clients,
+/// The decision about one notification, from round 1's answer.
+fn decide_notified(
     config: &Config,
-    home: &Home,
     notified: &DeploymentRef,
-    source: &str,
+    mut subject: Subject,
+    read: &Result<Option<DeploymentFacts>, AwsError>,
 ) -> Job {
-    let mut subject = Subject::notified(source, notified);
-    if let Err(error) = check_origin(notified, home) {
-        let error = RelinkError::Foreign {
-            subject: subject.describe(),
-            error,
-        };
-        return Job {
-            subject,
-            rounds: 0,
-            step: Step::Ended(Ending::Failed(error)),
-        };
-    }
-    let id = &notified.deployment_id;
-    let facts = match codedeploy::get_deployment(&clients.codedeploy, id).await {
+    let facts = match read {
         Ok(Some(facts)) => facts,
         Ok(None) => {
             let skip = Skip::new(
                 SkipReason::DeploymentNotFound,
-                format!("GetDeployment does not know deployment {id}"),
+                format!(
+                    "GetDeployment does not know deployment {}",
+                    notified.deployment_id
+                ),
             );
             return Job::decided(subject, 1, Decision::Skip(skip));
         }
-        Err(error) => return Job::failed(subject, 1, error),
+        Err(error) => return Job::failed(subject, 1, error.clone()),
     };
     subject.application = Some(facts.application.clone());
     subject.deployment_group = Some(facts.deployment_group.clone());
-    let decision = match check_names(notified, &facts) {
-        Ok(()) => decide(&facts, config),
+    let decision = match check_names(notified, facts) {
+        Ok(()) => decide(facts, config),
         Err(skip) => Decision::Skip(skip),
     };
     Job::decided(subject, 1, decision)
 }
 
-/// Rounds 2 to 4 for any number of jobs; returns one attempt per job, in order. Jobs that are
-/// already decided pass through unchanged.
+/// Rounds 2 to 5 for any number of jobs; returns one attempt per job, in order. Jobs that are
+/// already decided pass through unchanged; jobs for a group another job already leads share
+/// its result.
 pub async fn link(clients: &Clients, dry_run: bool, jobs: Vec<Job>) -> Vec<Attempt> {
+    let mut leaders: HashMap<String, usize> = HashMap::new();
+    let follows: Vec<Option<usize>> = jobs
+        .iter()
+        .enumerate()
+        .map(|(i, job)| match &job.step {
+            Step::Link(target) => match leaders.entry(target.group.clone()) {
+                Entry::Occupied(leader) => Some(*leader.get()),
+                Entry::Vacant(slot) => {
+                    slot.insert(i);
+                    None
+                }
+            },
+            Step::Ended(_) => None,
+        })
+        .collect();
     let targets: Vec<&RelinkTarget> = jobs
         .iter()
-        .filter_map(|job| match &job.step {
-            Step::Link(target) => Some(target),
-            Step::Ended(_) => None,
+        .zip(&follows)
+        .filter_map(|(job, follows)| match (&job.step, follows) {
+            (Step::Link(target), None) => Some(target),
+            _ => None,
         })
         .collect();
     let names = distinct(targets.iter().flat_map(|t| &t.target_group_names));
     let groups = distinct(targets.iter().map(|t| &t.group));
     let state = read_state(clients, &names, &groups).await;
 
-    let planned: Vec<InFlight> = jobs.into_iter().map(|job| plan(job, &state)).collect();
-    let (target_groups, load_balancers) = to_check(&planned);
-    let registrations = read_registrations(clients, &target_groups, &load_balancers).await;
-
-    futures::stream::iter(planned)
-        .map(|job| finish(clients, dry_run, job, &registrations))
+    let (subjects, work): (Vec<Subject>, Vec<(u8, Option<Step>)>) = jobs
+        .into_iter()
+        .zip(&follows)
+        .map(|(job, follows)| {
+            let step = follows.is_none().then_some(job.step);
+            (job.subject, (job.rounds, step))
+        })
+        .unzip();
+    let done: Vec<Option<(Finding, u8)>> = futures::stream::iter(subjects.iter().zip(work))
+        .map(|(subject, (rounds, step))| {
+            let state = &state;
+            async move {
+                match step? {
+                    Step::Ended(ending) => Some((Finding::ended(ending), rounds)),
+                    Step::Link(target) => {
+                        let mut flight = Flight::new(subject, rounds, &target);
+                        let ending = flight.run(clients, dry_run, &target, state).await;
+                        Some(flight.finish(ending))
+                    }
+                }
+            }
+        })
         .buffered(MAX_CONCURRENT_CALLS)
         .collect()
-        .await
-}
-
-/// A job between the rounds of [`link`]: its record so far, and what comes next.
-struct InFlight {
-    record: Record,
-    next: Next,
-}
-
-/// What a job's report will say, gathered round by round.
-struct Record {
-    subject: Subject,
-    rounds: u8,
-    group: Option<String>,
-    /// The group's instances, once described.
-    instances: Vec<String>,
-    plan: Plan,
-    /// From the deployment's success to the attach, when both are known.
-    attach_delay: Option<Duration>,
-}
-
-enum Next {
-    /// Missing something: check the load balancers, then attach.
-    Check(Stage),
-    /// Ended.
-    Done(Ending),
-}
-
-impl Record {
-    fn end(self, ending: Ending, attached: Attached, dry_run: bool) -> Attempt {
-        let finding = Finding {
-            group: self.group,
-            plan: self.plan,
-            attached_target_groups: attached.target_groups,
-            attached_load_balancers: attached.load_balancers,
-            attach_delay: self.attach_delay,
-            ending,
-        };
-        Attempt::new(self.subject, finding, self.rounds, dry_run)
-    }
-
-    fn aws_failure(&self, error: AwsError) -> Ending {
-        Ending::Failed(RelinkError::Aws {
-            subject: self.subject.describe(),
-            error,
+        .await;
+    subjects
+        .into_iter()
+        .enumerate()
+        .map(|(i, subject)| {
+            let (finding, rounds) = done[follows[i].unwrap_or(i)]
+                .clone()
+                .expect("a leading job has a result");
+            Attempt::new(subject, finding, rounds, dry_run)
         })
-    }
+        .collect()
 }
 
-/// What round 4 attached.
-#[derive(Default)]
-struct Attached {
-    target_groups: Vec<String>,
-    load_balancers: Vec<String>,
+/// What round 2 read: target group ARNs by name and groups by name, with the names whose calls
+/// failed.
+struct State {
+    resolved: elbv2::Resolved,
+    described: autoscaling::Described,
 }
-
-/// What round 2 read: target group ARNs by name and groups by name.
-type State = Result<(HashMap<String, String>, HashMap<String, GroupState>), AwsError>;
 
 /// Round 2: every name resolved and every group described, in batches, concurrently.
 async fn read_state(clients: &Clients, names: &[String], groups: &[String]) -> State {
     if groups.is_empty() {
-        return Ok(Default::default());
+        return State {
+            resolved: Default::default(),
+            described: Default::default(),
+        };
     }
     let resolve = async {
         if names.is_empty() {
-            Ok(elbv2::Resolved::default())
+            elbv2::Resolved::default()
         } else {
             elbv2::resolve_target_groups(&clients.elbv2, names).await
         }
@@ -234,93 +271,247 @@ async fn read_state(clients: &Clients, names: &[String], groups: &[String]) -> S
         resolve,
         autoscaling::describe_groups(&clients.autoscaling, groups)
     );
-    Ok((resolved?.arns, described?))
+    State {
+        resolved,
+        described,
+    }
 }
 
-/// Compares one job's desired attachments with its group's. Pure.
-fn plan(job: Job, state: &State) -> InFlight {
-    let target = match job.step {
-        Step::Link(target) => target,
-        Step::Ended(ending) => {
-            let record = Record {
-                subject: job.subject,
-                rounds: job.rounds,
-                group: None,
-                instances: Vec::new(),
-                plan: Plan::default(),
-                attach_delay: None,
-            };
-            return InFlight {
-                record,
-                next: Next::Done(ending),
-            };
+/// One group's job from round 2 on: what its report will say, gathered round by round, and the
+/// one counter of its rounds.
+struct Flight<'a> {
+    subject: &'a Subject,
+    rounds: u8,
+    finding: Finding,
+}
+
+impl<'a> Flight<'a> {
+    fn new(subject: &'a Subject, rounds: u8, target: &RelinkTarget) -> Self {
+        Flight {
+            subject,
+            rounds,
+            finding: Finding {
+                group: Some(target.group.clone()),
+                ..Finding::ended(Ending::AlreadyLinked)
+            },
         }
-    };
-    let mut record = Record {
-        subject: job.subject,
-        rounds: job.rounds + 1,
-        group: Some(target.group.clone()),
-        instances: Vec::new(),
-        plan: Plan::default(),
-        attach_delay: None,
-    };
-    let next = match state {
-        Err(error) => Next::Done(record.aws_failure(error.clone())),
-        Ok((arns, groups)) => match plan_group(&target, arns, groups.get(&target.group)) {
-            Ok(plan) if !plan.is_complete() => {
-                record.plan = plan;
-                record.instances = groups
-                    .get(&target.group)
-                    .map(|g| g.instances.clone())
-                    .unwrap_or_default();
-                Next::Check(target.stage)
+    }
+
+    fn finish(mut self, ending: Ending) -> (Finding, u8) {
+        self.finding.ending = ending;
+        (self.finding, self.rounds)
+    }
+
+    fn failure(&self, error: AwsError) -> Ending {
+        Ending::Failed(RelinkError::Aws {
+            subject: self.subject.describe(),
+            error,
+        })
+    }
+
+    /// The deployment group, as `app/group`.
+    fn deployment_group(&self) -> (&'a str, &'a str) {
+        (
+            self.subject.application.as_deref().unwrap_or_default(),
+            self.subject.deployment_group.as_deref().unwrap_or_default(),
+        )
+    }
+
+    /// Rounds 2 to 5 for one group.
+    async fn run(
+        &mut self,
+        clients: &Clients,
+        dry_run: bool,
+        target: &RelinkTarget,
+        state: &State,
+    ) -> Ending {
+        self.rounds += 1;
+        let plan = match self.plan(target, state) {
+            Ok(plan) => plan,
+            Err(ending) => return ending,
+        };
+        self.finding.plan = plan.clone();
+        if plan.is_complete() {
+            return Ending::AlreadyLinked;
+        }
+        let instances = state
+            .described
+            .groups
+            .get(&target.group)
+            .map(|g| g.instances.clone())
+            .unwrap_or_default();
+
+        // Round 3: the evidence, read now, within seconds of the attach.
+        self.rounds += 1;
+        let (traffic, newer) = tokio::join!(
+            read_traffic(clients, &plan),
+            self.newer_deployment(clients, target)
+        );
+        match newer {
+            Err(error) => return self.failure(error),
+            Ok(Some(newer)) => {
+                let (application, group) = self.deployment_group();
+                return Ending::Skipped(Skip::new(
+                    SkipReason::Superseded,
+                    format!(
+                        "a newer deployment of {application}/{group}, {newer}, has started: {} is not its newest copy",
+                        target.group
+                    ),
+                ));
             }
-            Ok(plan) => {
-                record.plan = plan;
-                Next::Done(Ending::AlreadyLinked)
+            Ok(None) => {}
+        }
+        let registrations = match traffic {
+            Ok(registrations) => registrations,
+            Err(error) => return self.failure(error),
+        };
+        let idle = match assess(&target.group, &instances, &plan, &registrations) {
+            Liveness::Live => None,
+            Liveness::NotLive(evidence) => return not_live(target.stage, evidence),
+            Liveness::Idle(idle) => Some(idle),
+        };
+        if let Some(idle) = idle {
+            match self.repair(clients, target, &idle).await {
+                Ok(evidence) => self.finding.repair = Some(evidence),
+                Err(ending) => return ending,
             }
+        }
+        if dry_run {
+            return Ending::Planned;
+        }
+
+        self.rounds += 1;
+        let (attached, failures) = attach(clients, &target.group, &plan).await;
+        self.finding.attached_target_groups = attached.target_groups;
+        self.finding.attached_load_balancers = attached.load_balancers;
+        if !failures.is_empty() {
+            return Ending::Failed(RelinkError::Attach {
+                subject: self.subject.describe(),
+                group: target.group.clone(),
+                failures,
+            });
+        }
+        if let Stage::Settled { since: Some(since) } = target.stage {
+            self.finding.attach_delay = SystemTime::now().duration_since(since).ok();
+        }
+        Ending::Relinked
+    }
+
+    /// Compares the group's desired attachments with its own, from round 2. Pure.
+    fn plan(&self, target: &RelinkTarget, state: &State) -> Result<Plan, Ending> {
+        let failed = target
+            .target_group_names
+            .iter()
+            .find_map(|name| state.resolved.failed.get(name))
+            .or_else(|| state.described.failed.get(&target.group));
+        if let Some(error) = failed {
+            return Err(self.failure(error.clone()));
+        }
+        let group = state.described.groups.get(&target.group);
+        plan_group(target, &state.resolved.arns, group).map_err(|unplannable| match unplannable {
             // A running deployment's copy may not be there yet.
-            Err(Unplannable::Gone(detail)) if target.stage == Stage::Running => Next::Done(
-                Ending::Skipped(Skip::new(SkipReason::TrafficNotShifted, detail)),
-            ),
-            Err(Unplannable::Gone(detail)) => Next::Done(Ending::Skipped(Skip::new(
-                SkipReason::ReplacementGroupGone,
-                detail,
-            ))),
-            Err(Unplannable::TargetGroupsNotFound(names)) => {
-                Next::Done(Ending::Failed(RelinkError::TargetGroupsNotFound {
-                    subject: record.subject.describe(),
-                    application: record.subject.application.clone().unwrap_or_default(),
-                    deployment_group: record.subject.deployment_group.clone().unwrap_or_default(),
+            Unplannable::Gone(detail) if target.stage == Stage::Running => {
+                Ending::Skipped(Skip::new(SkipReason::TrafficNotShifted, detail))
+            }
+            Unplannable::Gone(detail) => {
+                Ending::Skipped(Skip::new(SkipReason::ReplacementGroupGone, detail))
+            }
+            Unplannable::TargetGroupsNotFound(names) => {
+                let (application, deployment_group) = self.deployment_group();
+                Ending::Failed(RelinkError::TargetGroupsNotFound {
+                    subject: self.subject.describe(),
+                    application: application.to_owned(),
+                    deployment_group: deployment_group.to_owned(),
                     names,
-                }))
+                })
+            }
+        })
+    }
+
+    /// Round 3, beside the traffic: the newest started deployment of the group's deployment
+    /// group that is newer than the group's own, if any.
+    async fn newer_deployment(
+        &self,
+        clients: &Clients,
+        target: &RelinkTarget,
+    ) -> Result<Option<String>, AwsError> {
+        let (deployment_id, since) = match &target.newer {
+            Newer::Known(newer) => return Ok(newer.clone()),
+            Newer::Ask {
+                deployment_id,
+                since,
+            } => (deployment_id, *since),
+        };
+        let (application, group) = self.deployment_group();
+        let started = STARTED_STATUSES.map(DeploymentStatus::from);
+        let ids = codedeploy::list_group_deployments(
+            &clients.codedeploy,
+            application,
+            group,
+            &started,
+            since,
+        )
+        .await?;
+        Ok(ids.into_iter().find(|id| id != deployment_id))
+    }
+
+    /// Round 4, only when some load balancer to attach (`idle`) serves no instance at all: the
+    /// outage repair, if CodeDeploy names the group as its deployment group's fleet.
+    async fn repair(
+        &mut self,
+        clients: &Clients,
+        target: &RelinkTarget,
+        idle: &[String],
+    ) -> Result<String, Ending> {
+        let settled = matches!(target.stage, Stage::Settled { .. });
+        let (application, group) = self.deployment_group();
+        let name = format!("{application}/{group}");
+        let fleet = match (&target.fleet, settled) {
+            (Some(fleet), _) => fleet.clone(),
+            // Not needed to say no.
+            (None, false) => Vec::new(),
+            (None, true) => {
+                let read =
+                    codedeploy::deployment_group_fleet(&clients.codedeploy, application, group)
+                        .await;
+                self.rounds += 1;
+                read.map_err(|error| self.failure(error))?
+            }
+        };
+        repair(&target.group, idle, settled, &name, &fleet)
+            .map_err(|evidence| not_live(target.stage, evidence))
+    }
+}
+
+/// The skip for a group the rule keeps out: traffic has not moved to a running deployment's copy
+/// yet, or a settled group is not the live fleet.
+fn not_live(stage: Stage, evidence: String) -> Ending {
+    let reason = match stage {
+        Stage::Running => SkipReason::TrafficNotShifted,
+        Stage::Settled { .. } => SkipReason::NotLive,
+    };
+    Ending::Skipped(Skip::new(reason, evidence))
+}
+
+/// Round 3 for one group: where each load balancer it misses sends traffic now.
+async fn read_traffic(clients: &Clients, plan: &Plan) -> Result<Registrations, AwsError> {
+    let target_groups = &plan.target_groups.missing;
+    let load_balancers = &plan.load_balancers.missing;
+    let (target_groups, load_balancers) = tokio::join!(
+        async {
+            if target_groups.is_empty() {
+                Ok(HashMap::new())
+            } else {
+                elbv2::traffic(&clients.elbv2, target_groups).await
             }
         },
-    };
-    InFlight { record, next }
-}
-
-/// The load balancers whose registrations round 3 must read.
-fn to_check(jobs: &[InFlight]) -> (Vec<String>, Vec<String>) {
-    let checking = || jobs.iter().filter(|j| matches!(j.next, Next::Check(_)));
-    (
-        distinct(checking().flat_map(|j| &j.record.plan.target_groups.missing)),
-        distinct(checking().flat_map(|j| &j.record.plan.load_balancers.missing)),
-    )
-}
-
-/// Round 3: which instances each load balancer to attach serves now.
-async fn read_registrations(
-    clients: &Clients,
-    target_groups: &[String],
-    load_balancers: &[String],
-) -> Result<Registrations, AwsError> {
-    if target_groups.is_empty() && load_balancers.is_empty() {
-        return Ok(Registrations::default());
-    }
-    let (target_groups, load_balancers) = tokio::join!(
-        elbv2::serving_instances(&clients.elbv2, target_groups),
-        elb::serving_instances(&clients.elb, load_balancers),
+        async {
+            if load_balancers.is_empty() {
+                Ok(HashMap::new())
+            } else {
+                elb::traffic(&clients.elb, load_balancers).await
+            }
+        },
     );
     Ok(Registrations {
         target_groups: target_groups?,
@@ -328,58 +519,14 @@ async fn read_registrations(
     })
 }
 
-/// The live-fleet check and round 4 for one job.
-async fn finish(
-    clients: &Clients,
-    dry_run: bool,
-    job: InFlight,
-    registrations: &Result<Registrations, AwsError>,
-) -> Attempt {
-    let InFlight { mut record, next } = job;
-    let stage = match next {
-        Next::Done(ending) => return record.end(ending, Attached::default(), dry_run),
-        Next::Check(stage) => stage,
-    };
-    record.rounds += 1;
-    let group = record.group.clone().unwrap_or_default();
-    let registrations = match registrations {
-        Ok(registrations) => registrations,
-        Err(error) => {
-            let ending = record.aws_failure(error.clone());
-            return record.end(ending, Attached::default(), dry_run);
-        }
-    };
-    if let Liveness::NotLive(evidence) =
-        assess(&group, &record.instances, &record.plan, registrations)
-    {
-        let reason = match stage {
-            Stage::Running => SkipReason::TrafficNotShifted,
-            Stage::Settled { .. } => SkipReason::NotLive,
-        };
-        let ending = Ending::Skipped(Skip::new(reason, evidence));
-        return record.end(ending, Attached::default(), dry_run);
-    }
-    if dry_run {
-        return record.end(Ending::Planned, Attached::default(), dry_run);
-    }
-    record.rounds += 1;
-    let (attached, failures) = attach(clients, &group, &record.plan).await;
-    let ending = if failures.is_empty() {
-        if let Stage::Settled { since: Some(since) } = stage {
-            record.attach_delay = SystemTime::now().duration_since(since).ok();
-        }
-        Ending::Relinked
-    } else {
-        Ending::Failed(RelinkError::Attach {
-            subject: record.subject.describe(),
-            group,
-            failures,
-        })
-    };
-    record.end(ending, attached, dry_run)
+/// What the attach round attached.
+#[derive(Default)]
+struct Attached {
+    target_groups: Vec<String>,
+    load_balancers: Vec<String>,
 }
 
-/// Round 4 for one group: each batch of target groups, then each batch of classic load
+/// The attach round for one group: each batch of target groups, then each batch of classic load
 /// balancers, one call after another. A failed call does not stop the others; the report says
 /// what was attached and what is still missing.
 async fn attach(clients: &Clients, group: &str, plan: &Plan) -> (Attached, Vec<AwsError>) {

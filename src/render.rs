@@ -288,6 +288,7 @@ mod tests {
             attached_target_groups: vec![TG.into()],
             attached_load_balancers: vec![],
             attach_delay: None,
+            repair: None,
             ending: Ending::Relinked,
         };
         let subject = Subject::of("event", Some("d-1"), "web", "web-bg");

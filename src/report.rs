@@ -18,6 +18,8 @@ pub struct Subject {
     pub application: Option<String>,
     /// The deployment group (from the API once read, else from the notification).
     pub deployment_group: Option<String>,
+    /// The instance an instance-level notification is about.
+    pub instance_id: Option<String>,
 }
 
 impl Subject {
@@ -28,6 +30,7 @@ impl Subject {
             deployment_id: Some(notified.deployment_id.clone()),
             application: notified.application.clone(),
             deployment_group: notified.deployment_group.clone(),
+            instance_id: notified.instance.as_ref().map(|i| i.instance_id.clone()),
         }
     }
 
@@ -43,6 +46,7 @@ impl Subject {
             deployment_id: deployment_id.map(str::to_owned),
             application: Some(application.to_owned()),
             deployment_group: Some(deployment_group.to_owned()),
+            instance_id: None,
         }
     }
 
@@ -91,6 +95,8 @@ pub struct Finding {
     pub attached_load_balancers: Vec<String>,
     /// From the deployment's success to this run's attach, when both are known.
     pub attach_delay: Option<std::time::Duration>,
+    /// The outage repair's evidence, when the attach (or the plan) is one ([`crate::live::repair`]).
+    pub repair: Option<String>,
     /// How it ended.
     pub ending: Ending,
 }
@@ -104,6 +110,7 @@ impl Finding {
             attached_target_groups: Vec::new(),
             attached_load_balancers: Vec::new(),
             attach_delay: None,
+            repair: None,
             ending,
         }
     }
@@ -138,10 +145,12 @@ impl Attempt {
             deployment_id: subject.deployment_id,
             application: subject.application,
             deployment_group: subject.deployment_group,
+            instance_id: subject.instance_id,
             replacement_group: finding.group,
             outcome: Outcome::Skipped,
             reason: None,
-            detail: None,
+            outage_repair: finding.repair.is_some(),
+            detail: finding.repair,
             error_code: None,
             target_groups: attachments(&finding.plan.target_groups, finding.attached_target_groups),
             load_balancers: attachments(
@@ -237,13 +246,20 @@ pub struct Report {
     pub application: Option<String>,
     /// The deployment group (from the API once read, else from the notification).
     pub deployment_group: Option<String>,
+    /// The instance an instance-level notification is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instance_id: Option<String>,
     /// The replacement Auto Scaling group.
     pub replacement_group: Option<String>,
     /// How it ended.
     pub outcome: Outcome,
     /// Why it was skipped.
     pub reason: Option<SkipReason>,
-    /// A sentence for people: the skip's explanation or the error.
+    /// Whether the attach (or, in a dry run, the plan) is the outage repair: the load balancers
+    /// served no instance at all and CodeDeploy names the group as the deployment group's fleet.
+    #[serde(default)]
+    pub outage_repair: bool,
+    /// A sentence for people: the skip's explanation, the error, or the outage repair's evidence.
     pub detail: Option<String>,
     /// The AWS error code of a failure.
     pub error_code: Option<String>,
@@ -277,9 +293,11 @@ impl Report {
                     deployment_id = self.deployment_id.as_deref(),
                     application = self.application.as_deref(),
                     deployment_group = self.deployment_group.as_deref(),
+                    instance_id = self.instance_id.as_deref(),
                     replacement_group = self.replacement_group.as_deref(),
                     outcome = self.outcome.as_str(),
                     reason = self.reason.map(SkipReason::code),
+                    outage_repair = self.outage_repair,
                     detail = self.detail.as_deref(),
                     error_code = self.error_code.as_deref(),
                     target_groups_attached = list(&tg.attached).as_deref(),
@@ -310,13 +328,17 @@ impl Report {
         let count = |a: &Attachments| (a.attached.len(), a.missing.len());
         let (tg_done, tg_missing) = count(&self.target_groups);
         let (lb_done, lb_missing) = count(&self.load_balancers);
+        let repair = match (&self.detail, self.outage_repair) {
+            (Some(detail), true) => format!(" (outage repair: {detail})"),
+            _ => String::new(),
+        };
         match self.outcome {
             Outcome::Relinked => format!(
-                "attached {tg_done} target group(s) and {lb_done} classic load balancer(s)"
+                "attached {tg_done} target group(s) and {lb_done} classic load balancer(s){repair}"
             ),
             Outcome::AlreadyLinked => "nothing missing; no change made".into(),
             Outcome::Planned => format!(
-                "dry run: would attach {tg_missing} target group(s) and {lb_missing} classic load balancer(s)"
+                "dry run: would attach {tg_missing} target group(s) and {lb_missing} classic load balancer(s){repair}"
             ),
             Outcome::Skipped | Outcome::Failed => self.detail.clone().unwrap_or_default(),
         }
@@ -367,6 +389,7 @@ mod tests {
             attached_target_groups: vec!["arn:b".into()],
             attached_load_balancers: vec![],
             attach_delay: None,
+            repair: None,
             ending: Ending::Relinked,
         };
         let report = Attempt::new(subject(), finding, 4, false).report;

@@ -1,7 +1,9 @@
 //! The level-triggered safety net: every running deployment and every deployment that succeeded
 //! within the look-back, decided and linked with the same code as a notification, in batches.
-//! Which of their groups are still live is left to the live-fleet check ([`crate::live`]), so a
-//! success that a newer deployment has superseded is seen and left alone.
+//! Whether a newer deployment of the same deployment group has started comes from the listing
+//! itself (a newer deployment was created later, so it is in the listing too), with no call per
+//! deployment; whether attaching displaces nobody is left to the live-fleet rule
+//! ([`crate::live`]), so a success that a newer deployment has superseded is seen and left alone.
 //!
 //! Rounds: `ListDeployments` (running statuses ∥ recently succeeded, all pages);
 //! `BatchGetDeployments` (25 per call); then [`link`]'s rounds. A quiet sweep (nothing running or
@@ -9,7 +11,8 @@
 
 use crate::aws::{codedeploy, Clients};
 use crate::config::Config;
-use crate::decision::decide;
+use crate::decision::{decide, Decision, DeploymentFacts, Newer};
+use crate::live::{newer_deployment, Sibling};
 use crate::relink::{link, Job};
 use crate::report::{Attempt, Outcome, Report, Subject};
 use aws_sdk_codedeploy::types::DeploymentStatus;
@@ -107,7 +110,7 @@ pub async fn sweep(clients: &Clients, config: &Config, now: SystemTime) -> Vec<A
                         &facts.application,
                         &facts.deployment_group,
                     );
-                    Job::decided(subject, 2, decide(facts, config))
+                    Job::decided(subject, 2, decided(facts, &deployments, config))
                 })
                 .collect(),
             Err(error) => vec![Job::failed(listing, 2, error)],
@@ -115,6 +118,31 @@ pub async fn sweep(clients: &Clients, config: &Config, now: SystemTime) -> Vec<A
         Err(error) => vec![Job::failed(listing, 1, error)],
     };
     link(clients, config.dry_run, jobs).await
+}
+
+/// The decision about one listed deployment, with "a newer deployment has started" taken from
+/// the listing. Pure.
+fn decided(facts: &DeploymentFacts, listed: &[DeploymentFacts], config: &Config) -> Decision {
+    match decide(facts, config) {
+        Decision::Relink(mut target) => {
+            let siblings: Vec<Sibling> = listed
+                .iter()
+                .filter(|d| {
+                    d.application == facts.application
+                        && d.deployment_group == facts.deployment_group
+                })
+                .map(|d| Sibling {
+                    deployment_id: d.deployment_id.clone(),
+                    status: d.status.clone(),
+                    created_at: d.created_at,
+                })
+                .collect();
+            let newer = newer_deployment(&facts.deployment_id, facts.created_at, &siblings);
+            target.newer = Newer::Known(newer.map(|s| s.deployment_id.clone()));
+            Decision::Relink(target)
+        }
+        skip => skip,
+    }
 }
 
 #[cfg(test)]

@@ -6,31 +6,46 @@ use crate::error::AwsError;
 use crate::plan::GroupState;
 use aws_sdk_autoscaling::types::AutoScalingGroup;
 use aws_sdk_autoscaling::Client;
-use futures::{StreamExt, TryStreamExt};
+use futures::StreamExt;
 use std::collections::HashMap;
 
 /// Groups named per `DescribeAutoScalingGroups` call (its `MaxRecords` limit).
 pub const MAX_GROUPS_PER_DESCRIBE: usize = 100;
 
-/// Describes groups by name, [`MAX_GROUPS_PER_DESCRIBE`] per call and calls concurrently (at most
-/// [`MAX_CONCURRENT_CALLS`] at a time). Groups that do not exist are absent from the answer.
-pub async fn describe_groups(
-    client: &Client,
-    names: &[String],
-) -> Result<HashMap<String, GroupState>, AwsError> {
-    let pages: Vec<Vec<(String, GroupState)>> =
-        futures::stream::iter(names.chunks(MAX_GROUPS_PER_DESCRIBE))
-            .map(|batch| describe_batch(client, batch))
-            .buffered(MAX_CONCURRENT_CALLS)
-            .try_collect()
-            .await?;
-    Ok(pages.into_iter().flatten().collect())
+/// Groups as described, and the names whose call failed.
+#[derive(Debug, Clone, Default)]
+pub struct Described {
+    /// The groups that exist, by name (groups that do not exist are absent).
+    pub groups: HashMap<String, GroupState>,
+    /// Names whose call failed, with the failure: only the jobs about them fail.
+    pub failed: HashMap<String, AwsError>,
 }
 
-async fn describe_batch(
-    client: &Client,
-    names: &[String],
-) -> Result<Vec<(String, GroupState)>, AwsError> {
+/// Describes groups by name, [`MAX_GROUPS_PER_DESCRIBE`] per call and calls concurrently (at most
+/// [`MAX_CONCURRENT_CALLS`] at a time). A failed call fails its names only.
+pub async fn describe_groups(client: &Client, names: &[String]) -> Described {
+    let pages: Vec<(&[String], Page)> =
+        futures::stream::iter(names.chunks(MAX_GROUPS_PER_DESCRIBE))
+            .map(|batch| async move { (batch, describe_batch(client, batch).await) })
+            .buffered(MAX_CONCURRENT_CALLS)
+            .collect()
+            .await;
+    let mut described = Described::default();
+    for (names, page) in pages {
+        match page {
+            Ok(groups) => described.groups.extend(groups),
+            Err(error) => described
+                .failed
+                .extend(names.iter().map(|n| (n.clone(), error.clone()))),
+        }
+    }
+    described
+}
+
+/// One `DescribeAutoScalingGroups` batch: the groups found, by name.
+type Page = Result<Vec<(String, GroupState)>, AwsError>;
+
+async fn describe_batch(client: &Client, names: &[String]) -> Page {
     let pages = client
         .describe_auto_scaling_groups()
         .set_auto_scaling_group_names(Some(names.to_vec()))

@@ -53,8 +53,31 @@ pub async fn list_deployments(
     statuses: &[DeploymentStatus],
     created_after: Option<SystemTime>,
 ) -> Result<Vec<String>, AwsError> {
+    list_deployments_of(client, None, statuses, created_after).await
+}
+
+/// Lists the ids of the deployments of one deployment group (`application`, `group`) with one of
+/// `statuses`, created at or after `created_after` when given (`ListDeployments`, all pages).
+pub async fn list_group_deployments(
+    client: &Client,
+    application: &str,
+    group: &str,
+    statuses: &[DeploymentStatus],
+    created_after: Option<SystemTime>,
+) -> Result<Vec<String>, AwsError> {
+    list_deployments_of(client, Some((application, group)), statuses, created_after).await
+}
+
+async fn list_deployments_of(
+    client: &Client,
+    group: Option<(&str, &str)>,
+    statuses: &[DeploymentStatus],
+    created_after: Option<SystemTime>,
+) -> Result<Vec<String>, AwsError> {
     let pages = client
         .list_deployments()
+        .set_application_name(group.map(|(a, _)| a.to_owned()))
+        .set_deployment_group_name(group.map(|(_, g)| g.to_owned()))
         .set_include_only_statuses(Some(statuses.to_vec()))
         .set_create_time_range(
             created_after.map(|t| TimeRange::builder().start(DateTime::from(t)).build()),
@@ -64,9 +87,42 @@ pub async fn list_deployments(
         .send();
     all_items(pages, "ListDeployments", || {
         let statuses: Vec<&str> = statuses.iter().map(DeploymentStatus::as_str).collect();
-        format!("{} deployments", statuses.join("/"))
+        match group {
+            Some((application, group)) => format!(
+                "{} deployments of deployment group {application}/{group}",
+                statuses.join("/")
+            ),
+            None => format!("{} deployments", statuses.join("/")),
+        }
     })
     .await
+}
+
+/// The Auto Scaling groups CodeDeploy names as a deployment group's fleet (`GetDeploymentGroup`
+/// → `autoScalingGroups[].name`).
+pub async fn deployment_group_fleet(
+    client: &Client,
+    application: &str,
+    group: &str,
+) -> Result<Vec<String>, AwsError> {
+    let output = client
+        .get_deployment_group()
+        .application_name(application)
+        .deployment_group_name(group)
+        .send()
+        .await
+        .map_err(|err| {
+            aws_error(
+                "GetDeploymentGroup",
+                format!("deployment group {application}/{group}"),
+                err,
+            )
+        })?;
+    Ok(output
+        .deployment_group_info()
+        .map(group_facts_from)
+        .map(|g| g.auto_scaling_groups)
+        .unwrap_or_default())
 }
 
 /// Reads deployments with `BatchGetDeployments`, [`MAX_DEPLOYMENTS_PER_BATCH`] per call and calls
@@ -203,6 +259,9 @@ pub fn facts_from(info: &DeploymentInfo, deployment_id: &str) -> DeploymentFacts
             .unwrap_or_default(),
         completed_at: info
             .complete_time()
+            .and_then(|t| SystemTime::try_from(*t).ok()),
+        created_at: info
+            .create_time()
             .and_then(|t| SystemTime::try_from(*t).ok()),
     }
 }

@@ -1,20 +1,18 @@
-//! Classic Elastic Load Balancing adapter: reads which instances each classic load balancer
-//! serves.
+//! Classic Elastic Load Balancing adapter: reads where each classic load balancer sends traffic.
 
 use super::{aws_error, MAX_CONCURRENT_CALLS};
 use crate::error::AwsError;
-use crate::live;
+use crate::live::{self, Traffic};
 use aws_sdk_elasticloadbalancing::Client;
 use futures::{StreamExt, TryStreamExt};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
-/// The instances each classic load balancer has registered and not deregistering
-/// ([`live::classic_serves`]): one `DescribeInstanceHealth` per load balancer, at most
-/// [`MAX_CONCURRENT_CALLS`] at a time.
-pub async fn serving_instances(
+/// Where each classic load balancer sends traffic ([`live::classic_state`]): one
+/// `DescribeInstanceHealth` per load balancer, at most [`MAX_CONCURRENT_CALLS`] at a time.
+pub async fn traffic(
     client: &Client,
     names: &[String],
-) -> Result<HashMap<String, HashSet<String>>, AwsError> {
+) -> Result<HashMap<String, Traffic>, AwsError> {
     futures::stream::iter(names)
         .map(|name| async move {
             let output = client
@@ -29,13 +27,16 @@ pub async fn serving_instances(
                         err,
                     )
                 })?;
-            let serving = output
-                .instance_states()
-                .iter()
-                .filter(|s| live::classic_serves(s.state().unwrap_or_default(), s.description()))
-                .filter_map(|s| s.instance_id().map(str::to_owned))
-                .collect();
-            Ok::<_, AwsError>((name.clone(), serving))
+            let mut traffic = Traffic::default();
+            for instance in output.instance_states() {
+                let Some(id) = instance.instance_id() else {
+                    continue;
+                };
+                let state = instance.state().unwrap_or_default();
+                let registration = live::classic_state(state, instance.description());
+                traffic.add(id.to_owned(), state, registration);
+            }
+            Ok::<_, AwsError>((name.clone(), traffic))
         })
         .buffer_unordered(MAX_CONCURRENT_CALLS)
         .try_collect()

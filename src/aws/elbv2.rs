@@ -3,42 +3,50 @@
 
 use super::{aws_error, MAX_CONCURRENT_CALLS};
 use crate::error::AwsError;
-use crate::live;
+use crate::live::{self, Traffic};
 use aws_sdk_elasticloadbalancingv2::Client;
 use futures::{StreamExt, TryStreamExt};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// Names asked for per `DescribeTargetGroups` call. AWS documents no limit on `Names`; its
 /// sibling `DescribeLoadBalancers` takes at most 20, so 20 is safe either way.
 pub const MAX_NAMES_PER_DESCRIBE: usize = 20;
 
-/// Target group names resolved to ARNs, and the names that do not exist.
+/// Target group names resolved to ARNs, the names that do not exist, and the names that could
+/// not be read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Resolved {
     /// ARN by name.
     pub arns: HashMap<String, String>,
     /// Names no target group has, in the order asked.
     pub missing: Vec<String>,
+    /// Names whose call failed, with the failure: only the jobs that need them fail.
+    pub failed: HashMap<String, AwsError>,
 }
 
 /// Resolves target group names to ARNs: [`MAX_NAMES_PER_DESCRIBE`] names per call, calls
 /// concurrently (at most [`MAX_CONCURRENT_CALLS`] at a time), so one round trip for up to
-/// 20 × 8 names.
-pub async fn resolve_target_groups(
-    client: &Client,
-    names: &[String],
-) -> Result<Resolved, AwsError> {
-    let batches: Vec<Resolved> = futures::stream::iter(names.chunks(MAX_NAMES_PER_DESCRIBE))
-        .map(|batch| describe(client, batch))
-        .buffered(MAX_CONCURRENT_CALLS)
-        .try_collect()
-        .await?;
+/// 20 × 8 names. A failed call fails its names only.
+pub async fn resolve_target_groups(client: &Client, names: &[String]) -> Resolved {
+    let batches: Vec<(&[String], Result<Resolved, AwsError>)> =
+        futures::stream::iter(names.chunks(MAX_NAMES_PER_DESCRIBE))
+            .map(|batch| async move { (batch, describe(client, batch).await) })
+            .buffered(MAX_CONCURRENT_CALLS)
+            .collect()
+            .await;
     let mut resolved = Resolved::default();
-    for batch in batches {
-        resolved.arns.extend(batch.arns);
-        resolved.missing.extend(batch.missing);
+    for (names, batch) in batches {
+        match batch {
+            Ok(batch) => {
+                resolved.arns.extend(batch.arns);
+                resolved.missing.extend(batch.missing);
+            }
+            Err(error) => resolved
+                .failed
+                .extend(names.iter().map(|n| (n.clone(), error.clone()))),
+        }
     }
-    Ok(resolved)
+    resolved
 }
 
 /// One `DescribeTargetGroups` call. AWS answers `TargetGroupNotFound` for the whole call when
@@ -62,7 +70,11 @@ async fn describe(client: &Client, names: &[String]) -> Result<Resolved, AwsErro
         .filter(|n| !arns.contains_key(*n))
         .cloned()
         .collect();
-    Ok(Resolved { arns, missing })
+    Ok(Resolved {
+        arns,
+        missing,
+        failed: HashMap::new(),
+    })
 }
 
 /// `Ok(None)` when AWS answers `TargetGroupNotFound`.
@@ -103,12 +115,12 @@ async fn describe_call(
     }
 }
 
-/// The instances each target group has registered and not draining ([`live::target_serves`]):
-/// one `DescribeTargetHealth` per target group, at most [`MAX_CONCURRENT_CALLS`] at a time.
-pub async fn serving_instances(
+/// Where each target group sends traffic ([`live::target_state`]): one `DescribeTargetHealth`
+/// per target group, at most [`MAX_CONCURRENT_CALLS`] at a time.
+pub async fn traffic(
     client: &Client,
     arns: &[String],
-) -> Result<HashMap<String, HashSet<String>>, AwsError> {
+) -> Result<HashMap<String, Traffic>, AwsError> {
     futures::stream::iter(arns)
         .map(|arn| async move {
             let output = client
@@ -119,17 +131,18 @@ pub async fn serving_instances(
                 .map_err(|err| {
                     aws_error("DescribeTargetHealth", format!("target group {arn}"), err)
                 })?;
-            let serving = output
-                .target_health_descriptions()
-                .iter()
-                .filter(|d| {
-                    d.target_health()
-                        .and_then(|h| h.state())
-                        .is_some_and(|s| live::target_serves(s.as_str()))
-                })
-                .filter_map(|d| d.target().and_then(|t| t.id()).map(str::to_owned))
-                .collect();
-            Ok::<_, AwsError>((arn.clone(), serving))
+            let mut traffic = Traffic::default();
+            for description in output.target_health_descriptions() {
+                let Some(id) = description.target().and_then(|t| t.id()) else {
+                    continue;
+                };
+                let state = description
+                    .target_health()
+                    .and_then(|h| h.state())
+                    .map_or("", |s| s.as_str());
+                traffic.add(id.to_owned(), state, live::target_state(state));
+            }
+            Ok::<_, AwsError>((arn.clone(), traffic))
         })
         .buffer_unordered(MAX_CONCURRENT_CALLS)
         .try_collect()

@@ -1,7 +1,9 @@
 //! The CodeDeploy trigger message: the `Message` of an SNS notification (or an SQS body), and the
 //! deployment ids it may carry. Pure.
 
-use super::{DeploymentRef, Ignored, Notification, MAX_DEPLOYMENT_ID_LEN};
+use super::{
+    instance_id_of, DeploymentRef, Ignored, InstanceEvent, Notification, MAX_DEPLOYMENT_ID_LEN,
+};
 use crate::error::{excerpt, InputError};
 use serde::Deserialize;
 use serde_json::Value;
@@ -59,11 +61,10 @@ pub fn classify_message(
         }
     };
     let deployment_id = field("deploymentId", parsed.deployment_id)?;
-    if parsed.instance_id.is_some() || parsed.instance_status.is_some() {
-        return Ok(Notification::Ignored(Ignored::InstanceNotification {
-            deployment_id,
-        }));
-    }
+    let is_instance = parsed.instance_id.is_some() || parsed.instance_status.is_some();
+    let instance_id =
+        field("instanceId", parsed.instance_id)?.map(|i| instance_id_of(&i).to_owned());
+    let instance_status = field("instanceStatus", parsed.instance_status)?;
     let Some(deployment_id) = deployment_id else {
         return Err(InputError::new(
             location,
@@ -72,13 +73,36 @@ pub fn classify_message(
         ));
     };
     check_deployment_id(&deployment_id, &format!("{location}.deploymentId"))?;
+    let instance = match (is_instance, instance_id, instance_status) {
+        (false, ..) => None,
+        // An instance's success (after AllowTraffic, for a replacement instance) may mean that
+        // traffic moved: relink its deployment, through the same rule.
+        (true, Some(instance_id), Some(status)) if status.eq_ignore_ascii_case("Succeeded") => {
+            Some(InstanceEvent {
+                instance_id,
+                status,
+            })
+        }
+        (true, instance_id, status) => {
+            return Ok(Notification::Ignored(Ignored::InstanceNotification {
+                deployment_id: Some(deployment_id),
+                instance_id,
+                status,
+            }))
+        }
+    };
+    let reported_status = match &instance {
+        Some(i) => Some(i.status.clone()),
+        None => field("status", parsed.status)?,
+    };
     Ok(Notification::Deployment(DeploymentRef {
         deployment_id,
         application: field("applicationName", parsed.application_name)?,
         deployment_group: field("deploymentGroupName", parsed.deployment_group_name)?,
-        reported_status: field("status", parsed.status)?,
+        reported_status,
         region: field("region", parsed.region)?,
         account: field("accountId", parsed.account_id)?,
+        instance,
     }))
 }
 
@@ -163,14 +187,38 @@ mod tests {
     }
 
     #[test]
-    fn instance_message_is_ignored() {
-        let message = r#"{"deploymentId":"d-1","instanceId":"i-0","instanceStatus":"Succeeded","lifecycleEvents":"[]"}"#;
+    fn an_instance_success_relinks_its_deployment_and_other_statuses_are_ignored() {
+        let message = r#"{"region":"us-east-1","accountId":"123456789012","deploymentId":"d-1","instanceId":"arn:aws:ec2:us-east-1:123456789012:instance/i-0abc","instanceStatus":"Succeeded","lifecycleEvents":"[]"}"#;
+        let Notification::Deployment(d) = classify_message(message, None, "m").unwrap() else {
+            panic!("not a deployment")
+        };
+        assert_eq!(d.deployment_id, "d-1");
+        assert_eq!((d.application, d.deployment_group), (None, None));
+        assert_eq!(d.region.as_deref(), Some("us-east-1"));
         assert_eq!(
-            classify_message(message, None, "m").unwrap(),
-            Notification::Ignored(Ignored::InstanceNotification {
-                deployment_id: Some("d-1".into())
+            d.instance,
+            Some(InstanceEvent {
+                instance_id: "i-0abc".into(),
+                status: "Succeeded".into()
             })
         );
+
+        let failed = r#"{"deploymentId":"d-1","instanceId":"i-0","instanceStatus":"Failed","lifecycleEvents":"[]"}"#;
+        assert_eq!(
+            classify_message(failed, None, "m").unwrap(),
+            Notification::Ignored(Ignored::InstanceNotification {
+                deployment_id: Some("d-1".into()),
+                instance_id: Some("i-0".into()),
+                status: Some("Failed".into()),
+            })
+        );
+        let e = classify_message(
+            r#"{"instanceId":"i-0","instanceStatus":"Succeeded"}"#,
+            None,
+            "m",
+        )
+        .unwrap_err();
+        assert!(e.reason.contains("without deploymentId"), "{e}");
     }
 
     #[test]

@@ -3,7 +3,10 @@
 //! Supported shapes, detected automatically:
 //! - SNS events whose records carry CodeDeploy trigger messages (every record is read);
 //! - SQS events whose bodies are SNS envelopes (SNS → SQS → Lambda) or raw trigger messages;
-//! - EventBridge `CodeDeploy Deployment State-change Notification` events;
+//! - EventBridge `CodeDeploy Deployment State-change Notification` events, and `CodeDeploy
+//!   Instance State-change Notification` events (an instance's success relinks its deployment);
+//! - instance-level trigger messages (`InstanceSuccess` and the other instance triggers), inside
+//!   SNS, SQS and dead-letter records like the deployment-level ones;
 //! - a direct invocation `{"deploymentId": "d-…"}`, optionally naming the application and
 //!   deployment group to cross-check;
 //! - an EventBridge scheduled event (`source: aws.events`, `detail-type: Scheduled Event`), which
@@ -23,7 +26,7 @@ use serde_json::Value;
 
 /// The EventBridge `detail-type` of deployment state changes.
 pub const DEPLOYMENT_DETAIL_TYPE: &str = "CodeDeploy Deployment State-change Notification";
-/// The EventBridge `detail-type` of instance state changes (recognised and ignored).
+/// The EventBridge `detail-type` of instance state changes.
 pub const INSTANCE_DETAIL_TYPE: &str = "CodeDeploy Instance State-change Notification";
 /// The longest deployment id accepted. Real ids are 11 characters (`d-` and 9 more).
 pub const MAX_DEPLOYMENT_ID_LEN: usize = 64;
@@ -97,11 +100,30 @@ pub enum Ignored {
         /// The message's subject, when there was one.
         subject: Option<String>,
     },
-    /// An instance-level notification; deployment-level ones carry what the function needs.
+    /// An instance-level notification of anything but the instance's success: only a success
+    /// (after AllowTraffic, for a replacement instance) can mean that traffic moved.
     InstanceNotification {
         /// The deployment the instance belongs to, when given.
         deployment_id: Option<String>,
+        /// The instance, when given.
+        instance_id: Option<String>,
+        /// Its status (`instanceStatus`, or EventBridge's `state`), when given.
+        status: Option<String>,
     },
+}
+
+/// The instance an instance-level notification reports a success of.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct InstanceEvent {
+    /// The instance id (`i-…`; an ARN in the trigger message is reduced to its id).
+    pub instance_id: String,
+    /// The status as the message says it (`Succeeded`, `SUCCESS`).
+    pub status: String,
+}
+
+/// The instance id of `i-…` or `arn:aws:ec2:<region>:<account>:instance/i-…`.
+pub fn instance_id_of(value: &str) -> &str {
+    value.rsplit_once("instance/").map_or(value, |(_, id)| id)
 }
 
 /// A deployment named by a notification. Only the id is trusted; the names are cross-checked
@@ -121,6 +143,8 @@ pub struct DeploymentRef {
     pub region: Option<String>,
     /// The AWS account the message says the deployment belongs to, if any.
     pub account: Option<String>,
+    /// For an instance-level notification: the instance whose success it reports.
+    pub instance: Option<InstanceEvent>,
 }
 
 /// A direct invocation. Unknown fields are rejected so that a typo does not pass silently.
@@ -325,13 +349,7 @@ fn decode_eventbridge(payload: &Value) -> Result<Notification, InputError> {
         ));
     }
     if detail_type == Some(INSTANCE_DETAIL_TYPE) {
-        let deployment_id = payload
-            .pointer("/detail/deploymentId")
-            .and_then(Value::as_str)
-            .map(str::to_owned);
-        return Ok(Notification::Ignored(Ignored::InstanceNotification {
-            deployment_id,
-        }));
+        return decode_instance_event(payload);
     }
     if detail_type != Some(DEPLOYMENT_DETAIL_TYPE) {
         return Err(InputError::new(
@@ -362,6 +380,52 @@ fn decode_eventbridge(payload: &Value) -> Result<Notification, InputError> {
         reported_status: Some(event.detail.state).filter(|s| !s.is_empty()),
         region: event.region.or(event.detail.region),
         account: event.account_id,
+        instance: None,
+    }))
+}
+
+/// EventBridge's `CodeDeploy Instance State-change Notification`: `detail.state` `SUCCESS`
+/// relinks the deployment; other states are ignored.
+fn decode_instance_event(payload: &Value) -> Result<Notification, InputError> {
+    let text = |pointer: &str| -> Result<Option<String>, InputError> {
+        match payload.pointer(pointer) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(other) => Err(InputError::new(
+                format!("event{}", pointer.replace('/', ".")),
+                format!("expected a string, got {}", json_kind(other)),
+                &other.to_string(),
+            )),
+        }
+    };
+    let deployment_id = text("/detail/deploymentId")?.ok_or_else(|| {
+        InputError::new(
+            "event.detail",
+            "no deploymentId",
+            &payload["detail"].to_string(),
+        )
+    })?;
+    check_deployment_id(&deployment_id, "event.detail.deploymentId")?;
+    let instance_id = text("/detail/instanceId")?.map(|i| instance_id_of(&i).to_owned());
+    let state = text("/detail/state")?;
+    let (Some(instance_id), Some("SUCCESS")) = (&instance_id, state.as_deref()) else {
+        return Ok(Notification::Ignored(Ignored::InstanceNotification {
+            deployment_id: Some(deployment_id),
+            instance_id,
+            status: state,
+        }));
+    };
+    Ok(Notification::Deployment(DeploymentRef {
+        deployment_id,
+        application: text("/detail/application")?,
+        deployment_group: text("/detail/deploymentGroup")?,
+        reported_status: state.clone(),
+        region: text("/region")?.or(text("/detail/region")?),
+        account: text("/account")?,
+        instance: Some(InstanceEvent {
+            instance_id: instance_id.clone(),
+            status: state.unwrap_or_default(),
+        }),
     }))
 }
 
@@ -416,6 +480,43 @@ mod tests {
                 .location,
             "Records[0]"
         );
+    }
+
+    #[test]
+    fn eventbridge_instance_success_relinks_its_deployment() {
+        let event = |state: &str| {
+            json!({"source": "aws.codedeploy", "detail-type": INSTANCE_DETAIL_TYPE,
+                "region": "us-east-1", "account": "123456789012",
+                "detail": {"instanceId": "i-0abc", "region": "us-east-1", "state": state,
+                    "application": "web", "deploymentId": "d-1", "instanceGroupId": "x",
+                    "deploymentGroup": "web-bg"}})
+        };
+        let decoded = decode(&event("SUCCESS")).unwrap();
+        let Ok(Notification::Deployment(d)) = &decoded.items[0].notification else {
+            panic!("{decoded:?}")
+        };
+        assert_eq!(d.deployment_id, "d-1");
+        assert_eq!(d.deployment_group.as_deref(), Some("web-bg"));
+        assert_eq!(d.region.as_deref(), Some("us-east-1"));
+        assert_eq!(d.account.as_deref(), Some("123456789012"));
+        assert_eq!(d.instance.as_ref().unwrap().instance_id, "i-0abc");
+
+        let failed = decode(&event("FAILURE")).unwrap();
+        assert_eq!(
+            failed.items[0].notification,
+            Ok(Notification::Ignored(Ignored::InstanceNotification {
+                deployment_id: Some("d-1".into()),
+                instance_id: Some("i-0abc".into()),
+                status: Some("FAILURE".into()),
+            }))
+        );
+        let mut bad = event("SUCCESS");
+        bad["detail"]["deploymentId"] = json!(7);
+        let e = decode(&bad).unwrap().items[0]
+            .notification
+            .clone()
+            .unwrap_err();
+        assert_eq!(e.location, "event.detail.deploymentId");
     }
 
     #[test]

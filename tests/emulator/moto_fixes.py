@@ -46,6 +46,9 @@ PAGE_SIZE = int(os.environ.get("RELINK_EMULATOR_PAGE_SIZE", "100"))
 # Instances being deregistered, by target group ARN and by classic load balancer name. The world
 # (CodeDeploy's part) fills and clears them.
 DRAINING: dict[str, set[str]] = {}
+# Target health states a test forces, by target group ARN and instance: unhealthy.draining, or a
+# state AWS may add one day.
+STATES: dict[str, dict[str, str]] = {}
 CLASSIC_DEREGISTERING = "Instance deregistration currently in progress."
 
 
@@ -250,6 +253,10 @@ def _describe_target_health_with_draining(self: Any, target_group_arn: str, targ
                 instance_id, port, None, "draining",
                 "Target.DeregistrationInProgress", "Target deregistration is in progress",
             ))
+        forced = STATES.get(target_group_arn, {})
+        for status in health:
+            if status.instance_id in forced:
+                status.status = forced[status.instance_id]
     return health
 
 
@@ -325,4 +332,4 @@ warnings.filterwarnings("ignore", message=r"Exception\(STSClientError\) with cod
 AccountResponse.list_regions = _list_regions
 account_urls.url_paths["{0}/listRegions$"] = AccountResponse.dispatch
 
-__all__ = ["DRAINING", "OPTED_IN", "MAX_ATTACH_PER_CALL", "epoch", "prune", "elb_models"]
+__all__ = ["DRAINING", "STATES", "OPTED_IN", "MAX_ATTACH_PER_CALL", "epoch", "prune", "elb_models"]

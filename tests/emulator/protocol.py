@@ -6,10 +6,17 @@ It prints {"endpoint": ...} once ready, then answers one line per command with
 Commands:
   {"op": "build", "spec": {...}}            a deployment group with its first deployment -> names, ARNs
   {"op": "deploy", "spec": {...}}           the next deployment on a deployment group -> its id, copy
-  {"op": "set_state", "deployment_id": ..., "status": ..., "traffic_shifted": bool, "target_groups": [...]}
+  {"op": "set_state", "deployment_id": ..., "status": ..., "traffic_shifted": bool | "half",
+   "target_groups": [...], "rollback": bool}
   {"op": "group", "name": ...}              attachments, instances and the load balancers serving them
   {"op": "detach", "group": ..., "names": [...]}   an operator takes a group out of load balancers
-  {"op": "scale", "group": ..., "desired": N}
+  {"op": "scale", "group": ..., "desired": N}   terminated instances leave every load balancer
+  {"op": "replace", "group": ...}           every instance replaced -> the new ids
+  {"op": "register", "group": ..., "names": [...]}     an operator registers a group's instances
+  {"op": "deregister", "group": ..., "names": [...]}   an operator deregisters them (they drain)
+  {"op": "target_state", "target_group": ..., "instances": [...], "state": ...}
+                                            DescribeTargetHealth reports these targets in `state`
+  {"op": "delete_load_balancer", "name": ...}   a classic load balancer deleted
   {"op": "delete_target_group", "name": ...}
   {"op": "fail", "action": ..., "status": 403, "code": "AccessDenied", "times": 1}
   {"op": "delay", "action": ..., "seconds": 0.1}   hold each request for an action open this long
@@ -98,7 +105,10 @@ def answer(emulator: Emulator, world: World, command: dict[str, Any]) -> Any:
     if op == "deploy":
         return world.deploy(command.get("spec", {}))
     if op == "set_state":
-        world.set_state(command["deployment_id"], command["status"], command["traffic_shifted"], command["target_groups"])
+        world.set_state(
+            command["deployment_id"], command["status"], command["traffic_shifted"], command["target_groups"],
+            command.get("rollback", True),
+        )
         return None
     if op == "group":
         return world.group(command["name"])
@@ -107,6 +117,22 @@ def answer(emulator: Emulator, world: World, command: dict[str, Any]) -> Any:
         return None
     if op == "scale":
         world.scale(command["group"], int(command["desired"]))
+        return None
+    if op == "replace":
+        return world.replace(command["group"])
+    if op == "register":
+        world.register(command["group"], command["names"])
+        return None
+    if op == "deregister":
+        world.deregister_from(command["group"], command["names"])
+        return None
+    if op == "target_state":
+        found = world.elbv2.describe_target_groups(Names=[command["target_group"]])["TargetGroups"][0]
+        forced = moto_fixes.STATES.setdefault(found["TargetGroupArn"], {})
+        forced.update({i: command["state"] for i in command["instances"]})
+        return None
+    if op == "delete_load_balancer":
+        world.elb.delete_load_balancer(LoadBalancerName=command["name"])
         return None
     if op == "delete_target_group":
         arn = world.elbv2.describe_target_groups(Names=[command["name"]])["TargetGroups"][0]["TargetGroupArn"]

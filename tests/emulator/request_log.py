@@ -40,6 +40,11 @@ def resources_of(service: str, action: str, params: dict[str, Any]) -> list[str]
             f"{known[i].application_name}/{known[i].deployment_group_name}"
             for i in ids if i in known
         ]
+    if service == "codedeploy" and action in ("GetDeploymentGroup", "ListDeployments"):
+        application, group = params.get("applicationName"), params.get("deploymentGroupName")
+        if application and group:
+            return [f"arn:aws:codedeploy:{region}:{account}:deploymentgroup:{application}/{group}"]
+        return []
     if service == "autoscaling" and action.startswith("Attach"):
         group = params.get("AutoScalingGroupName", ["?"])[0]
         return [f"arn:aws:autoscaling:{region}:{account}:autoScalingGroup:"

@@ -8,13 +8,18 @@ application and deployment group. Deployments on it are made one after another (
 1. copy the group the deployment group names into ``CodeDeploy_<group>_<deploymentId>``, with
    the same launch template, capacity and subnets and without its load balancer attachments;
 2. move traffic (when the deployment's status or ``traffic_shifted`` says so): register the
-   copy's instances with every target group and classic load balancer of the deployment group,
-   then deregister the original's, which drain (reported as draining until the deployment ends).
+   copy's instances with every target group and classic load balancer of the deployment group
+   (AllowTraffic), then deregister the original's, which drain (reported as draining until the
+   deployment ends) (BlockTraffic). ``traffic_shifted: "half"`` stops after AllowTraffic: both
+   fleets are registered, as in the middle of a real shift;
    ``instanceTerminationWaitTimeStarted`` turns true with ``TERMINATE`` and stays false with
    ``KEEP_ALIVE``, as documented;
 3. on success: point the deployment group at the copy and delete the original group
    (``TERMINATE``), or keep it running, deregistered (``KEEP_ALIVE``);
-4. on failure after the move: move traffic back to the original.
+4. on failure after the move: move traffic back to the original (unless ``rollback`` is false).
+
+Instances that terminate (``scale`` down, ``replace``) are deregistered from every load balancer,
+as Elastic Load Balancing does.
 """
 
 from __future__ import annotations
@@ -69,6 +74,7 @@ class World:
         self.organizations = client("organizations")
         self._network: dict[str, Any] | None = None
         self.shifted: set[str] = set()  # deployments whose traffic is on their copy
+        self.half: set[str] = set()  # deployments whose shift stopped after AllowTraffic
 
     def _name_account(self, request: Any, **_: Any) -> None:
         request.headers["x-moto-account-id"] = self.account
@@ -307,30 +313,40 @@ class World:
             HealthCheckGracePeriod=source["HealthCheckGracePeriod"],
         )
 
-    def set_state(self, deployment_id: str, status: str, traffic_shifted: bool, target_groups: list[str]) -> None:
-        """Moves a deployment to a status, as CodeDeploy would, moving traffic when it moves."""
+    def set_state(
+        self, deployment_id: str, status: str, traffic_shifted: bool | str, target_groups: list[str],
+        rollback: bool = True,
+    ) -> None:
+        """Moves a deployment to a status, as CodeDeploy would, moving traffic when it moves
+        (``traffic_shifted: "half"``: AllowTraffic only)."""
         deployment = self.codedeploy_backend().deployments[deployment_id]
         deployment.target_instances = {"autoScalingGroups": target_groups} if target_groups else None
         deployment.status = status
         if target_groups and (traffic_shifted or status == "Succeeded") and status not in ("Failed", "Stopped"):
-            self.shift_traffic(deployment)
+            self.shift_traffic(deployment, half=traffic_shifted == "half" and status != "Succeeded")
         if status in ENDED:
             deployment.complete_time = datetime.datetime.now(datetime.timezone.utc).isoformat()
         if status == "Succeeded" and target_groups:
             self.succeed(deployment)
-        elif status in ("Failed", "Stopped") and deployment_id in self.shifted:
+        elif status in ("Failed", "Stopped") and deployment_id in self.shifted and rollback:
             self.roll_back(deployment)
 
-    def shift_traffic(self, deployment: Any) -> None:
-        """AllowTraffic on the copy, then BlockTraffic on the groups the deployment group names."""
+    def shift_traffic(self, deployment: Any, half: bool = False) -> None:
+        """AllowTraffic on the copy, then (unless ``half``) BlockTraffic on the groups the
+        deployment group names."""
         if deployment.deployment_id in self.shifted:
             return
         dg = deployment.deployment_group
         copy = deployment.target_instances["autoScalingGroups"][0]
         if not self.group(copy)["exists"]:
             return
+        if half:
+            self.move_traffic(dg, to=copy, away_from=[])
+            self.half.add(deployment.deployment_id)
+            return
         originals = [g for g in dg.auto_scaling_groups if g != copy]
         self.move_traffic(dg, to=copy, away_from=originals)
+        self.half.discard(deployment.deployment_id)
         self.shifted.add(deployment.deployment_id)
         deployment.instance_termination_wait_time_started = self.termination_action(dg) == "TERMINATE"
 
@@ -430,7 +446,53 @@ class World:
             self.autoscaling.detach_load_balancers(AutoScalingGroupName=group, LoadBalancerNames=clbs)
 
     def scale(self, group: str, desired: int) -> None:
+        """Sets the capacity; instances that terminate leave every load balancer, as with AWS."""
+        before = set(self.instances(group))
         self.autoscaling.set_desired_capacity(AutoScalingGroupName=group, DesiredCapacity=desired)
+        self.forget(before - set(self.instances(group)))
+
+    def replace(self, group: str) -> list[str]:
+        """Every instance of the group replaced (scaled to zero and back, or health
+        replacements): the new instances are registered only where the group is attached.
+        -> the new instance ids."""
+        capacity = len(self.instances(group))
+        self.scale(group, 0)
+        self.scale(group, capacity)
+        return self.instances(group)
+
+    def forget(self, terminated: set[str]) -> None:
+        """Terminated instances leave every target group and classic load balancer."""
+        if not terminated:
+            return
+        for tg in self.elbv2_backend().target_groups.values():
+            for instance in terminated & set(tg.targets):
+                del tg.targets[instance]
+        for lb in self.elb_backend().load_balancers.values():
+            for attr in ("instance_sparse_ids", "instance_autoscaling_ids"):
+                setattr(lb, attr, [i for i in getattr(lb, attr) if i not in terminated])
+        for key in DRAINING:
+            DRAINING[key] -= terminated
+
+    def register(self, group: str, names: list[str]) -> None:
+        """An operator registers a group's instances with target groups or classic load
+        balancers (by name), without attaching the group."""
+        ids = self.instances(group)
+        for name in names:
+            found = self.elbv2.describe_target_groups()["TargetGroups"]
+            arns = [t["TargetGroupArn"] for t in found if t["TargetGroupName"] == name]
+            if arns:
+                self.elbv2.register_targets(TargetGroupArn=arns[0], Targets=[{"Id": i} for i in ids])
+            else:
+                self.elb.register_instances_with_load_balancer(
+                    LoadBalancerName=name, Instances=[{"InstanceId": i} for i in ids]
+                )
+
+    def deregister_from(self, group: str, names: list[str]) -> None:
+        """An operator deregisters a group's instances from target groups or classic load
+        balancers (by name); they drain."""
+        arns = [t["TargetGroupArn"] for t in self.elbv2.describe_target_groups()["TargetGroups"]
+                if t["TargetGroupName"] in names]
+        self.deregister(group, arns, [n for n in names if n in self.elb_backend().load_balancers])
 
     def backdate(self, deployment_id: str, hours: float) -> None:
         """Makes a deployment look created `hours` ago."""

@@ -61,6 +61,7 @@ fn one_target_group_is_attached() {
         counts(&[
             (STS, 1),
             (GET, 1),
+            (LIST, 1),
             (DESCRIBE_TG, 1),
             (DESCRIBE_ASG, 1),
             (TARGET_HEALTH, 1),
@@ -101,6 +102,7 @@ fn twenty_three_target_groups_in_calls_of_ten() {
         counts(&[
             (STS, 1),
             (GET, 1),
+            (LIST, 1),
             (DESCRIBE_TG, 2),
             (DESCRIBE_ASG, 1),
             (TARGET_HEALTH, 23),
@@ -130,6 +132,7 @@ fn classic_load_balancer_only() {
         counts(&[
             (STS, 1),
             (GET, 1),
+            (LIST, 1),
             (DESCRIBE_ASG, 1),
             (INSTANCE_HEALTH, 1),
             (ATTACH_LB, 1)
@@ -152,6 +155,7 @@ fn target_groups_and_classic_load_balancers() {
         counts(&[
             (STS, 1),
             (GET, 1),
+            (LIST, 1),
             (DESCRIBE_TG, 1),
             (DESCRIBE_ASG, 1),
             (TARGET_HEALTH, 2),
@@ -406,6 +410,7 @@ fn traffic_not_shifted_is_skipped_until_it_shifts() {
         counts(&[
             (STS, 1),
             (GET, 1),
+            (LIST, 1),
             (DESCRIBE_TG, 1),
             (DESCRIBE_ASG, 1),
             (TARGET_HEALTH, 1)
@@ -558,9 +563,13 @@ fn unresolvable_target_group_fails_after_the_other_records() {
 #[test]
 fn instance_event_and_invalid_input_are_reported() {
     let emulator = Emulator::start();
-    let run = emulator.relink(&["--json", "replay", "events/sns-instance-event.json"], &[]);
+    let run = emulator.relink(
+        &["--json", "replay", "events/sns-instance-failure.json"],
+        &[],
+    );
     assert!(run.success(), "{}", run.stderr());
     assert_eq!(run.report()["reason"], "instance_notification");
+    assert_eq!(run.report()["instance_id"], "i-0a1b2c3d4e5f67890");
 
     let bad = emulator.relink(&["replay", "events/invalid/unknown-shape.json"], &[]);
     assert!(!bad.success());

@@ -214,13 +214,46 @@ impl Emulator {
         self.call(json!({"op": "group", "name": name}))
     }
 
-    /// An operator takes `group` out of the named target groups and classic load balancers.
-    pub fn detach(&mut self, group: &str, names: &[&str]) {
-        self.call(json!({"op": "detach", "group": group, "names": names}));
-    }
-
+    /// Sets a group's capacity; instances that terminate leave every load balancer.
     pub fn scale(&mut self, group: &str, desired: u32) {
         self.call(json!({"op": "scale", "group": group, "desired": desired}));
+    }
+
+    /// Every instance of the group replaced (scaled to zero and back): the new ones are
+    /// registered only where the group is attached. Returns the new instance ids.
+    pub fn replace(&mut self, group: &str) -> Vec<String> {
+        serde_json::from_value(self.call(json!({"op": "replace", "group": group}))).unwrap()
+    }
+
+    /// An operator registers `group`'s instances with the named target groups or classic load
+    /// balancers (without attaching the group).
+    pub fn register(&mut self, group: &str, names: &[&str]) {
+        self.call(json!({"op": "register", "group": group, "names": names}));
+    }
+
+    /// An operator deregisters `group`'s instances from the named load balancers; they drain.
+    pub fn deregister(&mut self, group: &str, names: &[&str]) {
+        self.call(json!({"op": "deregister", "group": group, "names": names}));
+    }
+
+    /// DescribeTargetHealth reports these instances of `target_group` in `state`.
+    pub fn target_state(&mut self, target_group: &str, instances: &[String], state: &str) {
+        self.call(json!({"op": "target_state", "target_group": target_group,
+            "instances": instances, "state": state}));
+    }
+
+    /// Deletes a classic load balancer.
+    pub fn delete_load_balancer(&mut self, name: &str) {
+        self.call(json!({"op": "delete_load_balancer", "name": name}));
+    }
+
+    /// Moves a deployment to `status` without moving traffic back (a failure after the shift
+    /// with automatic rollback off).
+    pub fn fail_without_rollback(&mut self, deployment_id: &str, groups: &[&str]) {
+        self.call(
+            json!({"op": "set_state", "deployment_id": deployment_id, "status": "Failed",
+            "traffic_shifted": true, "target_groups": groups, "rollback": false}),
+        );
     }
 
     /// Holds every request for `action` open this long, so that overlapping calls would be seen.

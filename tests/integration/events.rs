@@ -24,7 +24,8 @@ fn read(path: &Path) -> Value {
 }
 
 /// What each sample must decode to: its shape and, per record, `deployment:<id>/<app>/<group>`,
-/// `trigger_test` or `instance:<id>`.
+/// `instance-success:<id>/<app>/<group>/<instance>`, `trigger_test` or
+/// `instance:<id>/<instance>/<status>`.
 fn expected(name: &str) -> (EventShape, Vec<&'static str>) {
     match name {
         "direct.json" => (EventShape::Direct, vec!["deployment:d-75I7MBT7C/-/-"]),
@@ -36,7 +37,18 @@ fn expected(name: &str) -> (EventShape, Vec<&'static str>) {
         "sns-deployment-success.json" | "sns-deployment-failure.json" => {
             (EventShape::Sns, vec!["deployment:d-75I7MBT7C/web/web-bg"])
         }
-        "sns-instance-event.json" => (EventShape::Sns, vec!["instance:d-75I7MBT7C"]),
+        "sns-instance-success.json" => (
+            EventShape::Sns,
+            vec!["instance-success:d-75I7MBT7C/-/-/i-0a1b2c3d4e5f67890"],
+        ),
+        "eventbridge-instance-success.json" => (
+            EventShape::EventBridge,
+            vec!["instance-success:d-75I7MBT7C/web/web-bg/i-0a1b2c3d4e5f67890"],
+        ),
+        "sns-instance-failure.json" => (
+            EventShape::Sns,
+            vec!["instance:d-75I7MBT7C/i-0a1b2c3d4e5f67890/Failed"],
+        ),
         "sns-trigger-test.json" => (EventShape::Sns, vec!["trigger_test"]),
         "sns-two-groups.json" => (
             EventShape::Sns,
@@ -58,17 +70,30 @@ fn expected(name: &str) -> (EventShape, Vec<&'static str>) {
 
 fn describe(notification: &Notification) -> String {
     match notification {
-        Notification::Deployment(d) => format!(
-            "deployment:{}/{}/{}",
-            d.deployment_id,
-            d.application.as_deref().unwrap_or("-"),
-            d.deployment_group.as_deref().unwrap_or("-")
-        ),
+        Notification::Deployment(d) => {
+            let names = format!(
+                "{}/{}/{}",
+                d.deployment_id,
+                d.application.as_deref().unwrap_or("-"),
+                d.deployment_group.as_deref().unwrap_or("-")
+            );
+            match &d.instance {
+                Some(i) => format!("instance-success:{names}/{}", i.instance_id),
+                None => format!("deployment:{names}"),
+            }
+        }
         Notification::Ignored(Ignored::TriggerTest { .. }) => "trigger_test".into(),
         Notification::Sweep => "sweep".into(),
-        Notification::Ignored(Ignored::InstanceNotification { deployment_id }) => {
-            format!("instance:{}", deployment_id.as_deref().unwrap_or("-"))
-        }
+        Notification::Ignored(Ignored::InstanceNotification {
+            deployment_id,
+            instance_id,
+            status,
+        }) => format!(
+            "instance:{}/{}/{}",
+            deployment_id.as_deref().unwrap_or("-"),
+            instance_id.as_deref().unwrap_or("-"),
+            status.as_deref().unwrap_or("-")
+        ),
     }
 }
 

@@ -6,6 +6,8 @@ use std::io::Write;
 
 pub const SUCCESS: &str = "events/sns-deployment-success.json";
 pub const GET: &str = "codedeploy:GetDeployment";
+pub const LIST: &str = "codedeploy:ListDeployments";
+pub const GET_GROUP: &str = "codedeploy:GetDeploymentGroup";
 pub const DESCRIBE_TG: &str = "elasticloadbalancing:DescribeTargetGroups";
 pub const DESCRIBE_ASG: &str = "autoscaling:DescribeAutoScalingGroups";
 pub const TARGET_HEALTH: &str = "elasticloadbalancing:DescribeTargetHealth";
@@ -78,4 +80,50 @@ pub fn sns_event(change: impl FnOnce(&mut Value)) -> Value {
 /// The SNS success notification of another deployment of web/web-bg.
 pub fn success_of(deployment_id: &str) -> Value {
     sns_event(|m| m["deploymentId"] = json!(deployment_id))
+}
+
+/// An SNS event carrying each of `messages` (trigger messages) in a record of its own, built from
+/// the SNS sample.
+pub fn sns_records(messages: &[Value]) -> Value {
+    let mut event: Value =
+        serde_json::from_str(&std::fs::read_to_string(SUCCESS).unwrap()).unwrap();
+    let record = event["Records"][0].clone();
+    event["Records"] = messages
+        .iter()
+        .map(|message| {
+            let mut record = record.clone();
+            record["Sns"]["Message"] = json!(message.to_string());
+            record
+        })
+        .collect();
+    event
+}
+
+/// CodeDeploy's `InstanceSuccess` trigger for `instance` of `deployment_id` (from
+/// events/sns-instance-success.json: no application or group names, the instance as an ARN).
+pub fn instance_success_sns(deployment_id: &str, instance: &str) -> Value {
+    let sample: Value =
+        serde_json::from_str(&std::fs::read_to_string("events/sns-instance-success.json").unwrap())
+            .unwrap();
+    let mut message: Value =
+        serde_json::from_str(sample["Records"][0]["Sns"]["Message"].as_str().unwrap()).unwrap();
+    message["deploymentId"] = json!(deployment_id);
+    message["instanceId"] = json!(format!(
+        "arn:aws:ec2:us-east-1:123456789012:instance/{instance}"
+    ));
+    sns_records(&[message])
+}
+
+/// EventBridge's instance state change `SUCCESS` for `instance` of `deployment_id` of
+/// web/web-bg, in `region` (from events/eventbridge-instance-success.json).
+pub fn instance_success_eventbridge(deployment_id: &str, instance: &str, region: &str) -> Value {
+    let mut event: Value = serde_json::from_str(
+        &std::fs::read_to_string("events/eventbridge-instance-success.json").unwrap(),
+    )
+    .unwrap();
+    event["region"] = json!(region);
+    event["detail"]["region"] = json!(region);
+    event["detail"]["deploymentId"] = json!(deployment_id);
+    event["detail"]["instanceId"] = json!(instance);
+    event
 }

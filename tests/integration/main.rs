@@ -10,6 +10,7 @@ mod emulator;
 mod events;
 mod faults;
 mod fixtures;
+mod lifecycle;
 mod live;
 mod metrics;
 mod mocks;

@@ -7,6 +7,7 @@ use aws_sdk_autoscaling::operation::attach_load_balancer_target_groups::{
 use aws_sdk_autoscaling::operation::describe_auto_scaling_groups::DescribeAutoScalingGroupsOutput;
 use aws_sdk_autoscaling::types::{AutoScalingGroup, Instance, LifecycleState};
 use aws_sdk_codedeploy::operation::get_deployment::{GetDeploymentError, GetDeploymentOutput};
+use aws_sdk_codedeploy::operation::list_deployments::ListDeploymentsOutput;
 use aws_sdk_codedeploy::types::{
     BlueGreenDeploymentConfiguration, ComputePlatform, DeploymentInfo, DeploymentOption,
     DeploymentStatus, DeploymentStyle, DeploymentType, ElbInfo, GreenFleetProvisioningAction,
@@ -188,9 +189,20 @@ fn attach_target_groups() -> Rule {
         .then_output(|| AttachLoadBalancerTargetGroupsOutput::builder().build())
 }
 
+/// ListDeployments of the deployment group: the deployments created since the replacement
+/// group's that have started (`ids`).
+fn list_deployments(ids: &'static [&'static str]) -> Rule {
+    mock!(aws_sdk_codedeploy::Client::list_deployments).then_output(move || {
+        ListDeploymentsOutput::builder()
+            .set_deployments(Some(ids.iter().map(|i| i.to_string()).collect()))
+            .build()
+    })
+}
+
 /// Clients answered by the rules, with the SDK's standard retries (3 attempts, near-zero backoff).
 /// Elastic Load Balancing v2 and classic ELB answer the live-fleet round: the replacement group's
-/// instance is registered everywhere. STS has no rule: the Lambda knows its account from its ARN.
+/// instance is registered everywhere; CodeDeploy's ListDeployments (after the test's own rules)
+/// lists no newer deployment. STS has no rule: the Lambda knows its account from its ARN.
 pub(crate) fn clients(codedeploy: &[&Rule], elbv2: &[&Rule], autoscaling: &[&Rule]) -> Clients {
     use aws_sdk_codedeploy::config::retry::RetryConfig;
     let retry = RetryConfig::standard()
@@ -198,9 +210,11 @@ pub(crate) fn clients(codedeploy: &[&Rule], elbv2: &[&Rule], autoscaling: &[&Rul
         .with_initial_backoff(Duration::from_millis(1));
     let (target_health, instance_health) = (describe_target_health(), describe_instance_health());
     let elbv2: Vec<&Rule> = elbv2.iter().copied().chain([&target_health]).collect();
+    let newest = list_deployments(&[DEPLOYMENT]);
+    let codedeploy: Vec<&Rule> = codedeploy.iter().copied().chain([&newest]).collect();
     Clients {
         region: Some("us-east-1".into()),
-        codedeploy: mock_client!(aws_sdk_codedeploy, RuleMode::MatchAny, codedeploy, |c| c
+        codedeploy: mock_client!(aws_sdk_codedeploy, RuleMode::MatchAny, &codedeploy, |c| c
             .retry_config(retry.clone())),
         elbv2: mock_client!(
             aws_sdk_elasticloadbalancingv2,
@@ -250,6 +264,7 @@ pub(crate) async fn invoke(relinker: &Relinker, payload: &serde_json::Value) -> 
 /// called.
 struct Aws {
     get: Rule,
+    list: Rule,
     describe_tg: Rule,
     describe_asg: Rule,
     attach_tg: Rule,
@@ -261,6 +276,7 @@ impl Aws {
     fn deployment(target_groups: usize, classic: &'static [&'static str]) -> Self {
         Aws {
             get: get_deployment(target_groups, classic),
+            list: list_deployments(&[DEPLOYMENT]),
             describe_tg: describe_target_groups(),
             describe_asg: describe_group(),
             attach_tg: attach_target_groups(),
@@ -271,7 +287,7 @@ impl Aws {
     /// The SNS success notification through the function.
     async fn invoke(&self) -> Invocation {
         let clients = clients(
-            &[&self.get],
+            &[&self.get, &self.list],
             &[&self.describe_tg],
             &[&self.describe_asg, &self.attach_tg, &self.attach_lb],
         );
@@ -489,4 +505,41 @@ async fn one_failed_attach_kind_keeps_what_succeeded_in_the_report() {
     assert_eq!(report.target_groups.attached, vec![tg_arn(&tg_name(0))]);
     assert_eq!(report.load_balancers.missing, vec!["web-clb".to_owned()]);
     assert_eq!(aws.attach_tg.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_newer_started_deployment_supersedes_the_copy_and_nothing_is_attached() {
+    let aws = Aws {
+        list: list_deployments(&[DEPLOYMENT, "d-NEWER0001"]),
+        ..Aws::deployment(1, &[])
+    };
+    let invocation = aws.invoke().await;
+    assert!(invocation.error.is_none(), "{:?}", invocation.error);
+    let report = &invocation.response.reports[0];
+    assert_eq!(report.reason.map(|r| r.code()), Some("superseded"));
+    assert!(
+        report.detail.as_deref().unwrap().contains("d-NEWER0001"),
+        "{report:?}"
+    );
+    assert_eq!(aws.list.num_calls(), 1);
+    assert_eq!(aws.attach_tg.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn a_newest_copy_check_that_fails_fails_the_job_and_attaches_nothing() {
+    let (status, body) = json_error(400, "ThrottlingException");
+    let aws = Aws {
+        list: mock!(aws_sdk_codedeploy::Client::list_deployments)
+            .sequence()
+            .http_status(status, body)
+            .repeatedly()
+            .build(),
+        ..Aws::deployment(1, &[])
+    };
+    let invocation = aws.invoke().await;
+    let error = invocation.error.expect("the invocation must fail");
+    assert_eq!(error.error_type(), "Relink.Retryable");
+    assert!(error.to_string().contains("ListDeployments"), "{error}");
+    assert_eq!(aws.list.num_calls(), 3, "the SDK's 3 attempts");
+    assert_eq!(aws.attach_tg.num_calls(), 0);
 }

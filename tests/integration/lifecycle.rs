@@ -1,0 +1,180 @@
+//! The rest of the lifecycle rule, end to end: instance-level notifications link a running
+//! deployment's copy at its first replacement instance's success (and change nothing before the
+//! shift); a failure that belongs to one deployment group fails that group's job alone; records
+//! of one deployment in one invocation are one job.
+
+use crate::emulator::Emulator;
+use crate::fixtures::*;
+use crate::live::{assert_live_and_linked, report_for, D1, G1};
+use serde_json::{json, Value};
+
+/// web/web-bg with two target groups and a classic load balancer; d1 is running, its copy's
+/// instances registered (`shifted`) or not yet.
+fn d1_running(emulator: &mut Emulator, shifted: bool) -> Value {
+    emulator.build(
+        json!({"deployment_id": D1, "status": "InProgress", "traffic_shifted": shifted,
+        "target_groups": 2, "classic_load_balancers": 1}),
+    )
+}
+
+fn replay(emulator: &Emulator, event: &Value) -> Value {
+    let file = event_file(event);
+    let run = emulator.relink(&["--json", "replay", file.path().to_str().unwrap()], &[]);
+    assert!(run.success(), "{}", run.stderr());
+    run.report()
+}
+
+#[test]
+fn a_replacement_instance_success_links_the_running_deployments_copy_in_both_forms() {
+    for form in ["sns", "eventbridge"] {
+        let mut emulator = Emulator::start();
+        d1_running(&mut emulator, true);
+        let instances = strings(&emulator.group(G1)["instances"]);
+        let event = |instance: &str| match form {
+            "sns" => instance_success_sns(D1, instance),
+            _ => instance_success_eventbridge(D1, instance, "us-east-1"),
+        };
+        emulator.reset_requests();
+        let first = replay(&emulator, &event(&instances[0]));
+        assert_eq!(first["outcome"], "relinked", "{form}: {first}");
+        assert_eq!(first["instance_id"], instances[0].as_str());
+        assert_eq!(first["aws_rounds"], 4, "{first}");
+        assert_live_and_linked(&mut emulator, G1);
+
+        // The next instance's success: an already-linked check of two rounds.
+        let second = replay(&emulator, &event(&instances[1]));
+        assert_eq!(second["outcome"], "already_linked", "{form}: {second}");
+        assert_eq!(second["aws_rounds"], 2, "{second}");
+        let requests = emulator.requests();
+        assert_eq!(
+            (requests[GET], requests[ATTACH_TG], requests[ATTACH_LB]),
+            (2, 1, 1),
+            "{requests:?}"
+        );
+    }
+}
+
+#[test]
+fn an_instance_success_before_the_shift_changes_nothing_whoever_it_is() {
+    let mut emulator = Emulator::start();
+    let world = d1_running(&mut emulator, false);
+    let replacement = strings(&emulator.group(G1)["instances"]);
+    let original = strings(&emulator.group(world["original_group"].as_str().unwrap())["instances"]);
+    emulator.reset_requests();
+    for instance in [&replacement[0], &original[0]] {
+        let report = replay(&emulator, &instance_success_sns(D1, instance));
+        assert_eq!(report["reason"], "traffic_not_shifted", "{report}");
+    }
+    assert_eq!(mutating(&emulator.requests()), 0);
+    assert_eq!(emulator.group(G1)["target_group_arns"], json!([]));
+}
+
+#[test]
+fn an_instance_event_from_another_region_is_refused_before_any_deployment_is_read() {
+    let mut emulator = Emulator::start();
+    d1_running(&mut emulator, true);
+    let instance = strings(&emulator.group(G1)["instances"])[0].clone();
+    emulator.reset_requests();
+    let event = instance_success_eventbridge(D1, &instance, "eu-west-1");
+    let file = event_file(&event);
+    let run = emulator.relink(&["--json", "replay", file.path().to_str().unwrap()], &[]);
+    assert!(!run.success(), "a misrouted event raises the alarm");
+    let report = run.report();
+    assert_eq!(report["error_code"], "ForeignRegion", "{report}");
+    // The CLI asks for its own account (the event names one); nothing about the deployment.
+    assert_eq!(emulator.requests(), counts(&[(STS, 1)]));
+}
+
+#[test]
+fn two_records_of_one_deployment_are_one_job_and_one_attach() {
+    let mut emulator = Emulator::start();
+    emulator.build(json!({"deployment_id": D1, "target_groups": 2, "classic_load_balancers": 1}));
+    let sample: Value = serde_json::from_str(&std::fs::read_to_string(SUCCESS).unwrap()).unwrap();
+    let message: Value =
+        serde_json::from_str(sample["Records"][0]["Sns"]["Message"].as_str().unwrap()).unwrap();
+    let mut ready = message.clone();
+    ready["status"] = json!("READY");
+    let event = sns_records(&[message, ready]);
+    emulator.delay("AttachLoadBalancerTargetGroups", 0.1);
+    emulator.reset_requests();
+    let file = event_file(&event);
+    let run = emulator.relink(&["--json", "replay", file.path().to_str().unwrap()], &[]);
+    assert!(run.success(), "{}", run.stderr());
+    let reports = run.response()["reports"].clone();
+    assert_eq!(reports.as_array().unwrap().len(), 2);
+    for report in reports.as_array().unwrap() {
+        assert_eq!(report["outcome"], "relinked", "{report}");
+    }
+    let requests = emulator.requests();
+    assert_eq!(
+        (requests[GET], requests[ATTACH_TG], requests[ATTACH_LB]),
+        (1, 1, 1),
+        "{requests:?}"
+    );
+    assert_eq!(emulator.attach_overlaps(), 0);
+    assert_live_and_linked(&mut emulator, G1);
+}
+
+/// web/web-bg (d1, two target groups and a classic load balancer) and api/api-bg (the second
+/// deployment of events/sns-two-groups.json) whose classic load balancer was deleted.
+fn one_broken_group(emulator: &mut Emulator) {
+    emulator.build(json!({"deployment_id": D1, "target_groups": 2, "classic_load_balancers": 1}));
+    emulator.build(json!({"application": "api", "deployment_group": "api-bg",
+        "deployment_id": "d-8K2XH4RTQ", "target_groups": 1, "classic_load_balancers": 1}));
+    emulator.delete_load_balancer("api-bg-clb-1");
+}
+
+#[test]
+fn one_broken_group_fails_its_own_job_only_in_an_invocation() {
+    let mut emulator = Emulator::start();
+    one_broken_group(&mut emulator);
+    let run = emulator.relink(&["--json", "replay", "events/sns-two-groups.json"], &[]);
+    assert!(!run.success(), "the broken group's record fails");
+    let response = run.response();
+    assert_eq!(
+        report_for(&response, D1)["outcome"],
+        "relinked",
+        "{response}"
+    );
+    let broken = report_for(&response, "d-8K2XH4RTQ");
+    assert_eq!(broken["outcome"], "failed", "{broken}");
+    assert!(
+        broken["detail"].as_str().unwrap().contains("api-bg-clb-1"),
+        "{broken}"
+    );
+    assert_live_and_linked(&mut emulator, G1);
+}
+
+#[test]
+fn one_broken_group_fails_its_own_job_only_in_a_sweep_and_an_audit() {
+    let mut emulator = Emulator::start();
+    one_broken_group(&mut emulator);
+    let audit = emulator.relink(&["--json", "audit"], &[]);
+    let summary = audit.response()["summary"].clone();
+    assert_eq!(
+        (summary["drift"].as_u64(), summary["failed"].as_u64()),
+        (Some(1), Some(1)),
+        "{summary}"
+    );
+
+    let swept = emulator.relink(&["--json", "sweep"], &[]);
+    let response = swept.response();
+    assert_eq!(
+        report_for(&response, D1)["outcome"],
+        "relinked",
+        "{response}"
+    );
+    assert_eq!(
+        report_for(&response, "d-8K2XH4RTQ")["outcome"],
+        "failed",
+        "{response}"
+    );
+    assert_eq!(
+        (
+            response["summary"]["relinked"].as_u64(),
+            response["summary"]["failed"].as_u64()
+        ),
+        (Some(1), Some(1))
+    );
+    assert_live_and_linked(&mut emulator, G1);
+}
