@@ -281,6 +281,9 @@ fn add_counts(total: &mut AuditSummary, one: &AuditSummary) {
     total.failed += one.failed;
     total.gone += one.gone;
     total.not_live += one.not_live;
+    total.superseded += one.superseded;
+    total.outage_repairs += one.outage_repairs;
+    total.retired_attached += one.retired_attached;
     total.warnings += one.warnings;
 }
 

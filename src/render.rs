@@ -137,6 +137,15 @@ pub fn audit(report: &AuditReport) -> String {
                     "not live: {detail}; left alone (its load balancers do not serve it)"
                 );
             }
+            (State::Superseded, Some(detail)) => {
+                let _ = writeln!(out, "superseded: {detail}; left alone");
+            }
+            (State::RetiredAttached, Some(detail)) => {
+                let _ = writeln!(out, "warning: {detail}");
+            }
+            (State::Drift | State::Fixed, Some(detail)) if row.report.outage_repair => {
+                let _ = writeln!(out, "outage repair: {detail}");
+            }
             _ => {}
         }
     }
@@ -144,8 +153,8 @@ pub fn audit(report: &AuditReport) -> String {
     let not_audited: usize = s.not_audited.values().sum();
     let _ = writeln!(
         out,
-        "audit: {} application(s), {} deployment group(s) ({} not blue/green copies), {} Auto Scaling group(s): {} linked, {} drift, {} fixed, {} failed, {} gone, {} not live; {} warning(s)",
-        s.applications, s.deployment_groups, not_audited, s.auto_scaling_groups, s.linked, s.drift, s.fixed, s.failed, s.gone, s.not_live, s.warnings
+        "audit: {} application(s), {} deployment group(s) ({} not blue/green copies), {} Auto Scaling group(s): {} linked, {} drift, {} fixed, {} failed, {} gone, {} not live, {} superseded; {} outage repair(s), {} retired still attached; {} warning(s)",
+        s.applications, s.deployment_groups, not_audited, s.auto_scaling_groups, s.linked, s.drift, s.fixed, s.failed, s.gone, s.not_live, s.superseded, s.outage_repairs, s.retired_attached, s.warnings
     );
     out
 }
@@ -164,6 +173,7 @@ fn audit_cells(row: &AuditRow) -> [String; 6] {
             Role::Replacement => {
                 format!("replacement {}", r.deployment_id.as_deref().unwrap_or(""))
             }
+            Role::Retired => "retired".to_owned(),
         },
         or_dash(&row.missing().join(",")),
         or_dash(&row.extra().join(",")),
@@ -207,8 +217,8 @@ pub fn organization(report: &OrganizationReport) -> String {
     let a = &s.audit;
     let _ = writeln!(
         out,
-        "audit: {} account(s), {} account × region pair(s) audited, {} unreachable; {} Auto Scaling group(s): {} linked, {} drift, {} fixed, {} failed, {} gone, {} not live",
-        s.accounts, s.pairs, s.unreachable, a.auto_scaling_groups, a.linked, a.drift, a.fixed, a.failed, a.gone, a.not_live
+        "audit: {} account(s), {} account × region pair(s) audited, {} unreachable; {} Auto Scaling group(s): {} linked, {} drift, {} fixed, {} failed, {} gone, {} not live, {} superseded; {} outage repair(s), {} retired still attached",
+        s.accounts, s.pairs, s.unreachable, a.auto_scaling_groups, a.linked, a.drift, a.fixed, a.failed, a.gone, a.not_live, a.superseded, a.outage_repairs, a.retired_attached
     );
     out
 }

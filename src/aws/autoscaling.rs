@@ -42,6 +42,24 @@ pub async fn describe_groups(client: &Client, names: &[String]) -> Described {
     described
 }
 
+/// Every Auto Scaling group of the region (`DescribeAutoScalingGroups`, all pages of 100).
+pub async fn describe_all_groups(client: &Client) -> Result<Vec<(String, GroupState)>, AwsError> {
+    let pages = client
+        .describe_auto_scaling_groups()
+        .max_records(MAX_GROUPS_PER_DESCRIBE as i32)
+        .into_paginator()
+        .items()
+        .send();
+    let groups: Vec<AutoScalingGroup> = all_items(pages, "DescribeAutoScalingGroups", || {
+        "the region".to_owned()
+    })
+    .await?;
+    Ok(groups
+        .iter()
+        .filter_map(|g| Some((g.auto_scaling_group_name()?.to_owned(), group_state(g))))
+        .collect())
+}
+
 /// One `DescribeAutoScalingGroups` batch: the groups found, by name.
 type Page = Result<Vec<(String, GroupState)>, AwsError>;
 

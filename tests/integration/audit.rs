@@ -156,7 +156,8 @@ fn audit_reports_exactly_the_drift_and_fix_heals_it() {
         ("codedeploy:BatchGetDeploymentGroups", 7),
         ("codedeploy:BatchGetDeployments", 1),
         ("elasticloadbalancing:DescribeTargetGroups", 1),
-        ("autoscaling:DescribeAutoScalingGroups", 1),
+        // The groups audited, and every group of the region (retired ones holding attachments).
+        ("autoscaling:DescribeAutoScalingGroups", 2),
         // shop-bg-tg-2 (drift), web-bg-tg-1 (web's running copy), api-bg-tg-1 (api's running
         // copy, not serving yet: left out of the audit)
         ("elasticloadbalancing:DescribeTargetHealth", 3),
@@ -245,4 +246,63 @@ fn a_failed_listing_fails_the_audit_never_reports_an_empty_region() {
             run.stderr()
         );
     }
+}
+
+#[test]
+fn a_retired_copy_that_still_holds_attachments_is_a_warning_row_never_changed() {
+    // d1's copy was linked; d2 succeeded with KEEP_ALIVE: G1 keeps running, still attached, and
+    // so does the original group d1 replaced.
+    let mut emulator = Emulator::start();
+    let d1 = emulator.build(
+        json!({"deployment_id": "d-75I7MBT7C", "termination": "KEEP_ALIVE",
+        "target_groups": 1, "linked": true}),
+    );
+    let g1 = d1["replacement_group"].as_str().unwrap().to_owned();
+    let d2 = emulator.deploy(json!({"status": "Succeeded"}));
+    let g2 = d2["replacement_group"].as_str().unwrap().to_owned();
+    emulator.reset_requests();
+    let fix = emulator.relink(&["--json", "audit", "--fix"], &[]);
+    assert_eq!(fix.output.status.code(), Some(0), "{}", fix.stderr());
+    let response = fix.response();
+    let rows = response["rows"].as_array().unwrap();
+    let row = |group: &str| {
+        rows.iter()
+            .find(|r| r["report"]["replacement_group"] == group)
+            .unwrap_or_else(|| panic!("no row for {group}: {response}"))
+    };
+    assert_eq!(row(&g2)["state"], "fixed");
+    assert_eq!(
+        (row(&g1)["role"].as_str(), row(&g1)["state"].as_str()),
+        (Some("retired"), Some("retired_attached"))
+    );
+    assert!(
+        row(&g1)["report"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("holds web-bg-tg-1"),
+        "{}",
+        row(&g1)
+    );
+    let original = row(d1["original_group"].as_str().unwrap());
+    assert_eq!(original["state"], "retired_attached", "{original}");
+    assert_eq!(
+        response["summary"]["retired_attached"], 2,
+        "{}",
+        response["summary"]
+    );
+    let requests = emulator.requests();
+    assert_eq!(
+        requests["autoscaling:AttachLoadBalancerTargetGroups"], 1,
+        "G2 only: {requests:?}"
+    );
+    assert!(
+        !requests.keys().any(|a| a.contains("Detach")),
+        "{requests:?}"
+    );
+    let text = emulator.relink(&["audit"], &[]);
+    let stdout = String::from_utf8_lossy(&text.output.stdout).to_string();
+    assert!(
+        stdout.contains("retired_attached") && stdout.contains("2 retired still attached"),
+        "{stdout}"
+    );
 }

@@ -30,7 +30,7 @@ pub fn d1_succeeded(emulator: &mut Emulator, termination: &str) -> Value {
 
 /// The next deployment of web/web-bg in `status`, its traffic moved (`true`), half moved
 /// (`"half"`: AllowTraffic done, BlockTraffic not yet) or not.
-fn next(emulator: &mut Emulator, status: &str, shifted: Value) -> Value {
+pub fn next(emulator: &mut Emulator, status: &str, shifted: Value) -> Value {
     emulator.deploy(json!({"application": "web", "deployment_group": "web-bg",
         "status": status, "traffic_shifted": shifted}))
 }
@@ -39,7 +39,7 @@ pub fn copy_of(deployment: &Value) -> String {
     deployment["replacement_group"].as_str().unwrap().to_owned()
 }
 
-fn id_of(deployment: &Value) -> String {
+pub fn id_of(deployment: &Value) -> String {
     deployment["deployment_id"].as_str().unwrap().to_owned()
 }
 
@@ -386,100 +386,4 @@ fn a_health_state_relink_does_not_know_never_counts_as_serving() {
     );
     assert_eq!(mutating(&emulator.requests()), 0);
     assert_unattached(&mut emulator, G1);
-}
-
-#[test]
-fn draining_targets_and_deregistering_classic_instances_do_not_count() {
-    // d2 moved traffic to G2 and failed without rolling back: G2 serves, G1 drains; a failed
-    // deployment does not supersede, so the load balancers decide.
-    let mut emulator = Emulator::start();
-    emulator.build(
-        json!({"deployment_id": D1, "termination": "KEEP_ALIVE", "target_groups": 1,
-        "classic_load_balancers": 1}),
-    );
-    let d2 = next(&mut emulator, "InProgress", json!(true));
-    emulator.fail_without_rollback(&id_of(&d2), &[&copy_of(&d2)]);
-    let instances = strings(&emulator.group(G1)["instances"]);
-    emulator.target_state("web-bg-tg-1", &instances, "unhealthy.draining");
-    emulator.reset_requests();
-    let run = emulator.relink(&["--json", "replay", SUCCESS], &[]);
-    let report = run.report();
-    assert_eq!(report["reason"], "not_live", "{report}");
-    let detail = report["detail"].as_str().unwrap();
-    for name in ["web-bg-tg-1", "web-bg-clb-1"] {
-        assert!(
-            detail.contains(&format!("{name}, which serves 2 other instance(s)")),
-            "{detail}"
-        );
-    }
-    assert_eq!(mutating(&emulator.requests()), 0);
-}
-
-#[test]
-fn keep_alive_deployment_groups_are_relinked_once_traffic_moves() {
-    // With KEEP_ALIVE, instanceTerminationWaitTimeStarted never turns true: only the load
-    // balancers tell that traffic moved.
-    let mut emulator = Emulator::start();
-    let world = emulator.build(json!({"deployment_id": D1, "termination": "KEEP_ALIVE",
-        "status": "InProgress", "traffic_shifted": false, "target_groups": 2,
-        "classic_load_balancers": 1}));
-    let early = emulator.relink(&["--json", "replay", SUCCESS], &[]);
-    assert_eq!(
-        early.report()["reason"],
-        "traffic_not_shifted",
-        "{}",
-        early.report()
-    );
-
-    emulator.set_state(D1, "InProgress", true, &[G1]);
-    let shifted = emulator.relink(&["--json", "replay", SUCCESS], &[]);
-    assert_eq!(
-        shifted.report()["outcome"],
-        "relinked",
-        "{}",
-        shifted.report()
-    );
-    assert_live_and_linked(&mut emulator, G1);
-    let original = emulator.group(world["original_group"].as_str().unwrap());
-    assert_eq!(original["serving"], json!([]), "{original}");
-}
-
-#[test]
-fn a_copy_that_scaled_out_after_the_shift_is_still_relinked() {
-    let mut emulator = Emulator::start();
-    d1_succeeded(&mut emulator, "TERMINATE");
-    emulator.scale(G1, 4);
-    let run = emulator.relink(&["--json", "replay", SUCCESS], &[]);
-    assert_eq!(run.report()["outcome"], "relinked", "{}", run.report());
-    assert_eq!(run.report()["outage_repair"], false);
-    assert_live_and_linked(&mut emulator, G1);
-    assert_eq!(emulator.group(G1)["instances"].as_array().unwrap().len(), 4);
-}
-
-#[test]
-fn a_rollback_puts_traffic_back_and_relink_follows_it() {
-    // d2 moved traffic to its copy and then failed: CodeDeploy moved traffic back to G1, and a
-    // failed deployment supersedes nothing.
-    let mut emulator = Emulator::start();
-    d1_succeeded(&mut emulator, "TERMINATE");
-    let d2 = next(&mut emulator, "InProgress", json!(true));
-    let d2_id = id_of(&d2);
-    emulator.set_state(&d2_id, "Failed", true, &[&copy_of(&d2)]);
-    let run = emulator.relink(&["--json", "replay", SUCCESS], &[]);
-    assert_eq!(run.report()["outcome"], "relinked", "{}", run.report());
-    assert_live_and_linked(&mut emulator, G1);
-    let failed = emulator.relink(
-        &[
-            "--json",
-            "replay",
-            event_file(&success_of(&d2_id)).path().to_str().unwrap(),
-        ],
-        &[],
-    );
-    assert_eq!(
-        failed.report()["reason"],
-        "deployment_failed",
-        "{}",
-        failed.report()
-    );
 }

@@ -1,0 +1,220 @@
+//! `relink audit`: every blue/green deployment group with a copied fleet in a region, the Auto
+//! Scaling groups it points at and any running deployment's replacement group, compared with
+//! the attachments its `loadBalancerInfo` asks for; `--fix` attaches what is missing with the
+//! same code as the function, so only under the live-fleet rule ([`crate::live`]). While a newer
+//! deployment runs (its termination wait too) the deployment group still names the previous
+//! copy; that copy is reported `superseded` (from the audit's own listing of running
+//! deployments) and left alone, while the running deployment's copy is fixed. An outage repair
+//! (a load balancer that serves no instance at all, and the group CodeDeploy names as the fleet)
+//! is counted apart.
+//!
+//! Requests: `ListApplications` (per 100 applications) ∥ `ListDeployments` (running); per
+//! application `ListDeploymentGroups` and `BatchGetDeploymentGroups` (per 100 groups), at most 8
+//! applications at a time, ∥ `BatchGetDeployments` (per 25); then [`link`]'s rounds:
+//! `DescribeTargetGroups` (per 20 names) ∥ `DescribeAutoScalingGroups` (per 100 groups), for the
+//! groups missing something `DescribeTargetHealth` ∥ `DescribeInstanceHealth` (per load
+//! balancer), and with `--fix` the attach calls.
+
+mod retired;
+mod rows;
+
+pub use rows::{row, AuditReport, AuditRow, AuditSummary, Role, State};
+
+use crate::aws::{autoscaling, codedeploy, Clients, MAX_CONCURRENT_CALLS};
+use crate::config::{AllowList, AttachWhen, Config};
+use crate::decision::{
+    decide, decide_group, replacement_group_name, Decision, DeploymentFacts, DeploymentGroupFacts,
+    Newer, SkipReason,
+};
+use crate::error::AwsError;
+use crate::live::STARTED_STATUSES;
+use crate::relink::{link, Job};
+use crate::report::Subject;
+use crate::sweep::RUNNING;
+use futures::{StreamExt, TryStreamExt};
+
+/// Audits the region (the deployment groups `filter` allows); with `fix` (and no dry run)
+/// attaches what is missing to live groups. `progress` is told (applications done, applications
+/// in all) as the scan goes.
+pub async fn audit(
+    clients: &Clients,
+    config: &Config,
+    filter: &AllowList,
+    fix: bool,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<AuditReport, AwsError> {
+    let cd = &clients.codedeploy;
+    let (applications, running) = tokio::join!(
+        codedeploy::list_applications(cd),
+        codedeploy::list_deployments(cd, &RUNNING, None),
+    );
+    let applications: Vec<String> = applications?
+        .into_iter()
+        .filter(|a| filter.allows_application(a))
+        .collect();
+    let running = running?;
+
+    let total = applications.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    progress(0, total);
+    let scan = futures::stream::iter(&applications)
+        .map(|application| async {
+            let names: Vec<String> = codedeploy::list_deployment_groups(cd, application)
+                .await?
+                .into_iter()
+                .filter(|g| filter.allows(application, g))
+                .collect();
+            let groups = codedeploy::batch_get_deployment_groups(cd, application, &names).await?;
+            progress(
+                done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
+                total,
+            );
+            Ok::<_, AwsError>(groups)
+        })
+        .buffered(MAX_CONCURRENT_CALLS)
+        .try_collect::<Vec<Vec<DeploymentGroupFacts>>>();
+    let (groups, deployments) = tokio::join!(scan, codedeploy::batch_get_deployments(cd, &running));
+    let groups: Vec<DeploymentGroupFacts> = groups?.into_iter().flatten().collect();
+    let deployments = deployments?;
+
+    let dry_run = !fix || config.dry_run;
+    let mut summary = AuditSummary {
+        applications: total,
+        deployment_groups: groups.len(),
+        ..AuditSummary::default()
+    };
+    let mut roles = Vec::new();
+    let mut jobs = Vec::new();
+    for group in &groups {
+        match decide_group(group, config, newer_than_fleet(group, &deployments)) {
+            Err(skip) => {
+                *summary
+                    .not_audited
+                    .entry(skip.reason.code().to_owned())
+                    .or_default() += 1
+            }
+            Ok(targets) => {
+                for target in targets {
+                    let subject =
+                        Subject::of("audit", None, &group.application, &group.deployment_group);
+                    roles.push(Role::Current);
+                    jobs.push(Job::decided(subject, 0, Decision::Relink(target)));
+                }
+            }
+        }
+    }
+    // Running deployments' replacement groups, whatever RELINK_ATTACH_WHEN says: the live-fleet
+    // check tells those already serving traffic.
+    let running_mode = Config {
+        attach_when: AttachWhen::TrafficShifted,
+        ..config.clone()
+    };
+    for facts in &deployments {
+        if !filter.allows(&facts.application, &facts.deployment_group) {
+            continue;
+        }
+        let Decision::Relink(mut target) = decide(facts, &running_mode) else {
+            continue;
+        };
+        // Only one deployment of a deployment group runs at a time: a running one is the newest.
+        target.newer = Newer::Known(None);
+        let listed = jobs.iter().any(
+            |job| matches!(&job.step, crate::relink::Step::Link(t) if t.group == target.group),
+        );
+        if !listed {
+            let subject = Subject::of(
+                "audit",
+                Some(&facts.deployment_id),
+                &facts.application,
+                &facts.deployment_group,
+            );
+            roles.push(Role::Replacement);
+            jobs.push(Job::decided(subject, 0, Decision::Relink(target)));
+        }
+    }
+
+    // Every group of the region, beside the rounds: the retired ones that still hold attachments.
+    let (attempts, all_groups) = tokio::join!(
+        link(clients, dry_run, jobs),
+        autoscaling::describe_all_groups(&clients.autoscaling)
+    );
+    let mut rows: Vec<AuditRow> = attempts
+        .into_iter()
+        .zip(roles)
+        // A running deployment whose traffic has not moved yet has nothing to audit.
+        .filter(|(attempt, _)| attempt.report.reason != Some(SkipReason::TrafficNotShifted))
+        .map(|(attempt, role)| row(role, attempt.report))
+        .collect();
+    rows.extend(retired::retired_rows(&rows, &all_groups?));
+    summary.auto_scaling_groups = rows.len();
+    for r in &rows {
+        match r.state {
+            State::Linked => summary.linked += 1,
+            State::Drift => summary.drift += 1,
+            State::Fixed => summary.fixed += 1,
+            State::Failed => summary.failed += 1,
+            State::Gone => summary.gone += 1,
+            State::NotLive => summary.not_live += 1,
+            State::Superseded => summary.superseded += 1,
+            State::RetiredAttached => summary.retired_attached += 1,
+        }
+        if r.report.outage_repair && matches!(r.state, State::Drift | State::Fixed) {
+            summary.outage_repairs += 1;
+        }
+        summary.warnings += r.warnings.len();
+    }
+    Ok(AuditReport { rows, summary })
+}
+
+/// The running deployment of `group` that has started and whose copy the deployment group does
+/// not name yet, if any: it supersedes the groups the deployment group names. Pure.
+fn newer_than_fleet<'a>(
+    group: &DeploymentGroupFacts,
+    running: &'a [DeploymentFacts],
+) -> Option<&'a str> {
+    running
+        .iter()
+        .filter(|d| {
+            d.application == group.application && d.deployment_group == group.deployment_group
+        })
+        .filter(|d| STARTED_STATUSES.contains(&d.status.as_str()))
+        .find(|d| {
+            let copy = replacement_group_name(&d.deployment_group, &d.deployment_id);
+            !group.auto_scaling_groups.contains(&copy)
+        })
+        .map(|d| d.deployment_id.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_started_running_deployment_supersedes_the_named_fleet() {
+        let group = DeploymentGroupFacts {
+            application: "web".into(),
+            deployment_group: "web-bg".into(),
+            auto_scaling_groups: vec!["CodeDeploy_web-bg_d-1".into()],
+            ..DeploymentGroupFacts::default()
+        };
+        let running = |id: &str, status: &str| DeploymentFacts {
+            deployment_id: id.into(),
+            application: "web".into(),
+            deployment_group: "web-bg".into(),
+            status: status.into(),
+            ..DeploymentFacts::default()
+        };
+        assert_eq!(
+            newer_than_fleet(&group, &[running("d-2", "InProgress")]),
+            Some("d-2")
+        );
+        assert_eq!(newer_than_fleet(&group, &[running("d-2", "Queued")]), None);
+        // The deployment group already names the running deployment's copy.
+        assert_eq!(newer_than_fleet(&group, &[running("d-1", "Baking")]), None);
+        let other = DeploymentFacts {
+            deployment_group: "api-bg".into(),
+            ..running("d-3", "InProgress")
+        };
+        assert_eq!(newer_than_fleet(&group, &[other]), None);
+    }
+}

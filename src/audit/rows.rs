@@ -1,0 +1,262 @@
+//! The audit's rows: why a group is in the audit, how it stands, and the counts. Pure.
+
+use crate::decision::SkipReason;
+use crate::report::{Outcome, Report};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Why an Auto Scaling group is in the audit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// The deployment group points at it: it serves traffic between deployments.
+    Current,
+    /// An in-progress deployment's replacement group, already serving traffic.
+    Replacement,
+    /// Neither: a superseded copy or a `KEEP_ALIVE` original that still holds an attachment of
+    /// the deployment group (a warning row, read only).
+    Retired,
+}
+
+/// How an Auto Scaling group stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    /// Has every desired attachment.
+    Linked,
+    /// Misses some (see `missing`).
+    Drift,
+    /// Missed some and `--fix` attached them.
+    Fixed,
+    /// Could not be checked or fixed (see `detail`).
+    Failed,
+    /// The deployment group points at a group that does not exist.
+    Gone,
+    /// Misses some, but its load balancers do not serve it (retired by a newer deployment, or
+    /// taken out): left alone, see `detail`.
+    NotLive,
+    /// Misses some, but a newer deployment of its deployment group has started: left alone.
+    Superseded,
+    /// A retired group that still holds an attachment of the deployment group: every instance it
+    /// launches is registered with production. relink never detaches; see `detail`.
+    RetiredAttached,
+}
+
+impl State {
+    /// The state's name in tables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Linked => "linked",
+            State::Drift => "drift",
+            State::Fixed => "fixed",
+            State::Failed => "failed",
+            State::Gone => "gone",
+            State::NotLive => "not_live",
+            State::Superseded => "superseded",
+            State::RetiredAttached => "retired_attached",
+        }
+    }
+}
+
+/// One Auto Scaling group of one deployment group.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditRow {
+    /// Why the group is audited.
+    pub role: Role,
+    /// How it stands.
+    pub state: State,
+    /// Attachments it has that `loadBalancerInfo` does not list: CodeDeploy will not copy them to
+    /// the next replacement group, and relink does not add them.
+    pub warnings: Vec<String>,
+    /// The same report the function produces (`replacement_group` is the audited group).
+    pub report: Report,
+}
+
+impl AuditRow {
+    /// What the group misses (`tg:NAME`, `clb:NAME`), then what `--fix` attached (`tg:+NAME`,
+    /// `clb:+NAME`).
+    pub fn missing(&self) -> Vec<String> {
+        let r = &self.report;
+        [
+            named(&r.target_groups.missing, "tg:"),
+            named(&r.load_balancers.missing, "clb:"),
+            named(&r.target_groups.attached, "tg:+"),
+            named(&r.load_balancers.attached, "clb:+"),
+        ]
+        .concat()
+    }
+
+    /// Attachments the group has that the deployment group does not list (`tg:NAME`, `clb:NAME`).
+    pub fn extra(&self) -> Vec<String> {
+        let r = &self.report;
+        [
+            named(&r.target_groups.extra, "tg:"),
+            named(&r.load_balancers.extra, "clb:"),
+        ]
+        .concat()
+    }
+}
+
+/// Target group ARNs or classic load balancer names as `PREFIXname`.
+fn named(items: &[String], prefix: &str) -> Vec<String> {
+    items
+        .iter()
+        .map(|i| format!("{prefix}{}", crate::plan::short_name(i)))
+        .collect()
+}
+
+/// Counts over an audit.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditSummary {
+    /// Applications scanned.
+    pub applications: usize,
+    /// Deployment groups scanned.
+    pub deployment_groups: usize,
+    /// Deployment groups not audited, by reason (in place, not a copied fleet, …).
+    pub not_audited: BTreeMap<String, usize>,
+    /// Auto Scaling groups audited.
+    pub auto_scaling_groups: usize,
+    /// … linked, with drift, fixed, failed, gone.
+    pub linked: usize,
+    /// Groups missing attachments.
+    pub drift: usize,
+    /// Groups fixed by `--fix`.
+    pub fixed: usize,
+    /// Groups that could not be checked or fixed.
+    pub failed: usize,
+    /// Groups that do not exist.
+    pub gone: usize,
+    /// Groups missing attachments that their load balancers do not serve: left alone.
+    pub not_live: usize,
+    /// Groups missing attachments whose deployment group a newer deployment is changing: left
+    /// alone.
+    #[serde(default)]
+    pub superseded: usize,
+    /// Of the drifting or fixed groups, those whose load balancers served no instance at all
+    /// (an outage) while CodeDeploy names them as the fleet: the outage repair.
+    #[serde(default)]
+    pub outage_repairs: usize,
+    /// Retired groups (superseded copies, `KEEP_ALIVE` originals) that still hold an attachment
+    /// of their deployment group: warning rows, never changed.
+    #[serde(default)]
+    pub retired_attached: usize,
+    /// Warnings about attachments that will not be copied.
+    pub warnings: usize,
+}
+
+/// The audit's answer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditReport {
+    /// One row per audited Auto Scaling group.
+    pub rows: Vec<AuditRow>,
+    /// Counts.
+    pub summary: AuditSummary,
+}
+
+impl AuditReport {
+    /// Whether something is still missing (or could not be checked).
+    pub fn drift_remains(&self) -> bool {
+        self.summary.drift > 0 || self.summary.failed > 0
+    }
+}
+
+/// A row from the report `link` produced. Pure.
+pub fn row(role: Role, report: Report) -> AuditRow {
+    let state = match report.outcome {
+        Outcome::AlreadyLinked => State::Linked,
+        Outcome::Planned => State::Drift,
+        Outcome::Relinked => State::Fixed,
+        Outcome::Skipped if report.reason == Some(SkipReason::ReplacementGroupGone) => State::Gone,
+        Outcome::Skipped if report.reason == Some(SkipReason::NotLive) => State::NotLive,
+        Outcome::Skipped if report.reason == Some(SkipReason::Superseded) => State::Superseded,
+        Outcome::Skipped | Outcome::Failed => State::Failed,
+    };
+    let warnings = report
+        .target_groups
+        .extra
+        .iter()
+        .map(|arn| format!("target group {} is attached but not in the deployment group's load balancer info", crate::plan::short_name(arn)))
+        .chain(report.load_balancers.extra.iter().map(|name| {
+            format!("classic load balancer {name} is attached but not in the deployment group's load balancer info")
+        }))
+        .collect();
+    AuditRow {
+        role,
+        state,
+        warnings,
+        report,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decision::Skip;
+    use crate::plan::Plan;
+    use crate::report::{Attempt, Ending, Finding, Subject};
+
+    fn report(ending: Ending) -> Report {
+        Attempt::new(Subject::default(), Finding::ended(ending), 2, true).report
+    }
+
+    #[test]
+    fn rows_take_their_state_from_the_outcome() {
+        let cases = [
+            (Ending::AlreadyLinked, State::Linked),
+            (Ending::Planned, State::Drift),
+            (Ending::Relinked, State::Fixed),
+            (
+                Ending::Skipped(Skip::new(SkipReason::ReplacementGroupGone, "")),
+                State::Gone,
+            ),
+            (
+                Ending::Skipped(Skip::new(SkipReason::NotLive, "")),
+                State::NotLive,
+            ),
+            (
+                Ending::Skipped(Skip::new(SkipReason::Superseded, "")),
+                State::Superseded,
+            ),
+        ];
+        for (ending, state) in cases {
+            assert_eq!(row(Role::Current, report(ending)).state, state);
+        }
+        let failed = report(Ending::AlreadyLinked);
+        let failed = Report {
+            outcome: Outcome::Failed,
+            ..failed
+        };
+        assert_eq!(row(Role::Current, failed).state, State::Failed);
+    }
+
+    #[test]
+    fn extra_attachments_are_warnings_naming_them() {
+        let finding = Finding {
+            plan: Plan::new(
+                &[],
+                &["arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/legacy-tg/abc".into()],
+                &[],
+                &["old-clb".into()],
+            ),
+            ..Finding::ended(Ending::AlreadyLinked)
+        };
+        let report = Attempt::new(Subject::default(), finding, 2, true).report;
+        let r = row(Role::Current, report);
+        assert_eq!(r.warnings.len(), 2);
+        assert!(r.warnings[0].contains("legacy-tg"), "{:?}", r.warnings);
+        assert!(r.warnings[1].contains("old-clb"), "{:?}", r.warnings);
+    }
+
+    #[test]
+    fn not_live_groups_are_not_drift() {
+        let report = AuditReport {
+            rows: vec![],
+            summary: AuditSummary {
+                not_live: 2,
+                linked: 1,
+                ..AuditSummary::default()
+            },
+        };
+        assert!(!report.drift_remains());
+    }
+}
