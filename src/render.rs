@@ -52,6 +52,9 @@ pub fn report_block(report: &Report) -> String {
         dash(&report.deployment_id),
     );
     let _ = writeln!(out, "  source          {}", report.source);
+    if let Some(instance) = &report.instance_id {
+        let _ = writeln!(out, "  instance        {instance}");
+    }
     if let Some(reason) = report.reason {
         let _ = writeln!(out, "  reason          {}", reason.code());
     }

@@ -522,8 +522,9 @@ fn hint_for(text: &str) -> Option<String> {
 }
 
 /// The IAM service prefix of every AWS operation relink calls.
-const IAM_ACTIONS: [(&str, &str); 17] = [
+const IAM_ACTIONS: [(&str, &str); 18] = [
     ("GetDeployment", "codedeploy"),
+    ("GetDeploymentGroup", "codedeploy"),
     ("BatchGetDeployments", "codedeploy"),
     ("ListDeployments", "codedeploy"),
     ("ListApplications", "codedeploy"),

@@ -5,8 +5,11 @@ balancer attachments; relink replays the DeploymentSuccess notification and atta
 duplicate delivery changes nothing.
 Act 2, the safety rule: two more deployments on the same deployment group (KEEP_ALIVE: retired
 copies keep running). The second one's notification is lost, the third moves traffic on; when the
-lost notification finally arrives, relink leaves the retired copy alone and says why, and links
-the live one.
+lost notification finally arrives, relink leaves the retired copy alone (a newer deployment has
+started) and says why, and links the live one.
+Act 3, the window closed: a fourth deployment is still running when its first replacement instance
+succeeds (after its AllowTraffic); relink links the copy at that instance-level notification,
+before the deployment succeeds.
 """
 
 from __future__ import annotations
@@ -109,14 +112,44 @@ def demo(relink: str, event_path: str) -> int:
     if retired["target_group_arns"] or retired["serving"]:
         print(f"demo failed: {g2} was put back behind the load balancer", file=sys.stderr)
         return 1
-    print(f"{g2} was left alone: its instances are not registered with the load balancers any more, so attaching "
-          "would put the previous revision back into traffic.")
+    print(f"{g2} was left alone: {d3['deployment_id']} is a newer deployment of the same deployment group, so "
+          f"{g2} is not its newest copy; attaching would put the previous revision back into traffic.")
     if replay(notification_for(d3["deployment_id"]), f"the notification of {d3['deployment_id']}") != 0:
         return 1
     live = show(g3)
     if set(live["target_group_arns"]) != expected:
         print(f"demo failed: {g3} is not linked", file=sys.stderr)
         return 1
+
+    say("Act 3. A fourth deployment is running; its first replacement instance has just succeeded")
+    d4 = world.deploy({"application": built["application"], "deployment_group": built["deployment_group"],
+                       "status": "InProgress", "traffic_shifted": True})
+    g4 = d4["replacement_group"]
+    first = world.instances(g4)[0]
+    print(f"{d4['deployment_id']} copied {g3} into {g4}; AllowTraffic registered its instances; the deployment is "
+          f"still InProgress (its termination wait can last up to 48 hours). CodeDeploy sends InstanceSuccess for {first}:")
+    if replay(instance_success(d4["deployment_id"], first), f"the InstanceSuccess notification of {first}") != 0:
+        return 1
+    running = show(g4)
+    if set(running["target_group_arns"]) != expected:
+        print(f"demo failed: {g4} is not linked at its first instance's success", file=sys.stderr)
+        return 1
     emulator.stop()
-    say("Done: every live copy got the deployment group's load balancers; the retired copy was left alone")
+    say("Done: every live copy got the deployment group's load balancers, the running one at its first "
+        "instance's success; the retired copy was left alone")
     return 0
+
+
+def instance_success(deployment_id: str, instance: str) -> str:
+    """An SNS event with CodeDeploy's InstanceSuccess trigger message (events/sns-instance-success.json)
+    for `instance` of `deployment_id`, written to a file."""
+    with open("events/sns-instance-success.json") as f:
+        event = json.load(f)
+    sns = event["Records"][0]["Sns"]
+    message = json.loads(sns["Message"])
+    message.update({"deploymentId": deployment_id, "instanceId": f"arn:aws:ec2:{REGION}:123456789012:instance/{instance}"})
+    sns["Message"] = json.dumps(message)
+    file = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+    json.dump(event, file)
+    file.close()
+    return file.name
