@@ -8,7 +8,9 @@
 //! 1. [`lambda::handle`] decodes the payload ([`event::decode`]) and calls [`invocation::Relinker::handle`];
 //! 2. [`relink::relink`] checks the notification's region and account ([`crosscheck`]), reads the deployment and decides whether it is ours to fix ([`decision`]);
 //! 3. [`relink::link`] describes the replacement group and plans what is missing ([`plan`]);
-//! 4. it asks the load balancers whether the group is live ([`live`]) and attaches through [`aws::autoscaling`];
+//! 4. just before the attach it reads the load balancers' traffic and the deployment group's newer
+//!    deployments, applies the safety rule ([`live`]: the newest copy, displacing nobody, or the
+//!    outage repair) and attaches through [`aws::autoscaling`];
 //! 5. [`report::Attempt::new`] records the outcome once, and [`lambda::answer`] makes the response.
 //!
 //! # Modules
@@ -19,7 +21,8 @@
 //! - [`crosscheck`]: whether a notification's region, account and names agree with the world;
 //! - [`decision`]: whether a deployment or deployment group is ours to fix, and what it should have;
 //! - [`plan`]: desired against current attachments, in attach calls of at most 10;
-//! - [`live`]: whether a group is the live fleet (the safety rule, and why);
+//! - [`live`]: the safety rule (the newest copy; attaching displaces nobody; the outage repair),
+//!   and why;
 //! - [`report`]: the record of one notification or group, built once;
 //! - [`metrics`]: the CloudWatch metrics of an invocation, in the embedded metric format;
 //! - [`config`]: the `RELINK_*` configuration; [`error`]: the typed errors.
