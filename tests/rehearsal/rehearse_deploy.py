@@ -8,8 +8,9 @@ done on this machine without an AWS account, and proved by running the result.
            artifacts keep no file modes), then, in a fresh checkout for each job that downloads
            the build (the deploy job, the release job), its `handover*` steps. The steps and the
            artifact paths are read from the workflow files; the deploy job's checkout goes on;
-3. package as `sam deploy` packages: `sam package` against the emulator's S3, then the zip it
-           uploaded is fetched back;
+3. package as `sam deploy` packages: `sam package` of the template the deploy step names
+           (`--template-file`) against the emulator's S3, then the zip it uploaded is fetched back
+           and must be, byte for byte, the zip the build job made and recorded (SHA256SUMS);
 4. check   the zip the way Lambda will: `bootstrap` at its root, executable, an aarch64 ELF whose
            interpreter and libraries provided.al2023 has (glibc 2.34 at most);
 5. run it  under qemu-aarch64 against a local Lambda Runtime API and the emulator: deliver
@@ -144,6 +145,41 @@ def build() -> None:
     run(["scripts/build-lambda"], ROOT, step=1)
 
 
+def deploy_command(workflows: dict[str, dict[str, Any]]) -> str:
+    """The `run` of the step that runs `sam deploy` (the first, if several)."""
+    for workflow in workflows.values():
+        for job in (workflow.get("jobs") or {}).values():
+            for step in job.get("steps") or []:
+                if "sam deploy" in str(step.get("run", "")):
+                    return str(step["run"])
+    raise StepFailed(3, "no step runs sam deploy")
+
+
+def deployed_template(workflows: dict[str, dict[str, Any]]) -> Path | None:
+    """The template the deploy step deploys (`--template-file`), None for SAM's default (the
+    build folder's template, which sam deploy zips again)."""
+    found = re.search(r"--template-file[ =]\"?([^\s\"]+)", deploy_command(workflows))
+    return Path(found.group(1)) if found else None
+
+
+def check_digest(zipped: Path, template: Path) -> None:
+    """The uploaded zip is the one the build job recorded in SHA256SUMS beside the template."""
+    import hashlib
+
+    sums = template.parent / "SHA256SUMS"
+    if not sums.is_file():
+        raise StepFailed(3, f"no SHA256SUMS beside {template.name}: the build job recorded no digest")
+    recorded = dict(reversed(line.split(None, 1)) for line in sums.read_text().splitlines() if line.strip())
+    name = re.search(r"^      CodeUri:\s*(\S+\.zip)\s*$", template.read_text(), re.M)
+    if not name or name.group(1) not in recorded:
+        raise StepFailed(3, f"{template.name} names no zip whose digest SHA256SUMS records")
+    digest = hashlib.sha256(zipped.read_bytes()).hexdigest()
+    if digest != recorded[name.group(1)]:
+        raise StepFailed(3, f"sam package uploaded {digest}, not {name.group(1)} as the build job recorded it "
+                            f"({recorded[name.group(1)]})")
+    print(f"   the uploaded zip is {name.group(1)} as the build job recorded it: sha256 {digest}")
+
+
 def hand_over(workflows: dict[str, dict[str, Any]], workspace: Path) -> Path:
     """The build's artifact from its upload to every job that downloads it, each in a workspace of
     its own under `workspace`; returns the workspace of the job that runs `sam deploy`. The build's
@@ -274,9 +310,12 @@ def rehearse(workflows_dir: Path) -> None:
     build()
     with tempfile.TemporaryDirectory(prefix="relink-rehearsal-") as tmp:
         workspace = hand_over(workflows, Path(tmp))
+        template = deployed_template(workflows)
         emulator = Emulator()
         try:
-            zipped = package(workspace, emulator)
+            zipped = package(workspace, emulator, workspace / template if template else None)
+            if template:
+                check_digest(zipped, workspace / template)
             bootstrap = check(zipped, workspace)
             run_it(bootstrap, emulator)
         finally:
