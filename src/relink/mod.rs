@@ -135,13 +135,28 @@ pub async fn relink(
                         step: Step::Ended(Ending::Failed(error)),
                     }
                 }
-                Ok(()) => {
-                    decide_notified(config, notified, subject, &read[&*notified.deployment_id])
-                }
+                Ok(()) => match read.get(notified.deployment_id.as_str()) {
+                    Some(read) => decide_notified(config, notified, subject, read),
+                    // Every deployment whose origin checked out was read above.
+                    None => unreachable_read(subject),
+                },
             }
         })
         .collect();
     link(clients, config.dry_run, jobs).await
+}
+
+/// A notification whose deployment round 1 did not read: cannot happen (every deployment whose
+/// origin checked out is read), and reported as a failure rather than a panic if it ever did.
+fn unreachable_read(subject: Subject) -> Job {
+    let error = AwsError {
+        operation: "GetDeployment",
+        resource: subject.describe(),
+        code: "NotRead".into(),
+        message: "round 1 did not read this deployment".into(),
+        retryable: true,
+    };
+    Job::failed(subject, 1, error)
 }
 
 /// The decision about one notification, from round 1's answer.
