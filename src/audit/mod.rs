@@ -83,55 +83,10 @@ pub async fn audit(
         deployment_groups: groups.len(),
         ..AuditSummary::default()
     };
-    let mut roles = Vec::new();
-    let mut jobs = Vec::new();
-    for group in &groups {
-        match decide_group(group, config, newer_than_fleet(group, &deployments)) {
-            Err(skip) => {
-                *summary
-                    .not_audited
-                    .entry(skip.reason.code().to_owned())
-                    .or_default() += 1
-            }
-            Ok(targets) => {
-                for target in targets {
-                    let subject =
-                        Subject::of("audit", None, &group.application, &group.deployment_group);
-                    roles.push(Role::Current);
-                    jobs.push(Job::decided(subject, 0, Decision::Relink(target)));
-                }
-            }
-        }
-    }
-    // Running deployments' replacement groups, whatever RELINK_ATTACH_WHEN says: the live-fleet
-    // check tells those already serving traffic.
-    let running_mode = Config {
-        attach_when: AttachWhen::TrafficShifted,
-        ..config.clone()
-    };
-    for facts in &deployments {
-        if !filter.allows(&facts.application, &facts.deployment_group) {
-            continue;
-        }
-        let Decision::Relink(mut target) = decide(facts, &running_mode) else {
-            continue;
-        };
-        // Only one deployment of a deployment group runs at a time: a running one is the newest.
-        target.newer = Newer::Known(None);
-        let listed = jobs.iter().any(
-            |job| matches!(&job.step, crate::relink::Step::Link(t) if t.group == target.group),
-        );
-        if !listed {
-            let subject = Subject::of(
-                "audit",
-                Some(&facts.deployment_id),
-                &facts.application,
-                &facts.deployment_group,
-            );
-            roles.push(Role::Replacement);
-            jobs.push(Job::decided(subject, 0, Decision::Relink(target)));
-        }
-    }
+    let (roles, jobs): (Vec<Role>, Vec<Job>) =
+        jobs(&groups, &deployments, config, filter, &mut summary)
+            .into_iter()
+            .unzip();
 
     // Every group of the region, beside the rounds: the retired ones that still hold attachments.
     let (attempts, all_groups) = tokio::join!(
@@ -146,24 +101,72 @@ pub async fn audit(
         .map(|(attempt, role)| row(role, attempt.report))
         .collect();
     rows.extend(retired::retired_rows(&rows, &all_groups?));
-    summary.auto_scaling_groups = rows.len();
-    for r in &rows {
-        match r.state {
-            State::Linked => summary.linked += 1,
-            State::Drift => summary.drift += 1,
-            State::Fixed => summary.fixed += 1,
-            State::Failed => summary.failed += 1,
-            State::Gone => summary.gone += 1,
-            State::NotLive => summary.not_live += 1,
-            State::Superseded => summary.superseded += 1,
-            State::RetiredAttached => summary.retired_attached += 1,
-        }
-        if r.report.outage_repair && matches!(r.state, State::Drift | State::Fixed) {
-            summary.outage_repairs += 1;
-        }
-        summary.warnings += r.warnings.len();
-    }
+    summary.count(&rows);
     Ok(AuditReport { rows, summary })
+}
+
+/// The audit's jobs: each group a deployment group names (those not audited counted by reason in
+/// `summary`), then each running deployment's copy not already among them. Pure.
+fn jobs(
+    groups: &[DeploymentGroupFacts],
+    deployments: &[DeploymentFacts],
+    config: &Config,
+    filter: &AllowList,
+    summary: &mut AuditSummary,
+) -> Vec<(Role, Job)> {
+    let mut jobs = Vec::new();
+    for group in groups {
+        match decide_group(group, config, newer_than_fleet(group, deployments)) {
+            Err(skip) => {
+                *summary
+                    .not_audited
+                    .entry(skip.reason.code().to_owned())
+                    .or_default() += 1
+            }
+            Ok(targets) => {
+                for target in targets {
+                    let subject =
+                        Subject::of("audit", None, &group.application, &group.deployment_group);
+                    jobs.push((
+                        Role::Current,
+                        Job::decided(subject, 0, Decision::Relink(target)),
+                    ));
+                }
+            }
+        }
+    }
+    // Running deployments' replacement groups, whatever RELINK_ATTACH_WHEN says: the live-fleet
+    // check tells those already serving traffic.
+    let running_mode = Config {
+        attach_when: AttachWhen::TrafficShifted,
+        ..config.clone()
+    };
+    for facts in deployments {
+        if !filter.allows(&facts.application, &facts.deployment_group) {
+            continue;
+        }
+        let Decision::Relink(mut target) = decide(facts, &running_mode) else {
+            continue;
+        };
+        // Only one deployment of a deployment group runs at a time: a running one is the newest.
+        target.newer = Newer::Known(None);
+        let listed = jobs.iter().any(
+            |(_, job)| matches!(&job.step, crate::relink::Step::Link(t) if t.group == target.group),
+        );
+        if !listed {
+            let subject = Subject::of(
+                "audit",
+                Some(&facts.deployment_id),
+                &facts.application,
+                &facts.deployment_group,
+            );
+            jobs.push((
+                Role::Replacement,
+                Job::decided(subject, 0, Decision::Relink(target)),
+            ));
+        }
+    }
+    jobs
 }
 
 /// The running deployment of `group` that has started and whose copy the deployment group does

@@ -144,6 +144,29 @@ pub struct AuditSummary {
     pub warnings: usize,
 }
 
+impl AuditSummary {
+    /// Counts the rows by state (and the outage repairs among the drifting and fixed ones). Pure.
+    pub fn count(&mut self, rows: &[AuditRow]) {
+        self.auto_scaling_groups = rows.len();
+        for r in rows {
+            match r.state {
+                State::Linked => self.linked += 1,
+                State::Drift => self.drift += 1,
+                State::Fixed => self.fixed += 1,
+                State::Failed => self.failed += 1,
+                State::Gone => self.gone += 1,
+                State::NotLive => self.not_live += 1,
+                State::Superseded => self.superseded += 1,
+                State::RetiredAttached => self.retired_attached += 1,
+            }
+            if r.report.outage_repair && matches!(r.state, State::Drift | State::Fixed) {
+                self.outage_repairs += 1;
+            }
+            self.warnings += r.warnings.len();
+        }
+    }
+}
+
 /// The audit's answer.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditReport {

@@ -365,14 +365,7 @@ fn decode_eventbridge(payload: &Value) -> Result<Notification, InputError> {
             &payload.to_string(),
         )
     })?;
-    let deployment_id = event.detail.deployment_id.ok_or_else(|| {
-        InputError::new(
-            "event.detail",
-            "no deploymentId",
-            &payload["detail"].to_string(),
-        )
-    })?;
-    check_deployment_id(&deployment_id, "event.detail.deploymentId")?;
+    let deployment_id = detail_deployment_id(event.detail.deployment_id, payload)?;
     Ok(Notification::Deployment(DeploymentRef {
         deployment_id,
         application: event.detail.application,
@@ -382,6 +375,19 @@ fn decode_eventbridge(payload: &Value) -> Result<Notification, InputError> {
         account: event.account_id,
         instance: None,
     }))
+}
+
+/// An EventBridge event's `detail.deploymentId`: present and shaped like a deployment id.
+fn detail_deployment_id(id: Option<String>, payload: &Value) -> Result<String, InputError> {
+    let id = id.ok_or_else(|| {
+        InputError::new(
+            "event.detail",
+            "no deploymentId",
+            &payload["detail"].to_string(),
+        )
+    })?;
+    check_deployment_id(&id, "event.detail.deploymentId")?;
+    Ok(id)
 }
 
 /// EventBridge's `CodeDeploy Instance State-change Notification`: `detail.state` `SUCCESS`
@@ -398,14 +404,7 @@ fn decode_instance_event(payload: &Value) -> Result<Notification, InputError> {
             )),
         }
     };
-    let deployment_id = text("/detail/deploymentId")?.ok_or_else(|| {
-        InputError::new(
-            "event.detail",
-            "no deploymentId",
-            &payload["detail"].to_string(),
-        )
-    })?;
-    check_deployment_id(&deployment_id, "event.detail.deploymentId")?;
+    let deployment_id = detail_deployment_id(text("/detail/deploymentId")?, payload)?;
     let instance_id = text("/detail/instanceId")?.map(|i| instance_id_of(&i).to_owned());
     let state = text("/detail/state")?;
     let (Some(instance_id), Some("SUCCESS")) = (&instance_id, state.as_deref()) else {
