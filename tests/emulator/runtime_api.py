@@ -18,7 +18,7 @@ FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:codedeploy-relink
 
 
 class RuntimeApi:
-    def __init__(self, function_arn: str = FUNCTION_ARN) -> None:
+    def __init__(self, function_arn: str = FUNCTION_ARN, deadline_seconds: int = 120) -> None:
         self.events: queue.Queue[bytes] = queue.Queue()
         self.responses: queue.Queue[tuple[float, str, bytes]] = queue.Queue()
         self.first_poll = threading.Event()
@@ -44,7 +44,7 @@ class RuntimeApi:
                 api.counter += 1
                 self.send_response(200)
                 self.send_header("Lambda-Runtime-Aws-Request-Id", f"req-{api.counter}")
-                self.send_header("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 120_000))
+                self.send_header("Lambda-Runtime-Deadline-Ms", str(int((time.time() + deadline_seconds) * 1000)))
                 self.send_header("Lambda-Runtime-Invoked-Function-Arn", function_arn)
                 self.send_header("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000;Sampled=0")
                 self.send_header("Content-Type", "application/json")
@@ -95,8 +95,9 @@ class RuntimeApi:
 def invoke(command: list[str], event: bytes, aws_endpoint: str, env: dict[str, str] | None = None,
            function_arn: str = FUNCTION_ARN, timeout: float = 120) -> dict[str, Any]:
     """Starts the function process, delivers one event and returns how it answered:
-    {"path": "…/response" or "…/error" or "…/init/error", "body": text, "logs": [lines]}."""
-    api = RuntimeApi(function_arn)
+    {"path": "…/response" or "…/error" or "…/init/error", "body": text, "logs": [lines]}.
+    The invocation's deadline is `timeout` seconds away, as for a function with that timeout."""
+    api = RuntimeApi(function_arn, deadline_seconds=int(timeout))
     api.events.put(event)
     process = subprocess.Popen(command, env=api.environment(aws_endpoint, env),
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

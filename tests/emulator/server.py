@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import threading
 import urllib.request
+from pathlib import Path
+from typing import Any
 
 import moto_fixes  # noqa: F401  (patches moto before its backends are used)
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
@@ -21,6 +23,15 @@ class Emulator:
         self.endpoint = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
+        self.tls_server: Any = None
+
+    def serve_tls(self, certificate: Path, key: Path) -> str:
+        """A second listener on the same emulator, over TLS with the given certificate (PEM files);
+        returns its https:// endpoint. Both listeners see the same resources."""
+        self.tls_server = make_server("127.0.0.1", 0, self.log, threaded=True,
+                                      ssl_context=(str(certificate), str(key)))
+        threading.Thread(target=self.tls_server.serve_forever, daemon=True).start()
+        return f"https://127.0.0.1:{self.tls_server.server_port}"
 
     def stop(self) -> None:
         """Stops the server and forgets every resource (moto's state is per process, not per server)."""
@@ -28,3 +39,5 @@ class Emulator:
         moto_fixes.DRAINING.clear()
         moto_fixes.OPTED_IN.clear()
         self.server.shutdown()
+        if self.tls_server:
+            self.tls_server.shutdown()

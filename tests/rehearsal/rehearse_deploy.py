@@ -13,7 +13,10 @@ done on this machine without an AWS account, and proved by running the result.
            and must be, byte for byte, the zip the build job made and recorded (SHA256SUMS);
 4. check   the zip the way Lambda will: `bootstrap` at its root, executable, an aarch64 ELF whose
            interpreter and libraries provided.al2023 has (glibc 2.34 at most);
-5. run it  under qemu-aarch64 against a local Lambda Runtime API and the emulator: deliver
+5. run it  under qemu-aarch64 against a local Lambda Runtime API (the template's environment
+           variables, memory size and timeout) and the emulator over HTTPS, trusting only the CA
+           bundle at Amazon Linux 2023's path (trust.py): without the bundle the invocation must
+           fail with the certificate error in the function's log; with it, deliver
            events/sns-deployment-success.json and check the replacement group got its target
            groups and classic load balancer and the invocation succeeded.
 
@@ -48,6 +51,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "emulator"))
+import trust  # noqa: E402  (beside this file)
+from authority import create as create_authority  # noqa: E402
 from runtime_api import FUNCTION_ARN, invoke  # noqa: E402
 from server import Emulator  # noqa: E402
 from world import World  # noqa: E402
@@ -286,13 +291,70 @@ def check(zipped: Path, workspace: Path) -> Path:
     return bootstrap
 
 
-def run_it(bootstrap: Path, emulator: Emulator) -> None:
-    say(5, "bootstrap under qemu-aarch64, a local Lambda Runtime API and the emulator")
+class _CloudFormation(yaml.SafeLoader):
+    """Reads a CloudFormation template: `!Ref X` becomes {"Ref": X}, `!Sub s` {"Fn::Sub": s}, …"""
+
+
+_CloudFormation.add_multi_constructor("!", lambda loader, suffix, node: {
+    ("Ref" if suffix == "Ref" else f"Fn::{suffix}"): (
+        loader.construct_scalar(node) if isinstance(node, yaml.ScalarNode)
+        else loader.construct_sequence(node) if isinstance(node, yaml.SequenceNode)
+        else loader.construct_mapping(node))})
+
+
+def function_settings(template: Path) -> tuple[dict[str, str], int]:
+    """What Lambda gives the function the template deploys with its parameters' defaults: the
+    environment (its variables, AWS_LAMBDA_FUNCTION_MEMORY_SIZE) and the timeout in seconds."""
+    body = yaml.load(template.read_text(), Loader=_CloudFormation)
+    defaults = {name: str(p.get("Default", "")) for name, p in (body.get("Parameters") or {}).items()}
+    functions = [r["Properties"] for r in body["Resources"].values() if r["Type"] == "AWS::Serverless::Function"]
+    if len(functions) != 1:
+        raise StepFailed(5, f"{template.name} has {len(functions)} functions, not 1")
+    function = functions[0]
+    env = {}
+    for name, value in ((function.get("Environment") or {}).get("Variables") or {}).items():
+        if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in defaults:
+            value = defaults[value["Ref"]]
+        if isinstance(value, dict):
+            raise StepFailed(5, f"{template.name}: the function's {name} is {value}, which the rehearsal cannot resolve")
+        env[name] = str(value)
+    env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] = str(function.get("MemorySize", 128))
+    return env, int(function.get("Timeout", 3))
+
+
+def run_it(bootstrap: Path, emulator: Emulator, template: Path, workspace: Path) -> None:
+    """The bootstrap as Lambda runs it, over HTTPS: the emulator answers on TLS with a certificate
+    of a throwaway CA, and the CA is installed only at Amazon Linux 2023's bundle path in a private
+    mount namespace (tests/rehearsal/trust.py), with no SSL_CERT_FILE. First without the bundle:
+    the function must fail, saying why in its log; then with it: the function must relink."""
+    say(5, "bootstrap under qemu-aarch64, a local Lambda Runtime API and the emulator over HTTPS, "
+           f"trusting only {trust.AL2023_BUNDLE}")
+    env, timeout = function_settings(template)
+    print(f"   the template's environment {env}, timeout {timeout} s")
+    authority = create_authority(workspace)
+    https = emulator.serve_tls(authority.server_certificate, authority.server_key)
     world = World(emulator.endpoint)
     message = json.loads(json.loads(EVENT.read_text())["Records"][0]["Sns"]["Message"])
     built = world.build({"application": message["applicationName"], "deployment_group": message["deploymentGroupName"],
                          "deployment_id": message["deploymentId"], "target_groups": 2, "classic_load_balancers": 1})
-    answer = invoke(QEMU + [str(bootstrap)], EVENT.read_bytes(), emulator.endpoint, function_arn=FUNCTION_ARN)
+    leaked = sorted({"SSL_CERT_FILE", "SSL_CERT_DIR"} & set(env))
+    if leaked:
+        raise StepFailed(5, f"the function's environment sets {leaked}: Lambda's does not")
+
+    def run(bundle: Path | None) -> dict[str, Any]:
+        keep = Path(tempfile.mkdtemp(prefix="host-etc-", dir=workspace))
+        command = trust.confined(QEMU + [str(bootstrap)], bundle, keep)
+        return invoke(command, EVENT.read_bytes(), https, env=env, function_arn=FUNCTION_ARN, timeout=timeout)
+
+    untrusted = run(None)
+    logs = "\n".join(untrusted["logs"])
+    if untrusted["path"].endswith("/response") or "invalid peer certificate: UnknownIssuer" not in logs:
+        raise StepFailed(5, f"with no bundle at {trust.AL2023_BUNDLE}, the function should fail on the emulator's "
+                            f"certificate and say so in its log; it answered {untrusted['path']}: {untrusted['body']}\n"
+                            + "\n".join(untrusted["logs"][-20:]))
+    print(f"   no bundle: the invocation failed, its log says: "
+          f"{next(line for line in untrusted['logs'] if 'UnknownIssuer' in line)[:200]}…")
+    answer = run(authority.ca_certificate)
     if not answer["path"].endswith("/response"):
         raise StepFailed(5, f"the invocation did not succeed ({answer['path']}): {answer['body']}\n"
                             + "\n".join(answer["logs"][-20:]))
@@ -301,8 +363,9 @@ def run_it(bootstrap: Path, emulator: Emulator) -> None:
     if report["outcome"] != "relinked" or set(group["target_group_arns"]) != set(built["target_groups"].values()) \
             or group["load_balancer_names"] != built["load_balancers"]:
         raise StepFailed(5, f"the replacement group was not linked: report {report}, group {group}")
-    print(f"   {built['replacement_group']}: relinked in {report['aws_rounds']} rounds; "
-          f"target groups {sorted(group['target_group_arns'])}, load balancers {group['load_balancer_names']}")
+    print(f"   bundle at {trust.AL2023_BUNDLE}: {built['replacement_group']} relinked over {https} in "
+          f"{report['aws_rounds']} rounds; target groups {sorted(group['target_group_arns'])}, "
+          f"load balancers {group['load_balancer_names']}")
 
 
 def rehearse(workflows_dir: Path) -> None:
@@ -317,7 +380,7 @@ def rehearse(workflows_dir: Path) -> None:
             if template:
                 check_digest(zipped, workspace / template)
             bootstrap = check(zipped, workspace)
-            run_it(bootstrap, emulator)
+            run_it(bootstrap, emulator, workspace / template if template else ROOT / "template.yaml", workspace)
         finally:
             emulator.stop()
 
@@ -335,7 +398,7 @@ def rehearse_release(template: Path) -> None:
                 raise StepFailed(3, f"sam package uploaded something other than {released.group(1)}")
             print(f"   the uploaded zip is {released.group(1)}, byte for byte")
             bootstrap = check(zipped, workspace)
-            run_it(bootstrap, emulator)
+            run_it(bootstrap, emulator, template, workspace)
             stackset(template.parent / released.group(1), emulator)
         finally:
             emulator.stop()
