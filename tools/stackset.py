@@ -4,10 +4,12 @@
 StackSets with service-managed permissions refuse templates that use transforms, so this is
 template.yaml already expanded by the SAM translator (the library ``sam validate`` and
 CloudFormation's AWS::Serverless transform run), with the code read from one bucket per region:
-``PREFIX-<region>``, key ``codedeploy-relink/VERSION/lambda-arm64.zip``. The buckets come from
+``<CodeBucketPrefix>-<region>``, key ``codedeploy-relink/VERSION/lambda-arm64.zip``; the prefix
+is the template's parameter ``CodeBucketPrefix``, so that one template, shipped with each release
+(``codedeploy-relink-VERSION-stackset.json``), serves every organization. The buckets come from
 templates/stackset-code-bucket.yaml, which lets every account of the organization read them.
 
-  stackset.py template VERSION PREFIX          the expanded template (JSON) on standard output
+  stackset.py template VERSION                 the expanded template (JSON) on standard output
   stackset.py upload VERSION PREFIX ZIP REGION...
                                                copies the zip into each region's bucket (boto3,
                                                the caller's credentials; AWS_ENDPOINT_URL is honoured)
@@ -40,15 +42,25 @@ class NoManagedPolicies:
         return {}
 
 
-def template(version: str, prefix: str) -> dict[str, Any]:
+PREFIX_PARAMETER = {
+    "Type": "String",
+    "Description": "The code buckets' BucketPrefix (templates/stackset-code-bucket.yaml): the function's "
+                   "code is read from <CodeBucketPrefix>-<region>.",
+    "AllowedPattern": "^[a-z0-9][a-z0-9-]{2,40}$",  # as the buckets' template allows
+    "ConstraintDescription": "the code buckets' BucketPrefix: lower-case letters, digits and dashes, 3 to 41 characters",
+}
+
+
+def template(version: str) -> dict[str, Any]:
     from samcli.yamlhelper import yaml_parse
     from samtranslator.translator.transform import transform
 
     parsed = yaml_parse(release.template(version, "CODE", sar=False))
     function = parsed["Resources"]["Function"]["Properties"]
-    if function.get("CodeUri") != "CODE":
+    if function.get("CodeUri") != "CODE" or "CodeBucketPrefix" in parsed["Parameters"]:
         raise SystemExit("stackset: template.yaml's function no longer reads as expected")
-    function["CodeUri"] = {"Bucket": {"Fn::Sub": f"{prefix}-${{AWS::Region}}"}, "Key": key(version)}
+    parsed["Parameters"]["CodeBucketPrefix"] = PREFIX_PARAMETER
+    function["CodeUri"] = {"Bucket": {"Fn::Sub": "${CodeBucketPrefix}-${AWS::Region}"}, "Key": key(version)}
     # The translator resolves pseudo parameters in a few places and needs a session region for
     # that; the sentinel proves none of them reached the output (every region gets one template).
     os.environ["AWS_DEFAULT_REGION"] = SENTINEL
@@ -71,7 +83,7 @@ def upload(version: str, prefix: str, zip_path: str, regions: list[str]) -> None
 
 def main() -> int:
     command, *args = sys.argv[1:] or ["help"]
-    if command == "template" and len(args) == 2:
+    if command == "template" and len(args) == 1:
         text = json.dumps(template(*args), indent=1)
         if len(text.encode()) > TEMPLATE_BODY_LIMIT:
             raise SystemExit(f"stackset: the template is {len(text)} bytes, over the {TEMPLATE_BODY_LIMIT} of --template-body")

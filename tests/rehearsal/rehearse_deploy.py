@@ -29,7 +29,8 @@ Usage: rehearse_deploy.py [--workflows DIR] [--expect-failure-at N]
   --release TEMPLATE     a release's template, its zip beside it (scripts/release-check): steps 3
                          to 5 as a user deploying the release runs them, no build and no hand-over;
                          the uploaded zip must be the released one, byte for byte; then step 6,
-                         the StackSets install (scripts/stackset upload and template)
+                         the StackSets install (scripts/stackset upload and the release's
+                         StackSet template)
 """
 
 from __future__ import annotations
@@ -197,6 +198,11 @@ def hand_over(workflows: dict[str, dict[str, Any]], workspace: Path) -> Path:
     ]
     if len(uploads) != 1:
         raise StepFailed(2, f"expected exactly one upload of the build, found {len(uploads)}")
+    uploaded = {str(steps[i]["with"].get("name")) for _, steps, i in steps_using(workflows, "actions/upload-artifact")}
+    for file, steps, i in steps_using(workflows, "actions/download-artifact"):
+        name = str(steps[i]["with"].get("name"))
+        if name not in uploaded:
+            raise StepFailed(2, f"{file} downloads the artifact {name!r}, which no workflow uploads")
     up_file, up_steps, up_index = uploads[0]
     upload = up_steps[up_index]["with"]
     downloads = [
@@ -399,16 +405,17 @@ def rehearse_release(template: Path) -> None:
             print(f"   the uploaded zip is {released.group(1)}, byte for byte")
             bootstrap = check(zipped, workspace)
             run_it(bootstrap, emulator, template, workspace)
-            stackset(template.parent / released.group(1), emulator)
+            shipped = template.parent / template.name.replace("-template.yaml", "-stackset.json")
+            stackset(template.parent / released.group(1), shipped, emulator)
         finally:
             emulator.stop()
 
 
-def stackset(zipped: Path, emulator: Emulator) -> None:
+def stackset(zipped: Path, shipped: Path, emulator: Emulator) -> None:
     """The organization's install as the README runs it: `scripts/stackset upload` puts the zip in
-    each region's bucket, and the template of `scripts/stackset template` must name exactly that
-    object in every region."""
-    say(6, "StackSets: scripts/stackset upload into per-region buckets, and the expanded template's code")
+    each region's bucket, and the release's StackSet template (`shipped`), its CodeBucketPrefix
+    given as the README gives it, must name exactly that object in every region."""
+    say(6, f"StackSets: scripts/stackset upload into per-region buckets, and {shipped.name}'s code")
     import boto3
 
     prefix, regions = "relink-code", ["us-east-1", "eu-west-1"]
@@ -420,20 +427,23 @@ def stackset(zipped: Path, emulator: Emulator) -> None:
         where = {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
         client.create_bucket(Bucket=f"{prefix}-{region}", **where)
     run(["scripts/stackset", "upload", prefix, str(zipped), *regions], ROOT, env=env, step=6)
-    expanded = json.loads(run(["scripts/stackset", "template", prefix], ROOT, env=env, step=6))
+    expanded = json.loads(shipped.read_text())
+    if "CodeBucketPrefix" not in expanded.get("Parameters", {}):
+        raise StepFailed(6, f"{shipped.name} has no CodeBucketPrefix parameter")
     functions = [r for r in expanded["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
     if len(functions) != 1:
-        raise StepFailed(6, f"the expanded template has {len(functions)} Lambda functions, not 1")
+        raise StepFailed(6, f"{shipped.name} has {len(functions)} Lambda functions, not 1")
     code = functions[0]["Properties"]["Code"]
     for region, client in s3.items():
-        bucket = code["S3Bucket"]["Fn::Sub"].replace("${AWS::Region}", region)
+        bucket = code["S3Bucket"]["Fn::Sub"].replace("${CodeBucketPrefix}", prefix).replace("${AWS::Region}", region)
         try:
             body = client.get_object(Bucket=bucket, Key=code["S3Key"])["Body"].read()
         except client.exceptions.ClientError as error:
             raise StepFailed(6, f"{region}: the template's code s3://{bucket}/{code['S3Key']} was not uploaded: {error}")
         if body != zipped.read_bytes():
             raise StepFailed(6, f"{region}: s3://{bucket}/{code['S3Key']} is not {zipped.name}")
-        print(f"   {region}: the template's s3://{bucket}/{code['S3Key']} is {zipped.name}, byte for byte")
+        print(f"   {region}: CodeBucketPrefix={prefix} names s3://{bucket}/{code['S3Key']}, which is {zipped.name}, "
+              "byte for byte")
 
 
 def main() -> int:
