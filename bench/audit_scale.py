@@ -3,7 +3,7 @@
 (10 per application; every 5th group missing a target group, every 7th in place) and prints, for
 each size, the requests per action and the wall time of one `relink --json audit`.
 
-Usage: scripts/bench-audit [SIZES...]   (default 50 150 300)
+Usage: scripts/bench audit [SIZES...]   (default 50 150 300)
 """
 
 from __future__ import annotations

@@ -13,7 +13,14 @@ API that this script serves on 127.0.0.1, with AWS calls going to the emulator o
 5. Warm throughput: EVENTS events (default 1000, an already linked deployment) through one warm
    process: wall time, and the process's CPU time per event.
 
-Usage: scripts/bench-lambda   (RUNS=… EVENTS=… to change the counts)
+Usage: scripts/bench lambda   (RUNS=… EVENTS=… to change the counts)
+
+With --compare NAME=BINARY NAME=BINARY …, the builds side by side, on one emulator and one
+deployment (already linked, so that every build does the same work): cold start (runs
+interleaved, build after build, so that the machine's drift spreads evenly), peak RSS across a
+cold invocation, and CPU per warm event (EVENTS events through one process, builds taking turns
+for ROUNDS rounds, default 3, the median kept). scripts/bench lambda --compare builds the shipped
+configuration (static musl, release profile, x86_64 for this machine) and the host's glibc build.
 """
 
 from __future__ import annotations
@@ -39,10 +46,10 @@ EVENT = os.path.join(ROOT, "events/sns-deployment-success.json")
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def start(api: RuntimeApi, endpoint: str) -> tuple[subprocess.Popen, float]:
+def start(api: RuntimeApi, endpoint: str, binary: str = BINARY) -> tuple[subprocess.Popen, float]:
     started = time.monotonic()
     env = api.environment(endpoint, {"AWS_LAMBDA_LOG_LEVEL": "WARN"})
-    process = subprocess.Popen([BINARY], env=env, stdout=subprocess.DEVNULL)
+    process = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL)
     return process, started
 
 
@@ -60,11 +67,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
 
 
-def cold_start(endpoint: str, runs: int) -> list[float]:
+def cold_start(endpoint: str, runs: int, binary: str = BINARY) -> list[float]:
     times = []
     for _ in range(runs):
         api = RuntimeApi()
-        process, started = start(api, endpoint)
+        process, started = start(api, endpoint, binary)
         api.first_poll.wait(10)
         times.append((api.first_poll_at - started) * 1000)
         process.kill()
@@ -73,11 +80,11 @@ def cold_start(endpoint: str, runs: int) -> list[float]:
     return times
 
 
-def one_invocation(emulator: Emulator, event: bytes) -> dict:
+def one_invocation(emulator: Emulator, event: bytes, binary: str = BINARY) -> dict:
     api = RuntimeApi()
     emulator.log.reset()
     api.events.put(event)
-    process, started = start(api, emulator.endpoint)
+    process, started = start(api, emulator.endpoint, binary)
     answered, path, body = api.responses.get(timeout=60)
     rss = peak_rss_kib(process.pid)
     process.kill()
@@ -94,9 +101,9 @@ def one_invocation(emulator: Emulator, event: bytes) -> dict:
     }
 
 
-def warm(emulator: Emulator, event: bytes, count: int) -> dict:
+def warm(emulator: Emulator, event: bytes, count: int, binary: str = BINARY) -> dict:
     api = RuntimeApi()
-    process, _ = start(api, emulator.endpoint)
+    process, _ = start(api, emulator.endpoint, binary)
     api.events.put(event)
     api.responses.get(timeout=60)  # warm up: the first invocation is the cold one
     cpu_before = cpu_seconds(process.pid)
@@ -114,16 +121,56 @@ def warm(emulator: Emulator, event: bytes, count: int) -> dict:
     return {"wall_s": wall, "cpu_s": cpu, "rss_kib": rss}
 
 
-def main() -> int:
-    runs = int(os.environ.get("RUNS", "25"))
-    events = int(os.environ.get("EVENTS", "1000"))
-    emulator = Emulator()
-    world = World(emulator.endpoint)
+def linked_world(emulator: Emulator) -> bytes:
+    """The sample event's deployment built in the emulator; returns the event."""
     with open(EVENT, "rb") as f:
         event = f.read()
     message = json.loads(json.loads(event)["Records"][0]["Sns"]["Message"])
-    world.build({"application": message["applicationName"], "deployment_group": message["deploymentGroupName"],
-                 "deployment_id": message["deploymentId"], "target_groups": 2, "classic_load_balancers": 1})
+    World(emulator.endpoint).build({
+        "application": message["applicationName"], "deployment_group": message["deploymentGroupName"],
+        "deployment_id": message["deploymentId"], "target_groups": 2, "classic_load_balancers": 1})
+    return event
+
+
+def compare(builds: list[tuple[str, str]]) -> int:
+    runs = int(os.environ.get("RUNS", "25"))
+    events = int(os.environ.get("EVENTS", "300"))
+    rounds = int(os.environ.get("ROUNDS", "3"))
+    emulator = Emulator()
+    event = linked_world(emulator)
+    one_invocation(emulator, event, builds[0][1])  # relinks: from here on every build finds it linked
+    cold: dict[str, list[float]] = {name: [] for name, _ in builds}
+    for _ in range(runs):
+        for name, binary in builds:
+            cold[name] += cold_start(emulator.endpoint, 1, binary)
+    rss = {name: one_invocation(emulator, event, binary)["rss_kib"] for name, binary in builds}
+    cpu: dict[str, list[float]] = {name: [] for name, _ in builds}
+    warm_rss: dict[str, int] = {}
+    for _ in range(rounds):
+        for name, binary in builds:
+            measured = warm(emulator, event, events, binary)
+            cpu[name].append(measured["cpu_s"] * 1000 / events)
+            warm_rss[name] = max(warm_rss.get(name, 0), measured["rss_kib"])
+    emulator.stop()
+    rows = []
+    for name, binary in builds:
+        rows.append([name, f"{os.path.getsize(binary) / 1048576:.1f} MiB",
+                     f"{statistics.median(cold[name]):.1f} ms (min {min(cold[name]):.1f})",
+                     f"{rss[name] / 1024:.1f} MiB",
+                     f"{statistics.median(cpu[name]):.2f} ms (" + ", ".join(f"{c:.2f}" for c in cpu[name]) + ")",
+                     f"{warm_rss[name] / 1024:.1f} MiB"])
+    print_table(["build", "binary", f"cold start (median of {runs})", "peak RSS, cold invocation",
+                 f"CPU per warm event (median of {rounds} × {events})", f"peak RSS after {events} warm events"], rows)
+    return 0
+
+
+def main() -> int:
+    if sys.argv[1:2] == ["--compare"]:
+        return compare([tuple(arg.split("=", 1)) for arg in sys.argv[2:]])  # type: ignore[misc]
+    runs = int(os.environ.get("RUNS", "25"))
+    events = int(os.environ.get("EVENTS", "1000"))
+    emulator = Emulator()
+    event = linked_world(emulator)
 
     cold = cold_start(emulator.endpoint, runs)
     relinked = one_invocation(emulator, event)

@@ -5,7 +5,7 @@ audit at several concurrencies and prints requests per action and wall time. Wit
 the emulator holds every request of the audit that long first, as AWS's round trips take time
 (without it the emulator, one Python process, answers in a few milliseconds and saturates at once).
 
-Usage: scripts/bench-audit --accounts N --regions R --groups G [--concurrency 1,4,8,16] [--latency-ms 30]
+Usage: scripts/bench audit --accounts N --regions R --groups G [--concurrency 1,4,8,16] [--latency-ms 30]
 """
 
 from __future__ import annotations

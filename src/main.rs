@@ -7,6 +7,11 @@ use codedeploy_relink::invocation::Relinker;
 use codedeploy_relink::lambda;
 use lambda_runtime::service_fn;
 
+/// mimalloc in the shipped static build: musl's allocator costs CPU on every event (Cargo.toml).
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     // JSON when the function's log format is JSON; level from AWS_LAMBDA_LOG_LEVEL or RUST_LOG.
