@@ -7,6 +7,8 @@
                          existed, lets any commit through (said so). Reads the stack with boto3
                          (the deploy job's SAM CLI brings it) and the history with git (the job
                          checks out with the full history).
+  stack-name ENVIRONMENT the stack of a samconfig.toml environment (staging, production), or the
+                         default's when the environment names none.
   sweep-report FILE      staging proves a real call: FILE is the deployed function's answer to a
                          scheduled event (scripts/smoke-test --sweep). The sweep ran (its summary is
                          there), no report failed, and nothing was attached (staging runs with
@@ -82,6 +84,18 @@ def sweep_report(answer: dict[str, Any]) -> list[str]:
     return problems
 
 
+def stack_name(environment: str, samconfig: Path) -> str:
+    """The stack a samconfig.toml environment deploys."""
+    import tomllib
+
+    config = tomllib.loads(samconfig.read_text())
+    chosen = config.get(environment, {}).get("deploy", {}).get("parameters", {})
+    name = chosen.get("stack_name") or config.get("default", {}).get("global", {}).get("parameters", {}).get("stack_name")
+    if not name:
+        raise SystemExit(f"{samconfig}: no stack_name for the environment {environment!r} nor a default one")
+    return str(name)
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -90,7 +104,12 @@ def main(argv: list[str]) -> int:
     gate.add_argument("commit")
     report = commands.add_parser("sweep-report")
     report.add_argument("file", type=Path)
+    stack = commands.add_parser("stack-name")
+    stack.add_argument("environment")
     args = parser.parse_args(argv)
+    if args.command == "stack-name":
+        print(stack_name(args.environment, Path(__file__).resolve().parents[1] / "samconfig.toml"))
+        return 0
     if args.command == "forward":
         import boto3
 

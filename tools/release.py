@@ -10,6 +10,8 @@
                                      Application Repository's metadata (its LicenseUrl and ReadmeUrl
                                      name files a user's download lacks) unless --sar, for
                                      `sam publish` from the repository's root
+  release.py zip BOOTSTRAP ZIP       the function's zip as Lambda takes it, reproducible: one entry
+                                     `bootstrap`, mode 0755, dated 1980-01-01, deflated at level 9
 """
 
 from __future__ import annotations
@@ -62,12 +64,25 @@ def template(version: str, zip_name: str, sar: bool) -> str:
     return text
 
 
+def zip_bootstrap(bootstrap: Path, target: Path) -> None:
+    import zipfile
+
+    info = zipfile.ZipInfo("bootstrap", date_time=(1980, 1, 1, 0, 0, 0))
+    info.external_attr = 0o100755 << 16  # a regular file, rwxr-xr-x: Lambda runs it
+    info.compress_type = zipfile.ZIP_DEFLATED
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(target, "w") as archive:
+        archive.writestr(info, bootstrap.read_bytes(), compresslevel=9)
+
+
 def main() -> int:
     command, *args = sys.argv[1:] or ["help"]
     if command == "versions":
         print(versions(args[0] if args else None))
     elif command == "notes":
         print(notes(args[0]), end="")
+    elif command == "zip" and len(args) == 2:
+        zip_bootstrap(Path(args[0]), Path(args[1]))
     elif command == "template":
         print(template(args[0], args[1], "--sar" in args[2:]), end="")
     else:

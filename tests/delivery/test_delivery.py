@@ -111,5 +111,23 @@ class SweepReport(unittest.TestCase):
         self.assertIn("not a sweep", problems[0])
 
 
+class StackName(unittest.TestCase):
+    def test_each_environment_of_the_projects_samconfig_names_its_stack(self) -> None:
+        samconfig = ROOT / "samconfig.toml"
+        staging = delivery.stack_name("staging", samconfig)
+        production = delivery.stack_name("production", samconfig)
+        self.assertTrue(staging and production)
+        self.assertNotEqual(staging, production)
+
+    def test_an_environment_without_a_stack_takes_the_default_or_is_refused(self) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            samconfig = Path(tmp) / "samconfig.toml"
+            samconfig.write_text('[default.global.parameters]\nstack_name = "relink"\n')
+            self.assertEqual(delivery.stack_name("staging", samconfig), "relink")
+            samconfig.write_text('[staging.deploy.parameters]\nregion = "us-east-1"\n')
+            with self.assertRaisesRegex(SystemExit, "no stack_name for the environment 'staging'"):
+                delivery.stack_name("staging", samconfig)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -1,7 +1,17 @@
-//! Integration tests, in one binary so that the test build links once:
-//! - `events`: every sample in `events/` and `events/invalid/`;
-//! - `mocks`: forced AWS answers with aws-smithy-mocks;
-//! - `e2e`: the real `relink` binary against the moto emulator.
+//! Integration tests, in one binary so that the test build links once.
+//!
+//! Through the real SDK against the emulator (`emulator`: moto, corrected; `fixtures`: helpers):
+//! - `e2e`: the real binaries, the sample events of `events/`, blue/green worlds end to end;
+//! - `live`, `lifecycle`: the safety rule (the newest copy, displacing nobody, the outage repair,
+//!   instance-level notifications, one group's failure confined to it) on every path;
+//! - `sweep`, `audit`, `organization`: the scheduled sweep, `relink audit`, across accounts;
+//! - `cli`: the `relink` CLI's errors, hints and dead-letter commands;
+//! - `metrics`: the function's embedded-metric-format records;
+//! - `origin`: notifications of another account or region refused before any call;
+//! - `faults`: injected faults, asserted on the outcome and the requests made.
+//!
+//! Without AWS: `events` (every sample and invalid sample), `mocks` (forced answers and retries
+//! with aws-smithy-mocks), `robustness` (oversized and hostile inputs).
 
 mod audit;
 mod cli;
