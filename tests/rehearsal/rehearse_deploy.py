@@ -412,9 +412,9 @@ def rehearse_release(template: Path) -> None:
 
 
 def stackset(zipped: Path, shipped: Path, emulator: Emulator) -> None:
-    """The organization's install as the README runs it: `scripts/stackset upload` puts the zip in
+    """The organization's install as docs/organization.md runs it: `scripts/stackset upload` puts the zip in
     each region's bucket, and the release's StackSet template (`shipped`), its CodeBucketPrefix
-    given as the README gives it, must name exactly that object in every region."""
+    given as docs/organization.md gives it, must name exactly that object in every region."""
     say(6, f"StackSets: scripts/stackset upload into per-region buckets, and {shipped.name}'s code")
     import boto3
 
