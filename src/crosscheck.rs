@@ -8,8 +8,8 @@
 //!   ([`check_names`]): a mismatch is a forged or misrouted message, left alone as a skip.
 
 use crate::decision::{DeploymentFacts, Skip, SkipReason};
+use crate::error::OriginError;
 use crate::event::DeploymentRef;
-use thiserror::Error;
 
 /// Where the function runs: the region and account whose deployments it may act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -18,43 +18,6 @@ pub struct Home {
     pub region: Option<String>,
     /// The account, or why it is not known.
     pub account: Result<String, String>,
-}
-
-/// A notification whose origin is not the function's own.
-#[derive(Debug, Clone, Error, PartialEq, Eq)]
-pub enum OriginError {
-    /// It is about another region or account.
-    #[error(
-        "the notification is about {what} {named} but this function acts on {what} {home}: \
-         subscribe a codedeploy-relink in {what} {named} to it instead"
-    )]
-    Foreign {
-        /// `region` or `account`.
-        what: &'static str,
-        /// What the notification names.
-        named: String,
-        /// What the function acts on.
-        home: String,
-    },
-    /// It names an account and the function cannot tell its own.
-    #[error("the notification is about account {named} and this function cannot tell its own account: {why}")]
-    Unverifiable {
-        /// The account the notification names.
-        named: String,
-        /// Why the function's account is unknown.
-        why: String,
-    },
-}
-
-impl OriginError {
-    /// The error code in reports: `ForeignRegion`, `ForeignAccount` or `AccountUnverified`.
-    pub fn code(&self) -> &'static str {
-        match self {
-            OriginError::Foreign { what: "region", .. } => "ForeignRegion",
-            OriginError::Foreign { .. } => "ForeignAccount",
-            OriginError::Unverifiable { .. } => "AccountUnverified",
-        }
-    }
 }
 
 /// Whether the notification is about the function's own region and account. What the

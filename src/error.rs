@@ -1,6 +1,5 @@
 //! Typed errors of the library. Every message names the deployment, group or resource it is about.
 
-use crate::crosscheck::OriginError;
 use thiserror::Error;
 
 /// A configuration variable with a value the function cannot use.
@@ -151,6 +150,43 @@ impl RelinkError {
                 .first()
                 .map(|f| f.code.as_str())
                 .unwrap_or("AttachFailed"),
+        }
+    }
+}
+
+/// A notification whose origin is not the function's own.
+#[derive(Debug, Clone, Error, PartialEq, Eq)]
+pub enum OriginError {
+    /// It is about another region or account.
+    #[error(
+        "the notification is about {what} {named} but this function acts on {what} {home}: \
+         subscribe a codedeploy-relink in {what} {named} to it instead"
+    )]
+    Foreign {
+        /// `region` or `account`.
+        what: &'static str,
+        /// What the notification names.
+        named: String,
+        /// What the function acts on.
+        home: String,
+    },
+    /// It names an account and the function cannot tell its own.
+    #[error("the notification is about account {named} and this function cannot tell its own account: {why}")]
+    Unverifiable {
+        /// The account the notification names.
+        named: String,
+        /// Why the function's account is unknown.
+        why: String,
+    },
+}
+
+impl OriginError {
+    /// The error code in reports: `ForeignRegion`, `ForeignAccount` or `AccountUnverified`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            OriginError::Foreign { what: "region", .. } => "ForeignRegion",
+            OriginError::Foreign { .. } => "ForeignAccount",
+            OriginError::Unverifiable { .. } => "AccountUnverified",
         }
     }
 }
