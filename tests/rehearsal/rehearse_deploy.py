@@ -107,6 +107,24 @@ def steps_using(workflows: dict[str, dict[str, Any]], action: str) -> list[tuple
     return found
 
 
+def artifact_names(workflows: dict[str, dict[str, Any]]) -> set[str]:
+    """The names of every artifact the workflows upload, `${{ matrix.X }}` expanded over the
+    job's matrix."""
+    names = set()
+    for workflow in workflows.values():
+        for job in (workflow.get("jobs") or {}).values():
+            matrix = (job.get("strategy") or {}).get("matrix") or {}
+            for step in job.get("steps") or []:
+                if not str(step.get("uses", "")).startswith("actions/upload-artifact@"):
+                    continue
+                found = [str(step["with"].get("name"))]
+                for key, values in matrix.items():
+                    if isinstance(values, list):
+                        found = [n.replace(f"${{{{ matrix.{key} }}}}", str(v)) for n in found for v in values]
+                names.update(found)
+    return names
+
+
 def handover_steps(steps: list[dict[str, Any]]) -> list[str]:
     """The `run` commands of the steps whose id starts with `handover`."""
     return [s["run"] for s in steps if str(s.get("id", "")).startswith("handover") and "run" in s]
@@ -198,7 +216,7 @@ def hand_over(workflows: dict[str, dict[str, Any]], workspace: Path) -> Path:
     ]
     if len(uploads) != 1:
         raise StepFailed(2, f"expected exactly one upload of the build, found {len(uploads)}")
-    uploaded = {str(steps[i]["with"].get("name")) for _, steps, i in steps_using(workflows, "actions/upload-artifact")}
+    uploaded = artifact_names(workflows)
     for file, steps, i in steps_using(workflows, "actions/download-artifact"):
         name = str(steps[i]["with"].get("name"))
         if name not in uploaded:
