@@ -5,60 +5,42 @@
 //!
 //! # One deployment, from the Lambda entry to the attach call
 //!
-//! 1. [`lambda::handle`] decodes the payload ([`event::decode`]) and calls [`invocation::Relinker::handle`];
-//! 2. [`relink::relink`] checks the notification's region and account ([`crosscheck`]), reads the deployment and decides whether it is ours to fix ([`decision`]);
-//! 3. [`relink::link`] describes the replacement group and plans what is missing ([`plan`]);
+//! 1. [`edges::lambda::handle`] hands the payload to [`usecases::invocation::Relinker::invoke`], which decodes it ([`domain::event::decode`]) and calls
+//!    [`usecases::invocation::Relinker::handle`];
+//! 2. [`usecases::relink::relink`] checks the notification's region and account
+//!    ([`domain::crosscheck`]), reads the deployment and decides whether it is ours to fix
+//!    ([`domain::decision`]);
+//! 3. [`usecases::relink::link`] describes the replacement group and plans what is missing
+//!    ([`domain::plan`]);
 //! 4. just before the attach it reads the load balancers' traffic and the deployment group's newer
-//!    deployments, applies the safety rule ([`live`]: the newest copy, displacing nobody, or the
-//!    outage repair) and attaches through [`aws::autoscaling`];
-//! 5. [`report::Attempt::new`] records the outcome once, and [`lambda::answer`] makes the response.
+//!    deployments, applies the safety rule ([`domain::live`]: the newest copy, displacing nobody,
+//!    or the outage repair) and attaches through [`aws::autoscaling`];
+//! 5. [`domain::report::Attempt::new`] records the outcome once, and
+//!    [`usecases::invocation::answer`] makes the response.
 //!
-//! # Modules
+//! # Layers, one folder each, each importing only those before it
 //!
-//! The pure core — plain data in, plain data out, no AWS types, no I/O (and all that is built
-//! without the default `aws` feature, as the fuzz targets do):
-//! - [`event`]: invocation payloads (SNS, SQS, EventBridge, direct, scheduled) into notifications;
-//! - [`crosscheck`]: whether a notification's region, account and names agree with the world;
-//! - [`decision`]: whether a deployment or deployment group is ours to fix, and what it should have;
-//! - [`plan`]: desired against current attachments, in attach calls of at most 10;
-//! - [`live`]: the safety rule (the newest copy; attaching displaces nobody; the outage repair),
-//!   and why;
-//! - [`report`]: the record of one notification or group, built once;
-//! - [`metrics`]: the CloudWatch metrics of an invocation, in the embedded metric format;
-//! - [`config`]: the `RELINK_*` configuration; [`error`]: the typed errors.
-//!
-//! The edges:
+//! - [`domain`], the pure core — plain data in, plain data out, no AWS types, no I/O (built
+//!   without the default `aws` feature too, as the fuzz targets do): [`domain::event`]
+//!   (invocation payloads into notifications), [`domain::crosscheck`] (a notification's region,
+//!   account and names against the world), [`domain::decision`] (is a deployment ours to fix, and
+//!   what should it have), [`domain::plan`] (desired against current, in attach calls of at most
+//!   10), [`domain::live`] (the safety rule, and why), [`domain::report`] (the record of one
+//!   notification or group, built once), [`domain::metrics`] (the embedded metric format),
+//!   [`domain::config`] and [`domain::error`];
 //! - [`aws`]: one adapter module per AWS service, plain functions over the SDK clients;
-//! - [`relink`]: the rounds of AWS calls around the core, for any number of jobs;
-//! - [`sweep`]: the scheduled safety net; [`audit`]: `relink audit`; [`organization`]: the audit
-//!   across accounts and regions; [`dlq`]: `relink dlq`;
-//! - [`invocation`]: one invocation's use case; [`lambda`]: the Lambda edge (response, errors);
-//! - [`render`]: everything the `relink` CLI prints for people.
+//! - [`usecases`]: [`usecases::relink`] (the rounds of AWS calls around the core),
+//!   [`usecases::sweep`] (the scheduled safety net), [`usecases::audit`] (`relink audit`),
+//!   [`usecases::organization`] (the audit across accounts and regions), [`usecases::dlq`]
+//!   (`relink dlq`), [`usecases::invocation`] (one invocation);
+//! - [`edges`]: [`edges::lambda`] (the Lambda edge: response, errors) and [`edges::render`]
+//!   (everything the `relink` CLI prints for people). The binaries, `src/main.rs` (the function)
+//!   and `src/bin/relink/` (the CLI: `args`, `commands`, `hints`), are thin shells over them.
 
 #[cfg(feature = "aws")]
-pub mod audit;
-#[cfg(feature = "aws")]
 pub mod aws;
-pub mod config;
-pub mod crosscheck;
-pub mod decision;
+pub mod domain;
 #[cfg(feature = "aws")]
-pub mod dlq;
-pub mod error;
-pub mod event;
+pub mod edges;
 #[cfg(feature = "aws")]
-pub mod invocation;
-#[cfg(feature = "aws")]
-pub mod lambda;
-pub mod live;
-pub mod metrics;
-#[cfg(feature = "aws")]
-pub mod organization;
-pub mod plan;
-#[cfg(feature = "aws")]
-pub mod relink;
-#[cfg(feature = "aws")]
-pub mod render;
-pub mod report;
-#[cfg(feature = "aws")]
-pub mod sweep;
+pub mod usecases;

@@ -1,10 +1,10 @@
 //! The Lambda function: configuration and AWS clients are built once, then every invocation is
-//! answered by [`lambda::handle`].
+//! answered by [`edges::lambda::handle`](codedeploy_relink::edges::lambda::handle).
 
 use codedeploy_relink::aws::Clients;
-use codedeploy_relink::config::Config;
-use codedeploy_relink::invocation::Relinker;
-use codedeploy_relink::lambda;
+use codedeploy_relink::domain::config::Config;
+use codedeploy_relink::edges::lambda;
+use codedeploy_relink::usecases::invocation::Relinker;
 use lambda_runtime::service_fn;
 
 /// mimalloc in the shipped static build: musl's allocator costs CPU on every event (Cargo.toml).

@@ -2,8 +2,8 @@
 //! error's excerpt bounded.
 #![no_main]
 
-use codedeploy_relink::error::EXCERPT_CHARS;
-use codedeploy_relink::event::decode;
+use codedeploy_relink::domain::error::EXCERPT_CHARS;
+use codedeploy_relink::domain::event::decode;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

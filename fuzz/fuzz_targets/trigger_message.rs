@@ -2,7 +2,7 @@
 //! a panic; a deployment id that comes out is always one the API may be asked about.
 #![no_main]
 
-use codedeploy_relink::event::{check_deployment_id, classify_message, Notification};
+use codedeploy_relink::domain::event::{check_deployment_id, classify_message, Notification};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -1,7 +1,7 @@
 //! AWS Account Management adapter: the regions an account has enabled.
 
 use super::all_items;
-use crate::error::AwsError;
+use crate::domain::error::AwsError;
 use aws_sdk_account::types::RegionOptStatus;
 use aws_sdk_account::Client;
 

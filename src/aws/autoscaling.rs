@@ -2,8 +2,8 @@
 //! function that detaches, deletes or modifies anything else.
 
 use super::{all_items, aws_error, MAX_CONCURRENT_CALLS};
-use crate::error::AwsError;
-use crate::plan::GroupState;
+use crate::domain::error::AwsError;
+use crate::domain::plan::GroupState;
 use aws_sdk_autoscaling::types::AutoScalingGroup;
 use aws_sdk_autoscaling::Client;
 use futures::StreamExt;

@@ -1,8 +1,8 @@
 //! CodeDeploy adapter: reads deployments and deployment groups.
 
 use super::{all_items, aws_error, MAX_CONCURRENT_CALLS};
-use crate::decision::{DeploymentFacts, DeploymentGroupFacts, GroupSettings};
-use crate::error::AwsError;
+use crate::domain::decision::{DeploymentFacts, DeploymentGroupFacts, GroupSettings};
+use crate::domain::error::AwsError;
 use aws_sdk_codedeploy::primitives::DateTime;
 use aws_sdk_codedeploy::types::{
     BlueGreenDeploymentConfiguration, DeploymentGroupInfo, DeploymentInfo, DeploymentStatus,

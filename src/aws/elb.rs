@@ -1,8 +1,8 @@
 //! Classic Elastic Load Balancing adapter: reads where each classic load balancer sends traffic.
 
 use super::{aws_error, MAX_CONCURRENT_CALLS};
-use crate::error::AwsError;
-use crate::live::{self, Traffic};
+use crate::domain::error::AwsError;
+use crate::domain::live::{self, Traffic};
 use aws_sdk_elasticloadbalancing::Client;
 use futures::{StreamExt, TryStreamExt};
 use std::collections::HashMap;

@@ -2,8 +2,8 @@
 //! instances each target group serves.
 
 use super::{aws_error, MAX_CONCURRENT_CALLS};
-use crate::error::AwsError;
-use crate::live::{self, Traffic};
+use crate::domain::error::AwsError;
+use crate::domain::live::{self, Traffic};
 use aws_sdk_elasticloadbalancingv2::Client;
 use futures::{StreamExt, TryStreamExt};
 use std::collections::HashMap;

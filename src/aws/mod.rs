@@ -1,5 +1,5 @@
 //! AWS adapters: one module per service, plain functions over the SDK clients. They translate
-//! between SDK types and the plain data of [`crate::decision`] and [`crate::plan`].
+//! between SDK types and the plain data of [`crate::domain::decision`] and [`crate::domain::plan`].
 
 pub mod account;
 pub mod autoscaling;
@@ -10,7 +10,7 @@ pub mod organizations;
 pub mod sqs;
 pub mod sts;
 
-use crate::error::AwsError;
+use crate::domain::error::AwsError;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_credential_types::provider::error::CredentialsError;

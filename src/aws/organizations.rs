@@ -1,7 +1,7 @@
 //! AWS Organizations adapter: the accounts a multi-account audit visits.
 
 use super::aws_error;
-use crate::error::AwsError;
+use crate::domain::error::AwsError;
 use aws_sdk_organizations::types::AccountStatus;
 use aws_sdk_organizations::Client;
 

@@ -1,7 +1,7 @@
 //! Amazon SQS adapter: the dead-letter queue, for `relink dlq`.
 
 use super::aws_error;
-use crate::error::AwsError;
+use crate::domain::error::AwsError;
 use aws_sdk_sqs::types::MessageSystemAttributeName;
 use aws_sdk_sqs::Client;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

@@ -1,7 +1,7 @@
 //! AWS Security Token Service adapter: which account the credentials act in.
 
 use super::aws_error;
-use crate::error::AwsError;
+use crate::domain::error::AwsError;
 use aws_sdk_sts::Client;
 
 /// The account of the caller's credentials (`GetCallerIdentity`).

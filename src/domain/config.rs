@@ -1,6 +1,6 @@
 //! Configuration, read from the environment once at start-up.
 
-use crate::error::ConfigError;
+use crate::domain::error::ConfigError;
 use std::time::Duration;
 use wildmatch::WildMatch;
 

@@ -7,9 +7,9 @@
 //! - its application and deployment group against what `GetDeployment` reports
 //!   ([`check_names`]): a mismatch is a forged or misrouted message, left alone as a skip.
 
-use crate::decision::{DeploymentFacts, Skip, SkipReason};
-use crate::error::OriginError;
-use crate::event::DeploymentRef;
+use crate::domain::decision::{DeploymentFacts, Skip, SkipReason};
+use crate::domain::error::OriginError;
+use crate::domain::event::DeploymentRef;
 
 /// Where the function runs: the region and account whose deployments it may act on.
 #[derive(Debug, Clone, PartialEq, Eq)]

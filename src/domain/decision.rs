@@ -2,10 +2,10 @@
 //! CodeDeploy API and the configuration in, a decision out.
 //!
 //! Whether the notification that named a deployment agrees with the API is a separate question,
-//! answered by [`crate::crosscheck`]; whether the group is still the fleet the load balancers serve
-//! is answered later, from the load balancers themselves, by [`crate::live`].
+//! answered by [`crate::domain::crosscheck`]; whether the group is still the fleet the load balancers serve
+//! is answered later, from the load balancers themselves, by [`crate::domain::live`].
 
-use crate::config::{AttachWhen, Config};
+use crate::domain::config::{AttachWhen, Config};
 use serde::{Deserialize, Serialize};
 use std::time::SystemTime;
 
@@ -189,7 +189,7 @@ pub enum Stage {
     },
 }
 
-/// Whether a newer deployment of the deployment group has started ([`crate::live::newer_deployment`]).
+/// Whether a newer deployment of the deployment group has started ([`crate::domain::live::newer_deployment`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Newer {
     /// Not known yet: ask CodeDeploy for deployments of the group created after `since` (the
@@ -205,7 +205,7 @@ pub enum Newer {
     Known(Option<String>),
 }
 
-/// What should be attached to which group, if attaching displaces nobody ([`crate::live`]).
+/// What should be attached to which group, if attaching displaces nobody ([`crate::domain::live`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RelinkTarget {
     /// The Auto Scaling group to link: a deployment's replacement group, or in an audit a group
@@ -406,7 +406,7 @@ fn check_group(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::AllowList;
+    use crate::domain::config::AllowList;
 
     fn settings() -> GroupSettings {
         GroupSettings {

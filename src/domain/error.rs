@@ -139,6 +139,17 @@ impl RelinkError {
         }
     }
 
+    /// The AWS operation that failed, when an AWS call is behind the failure.
+    pub fn operation(&self) -> Option<&'static str> {
+        match self {
+            RelinkError::Aws { error, .. } => Some(error.operation),
+            RelinkError::Attach { failures, .. } => failures.first().map(|f| f.operation),
+            RelinkError::TargetGroupsNotFound { .. }
+            | RelinkError::Foreign { .. }
+            | RelinkError::InvalidMessage(_) => None,
+        }
+    }
+
     /// The AWS error code behind the failure, when there is one.
     pub fn code(&self) -> &str {
         match self {

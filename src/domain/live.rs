@@ -34,7 +34,7 @@
 //!
 //! What follows from it:
 //! - **Retired copies**: superseded, or their instances deregistered while another fleet is
-//!   served: left alone ([`crate::decision::SkipReason::NotLive`]).
+//!   served: left alone ([`crate::domain::decision::SkipReason::NotLive`]).
 //! - **Running deployments**: before their instances are registered, `traffic_not_shifted`; from
 //!   the first replacement instance's success (after its AllowTraffic) they are linked.
 //! - **A group taken out on purpose** while another fleet serves the load balancer is not put
@@ -48,7 +48,7 @@
 //! - Attachments the group already has are not evidence: only missing load balancers are
 //!   examined, so only what someone else registered counts.
 
-use crate::plan::{short_name, Plan};
+use crate::domain::plan::{short_name, Plan};
 use std::collections::{HashMap, HashSet};
 
 /// How a load balancer holds one registered instance.

@@ -11,7 +11,7 @@
 //! CloudWatch exporter): the function emits a fixed handful of counters once per invocation, so a
 //! global recorder, its aggregation and its flushing would add moving parts without removing any.
 
-use crate::report::{Outcome, Report};
+use crate::domain::report::{Outcome, Report};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -195,9 +195,9 @@ fn record(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decision::{Skip, SkipReason};
-    use crate::plan::Plan;
-    use crate::report::{Attempt, Ending, Finding, Subject};
+    use crate::domain::decision::{Skip, SkipReason};
+    use crate::domain::plan::Plan;
+    use crate::domain::report::{Attempt, Ending, Finding, Subject};
 
     fn report(ending: Ending, attached: usize, delay: Option<u64>) -> Report {
         let arns: Vec<String> = (0..attached).map(|i| format!("arn:tg/{i}")).collect();

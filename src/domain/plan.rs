@@ -1,6 +1,6 @@
 //! Desired versus current attachments, and the attach calls that close the gap. Pure.
 
-use crate::decision::RelinkTarget;
+use crate::domain::decision::RelinkTarget;
 use std::collections::HashMap;
 
 /// The most target groups or classic load balancers one attach call may carry.
@@ -157,7 +157,7 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decision::{Newer, Stage};
+    use crate::domain::decision::{Newer, Stage};
 
     fn s(items: &[&str]) -> Vec<String> {
         items.iter().map(|i| i.to_string()).collect()

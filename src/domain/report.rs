@@ -1,10 +1,10 @@
 //! The record of what the function did with one notification (or, in an audit, one group):
 //! built once, from what the rounds found, by [`Attempt::new`].
 
-use crate::decision::{Skip, SkipReason};
-use crate::error::RelinkError;
-use crate::event::DeploymentRef;
-use crate::plan::Plan;
+use crate::domain::decision::{Skip, SkipReason};
+use crate::domain::error::RelinkError;
+use crate::domain::event::DeploymentRef;
+use crate::domain::plan::Plan;
 use serde::{Deserialize, Serialize};
 
 /// What a report is about, known before any AWS call.
@@ -95,7 +95,7 @@ pub struct Finding {
     pub attached_load_balancers: Vec<String>,
     /// From the deployment's success to this run's attach, when both are known.
     pub attach_delay: Option<std::time::Duration>,
-    /// The outage repair's evidence, when the attach (or the plan) is one ([`crate::live::repair`]).
+    /// The outage repair's evidence, when the attach (or the plan) is one ([`crate::domain::live::repair`]).
     pub repair: Option<String>,
     /// How it ended.
     pub ending: Ending,
@@ -129,7 +129,7 @@ impl Attempt {
     /// The one place a report is built: from its subject, what was found, and the sequential
     /// rounds of AWS calls it took.
     pub fn new(subject: Subject, finding: Finding, rounds: u8, dry_run: bool) -> Self {
-        let attachments = |diff: &crate::plan::Diff, attached: Vec<String>| Attachments {
+        let attachments = |diff: &crate::domain::plan::Diff, attached: Vec<String>| Attachments {
             missing: diff
                 .missing
                 .iter()
@@ -152,6 +152,7 @@ impl Attempt {
             outage_repair: finding.repair.is_some(),
             detail: finding.repair,
             error_code: None,
+            error_operation: None,
             target_groups: attachments(&finding.plan.target_groups, finding.attached_target_groups),
             load_balancers: attachments(
                 &finding.plan.load_balancers,
@@ -173,6 +174,7 @@ impl Attempt {
             }
             Ending::Failed(failure) => {
                 report.error_code = Some(failure.code().to_owned());
+                report.error_operation = failure.operation().map(str::to_owned);
                 report.detail = Some(failure.to_string());
                 error = Some(failure);
                 Outcome::Failed
@@ -263,6 +265,9 @@ pub struct Report {
     pub detail: Option<String>,
     /// The AWS error code of a failure.
     pub error_code: Option<String>,
+    /// The AWS operation that failed, when a call is behind the failure (`GetDeployment`, …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_operation: Option<String>,
     /// Target group ARNs.
     pub target_groups: Attachments,
     /// Classic load balancer names.

@@ -1,76 +1,11 @@
-//! The Lambda edge: the wire format of the function's answer. An invocation's [`Outcome`] becomes
-//! the response (reports, and for SQS events the partial batch response that makes Lambda
-//! redeliver only the failed messages) or an error whose `errorType` says whether a retry can
-//! help. The `relink` CLI prints the same response and exits as the invocation would end.
+//! The Lambda edge: the function's handler ([`handle`]) over [`Relinker::invoke`], the metrics it
+//! writes to the log, and the error Lambda reports (`errorType`, `errorMessage`).
 
-use crate::error::InputError;
-use crate::event::{self, DecodedEvent};
-use crate::invocation::{Caller, Outcome, Relinker};
-use crate::metrics;
-use crate::report::Report;
-use crate::sweep::SweepSummary;
-use aws_lambda_events::sqs::SqsBatchResponse;
+use crate::domain::metrics;
+use crate::usecases::invocation::{Caller, InvocationError, Relinker, Response};
 use lambda_runtime::{Diagnostic, LambdaEvent};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::time::{SystemTime, UNIX_EPOCH};
-use thiserror::Error;
-
-/// The invocation's response: one report per notification, for SQS events the records to
-/// redeliver (`batchItemFailures`), and for scheduled events the sweep's summary.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Response {
-    /// One report per record.
-    pub reports: Vec<Report>,
-    /// SQS only: the messages that failed, so that Lambda redelivers them and only them.
-    #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    pub sqs: Option<SqsBatchResponse>,
-    /// Scheduled events only: what the sweep saw and did.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub summary: Option<SweepSummary>,
-}
-
-/// Why an invocation fails.
-#[derive(Debug, Clone, Error, PartialEq, Eq)]
-pub enum InvocationError {
-    /// The event as a whole could not be read.
-    #[error("invalid event: {0}")]
-    InvalidEvent(InputError),
-    /// Some records failed; every other one was processed.
-    #[error("{} of {total} record(s) failed: {}", failures.len(), first_failures(failures))]
-    RecordsFailed {
-        /// How many reports the invocation produced.
-        total: usize,
-        /// One message per failed record.
-        failures: Vec<String>,
-        /// Whether a retry may help (some failure was a throttle, a server error or a timeout).
-        retryable: bool,
-    },
-}
-
-/// The failures an error message lists; the rest are counted (every one is in the log).
-const LISTED_FAILURES: usize = 10;
-
-fn first_failures(failures: &[String]) -> String {
-    let mut text = failures[..failures.len().min(LISTED_FAILURES)].join(" | ");
-    if failures.len() > LISTED_FAILURES {
-        text.push_str(&format!(" | and {} more", failures.len() - LISTED_FAILURES));
-    }
-    text
-}
-
-impl InvocationError {
-    /// A short type name for Lambda's error response (`errorType`).
-    pub fn error_type(&self) -> &'static str {
-        match self {
-            InvocationError::InvalidEvent(_) => "Relink.InvalidEvent",
-            InvocationError::RecordsFailed {
-                retryable: true, ..
-            } => "Relink.Retryable",
-            InvocationError::RecordsFailed { .. } => "Relink.Failed",
-        }
-    }
-}
 
 impl From<InvocationError> for Diagnostic {
     fn from(error: InvocationError) -> Self {
@@ -81,76 +16,6 @@ impl From<InvocationError> for Diagnostic {
     }
 }
 
-/// The response an outcome gives, and the error that fails the invocation, if any: failed records
-/// of an SQS event are answered in `batchItemFailures` (each message once) and fail nothing; any
-/// other failed record fails the invocation, after every record was processed.
-pub fn answer(outcome: Result<Outcome, InputError>) -> (Response, Option<InvocationError>) {
-    let outcome = match outcome {
-        Ok(outcome) => outcome,
-        Err(error) => {
-            return (
-                Response::default(),
-                Some(InvocationError::InvalidEvent(error)),
-            )
-        }
-    };
-    let mut error = None;
-    let sqs = if outcome.shape == event::EventShape::Sqs {
-        let mut batch = SqsBatchResponse::default();
-        for id in outcome
-            .failed
-            .iter()
-            .filter_map(|f| f.sqs_message_id.as_ref())
-        {
-            if !batch
-                .batch_item_failures
-                .iter()
-                .any(|f| &f.item_identifier == id)
-            {
-                batch.add_failure(id.clone());
-            }
-        }
-        Some(batch)
-    } else {
-        if !outcome.failed.is_empty() {
-            error = Some(InvocationError::RecordsFailed {
-                total: outcome.reports.len(),
-                failures: outcome
-                    .failed
-                    .iter()
-                    .map(|f| format!("{}: {}", f.location, f.message))
-                    .collect(),
-                retryable: outcome.failed.iter().any(|f| f.retryable),
-            });
-        }
-        None
-    };
-    let response = Response {
-        reports: outcome.reports,
-        sqs,
-        summary: outcome.summary,
-    };
-    (response, error)
-}
-
-/// The event a record of the function's on-failure destination (its dead-letter queue) wraps in
-/// `requestPayload`, and `true`; any other payload as it is, and `false`.
-pub fn unwrap_destination_record(mut payload: Value) -> (Value, bool) {
-    if payload.get("requestContext").is_some() {
-        if let Some(event) = payload.get_mut("requestPayload") {
-            return (event.take(), true);
-        }
-    }
-    (payload, false)
-}
-
-/// Decodes a payload; an unreadable one is logged as the invalid event it is.
-pub fn decode(payload: &Value) -> Result<DecodedEvent, InputError> {
-    event::decode(payload).inspect_err(|error| {
-        tracing::error!(location = %error.location, reason = %error.reason, excerpt = %error.excerpt, "invalid event");
-    })
-}
-
 /// The function's handler: one invocation, answered, and its metrics written to the log
 /// ([`metrics`]).
 pub async fn handle(
@@ -158,11 +23,7 @@ pub async fn handle(
     event: LambdaEvent<Value>,
 ) -> Result<Response, InvocationError> {
     let caller = Caller::Function(&event.context.invoked_function_arn);
-    let outcome = match decode(&event.payload) {
-        Ok(decoded) => Ok(relinker.handle(&decoded, caller).await),
-        Err(error) => Err(error),
-    };
-    let (response, error) = answer(outcome);
+    let (response, error) = relinker.invoke(&event.payload, caller).await;
     let invocation = metrics::Invocation {
         sweep: response.summary.is_some(),
         invalid: matches!(error, Some(InvocationError::InvalidEvent(_))),
@@ -183,98 +44,19 @@ pub async fn handle(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::EventShape;
-    use crate::invocation::FailedRecord;
-
-    fn failed(location: &str, id: Option<&str>, retryable: bool) -> FailedRecord {
-        FailedRecord {
-            location: location.into(),
-            sqs_message_id: id.map(Into::into),
-            message: "boom".into(),
-            retryable,
-        }
-    }
-
-    fn outcome(shape: EventShape, failed: Vec<FailedRecord>) -> Outcome {
-        Outcome {
-            shape,
-            reports: Vec::new(),
-            failed,
-            summary: None,
-        }
-    }
 
     #[test]
-    fn long_failure_lists_are_cut_in_the_message() {
-        let failures: Vec<String> = (0..25).map(|i| format!("Records[{i}]: boom")).collect();
+    fn lambda_reports_the_error_type_and_the_whole_message() {
         let error = InvocationError::RecordsFailed {
-            total: 30,
-            failures,
-            retryable: false,
+            total: 2,
+            failures: vec!["Records[1]: boom".into()],
+            retryable: true,
         };
-        let text = error.to_string();
-        assert!(
-            text.starts_with("25 of 30 record(s) failed: Records[0]: boom"),
-            "{text}"
-        );
-        assert!(text.contains("Records[9]: boom | and 15 more"), "{text}");
-        assert!(!text.contains("Records[10]"), "{text}");
-    }
-
-    #[test]
-    fn sqs_failures_are_redelivered_once_each_and_fail_nothing() {
-        let (response, error) = answer(Ok(outcome(
-            EventShape::Sqs,
-            vec![
-                failed("Records[0]", Some("m-1"), false),
-                failed("Records[1]", Some("m-1"), false),
-                failed("Records[2]", Some("m-2"), true),
-            ],
-        )));
-        assert_eq!(error, None);
-        let ids: Vec<String> = response
-            .sqs
-            .unwrap()
-            .batch_item_failures
-            .into_iter()
-            .map(|f| f.item_identifier)
-            .collect();
-        assert_eq!(ids, ["m-1", "m-2"]);
-    }
-
-    #[test]
-    fn other_failures_fail_the_invocation_retryable_if_any_is() {
-        let (response, error) = answer(Ok(outcome(
-            EventShape::Sns,
-            vec![
-                failed("Records[0]", None, false),
-                failed("Records[1]", None, true),
-            ],
-        )));
-        assert_eq!(response.sqs, None);
-        let error = error.unwrap();
-        assert_eq!(error.error_type(), "Relink.Retryable");
         let diagnostic = Diagnostic::from(error);
-        assert!(diagnostic
-            .error_message
-            .starts_with("2 of 0 record(s) failed: Records[0]: boom"));
-    }
-
-    #[test]
-    fn the_response_keeps_its_wire_shape() {
-        let mut sqs = SqsBatchResponse::default();
-        sqs.add_failure("m-1");
-        let json = serde_json::to_value(Response {
-            reports: Vec::new(),
-            sqs: Some(sqs),
-            summary: None,
-        })
-        .unwrap();
+        assert_eq!(diagnostic.error_type, "Relink.Retryable");
         assert_eq!(
-            json,
-            serde_json::json!({"reports": [], "batchItemFailures": [{"itemIdentifier": "m-1"}]})
+            diagnostic.error_message,
+            "1 of 2 record(s) failed: Records[1]: boom"
         );
-        let plain = serde_json::to_value(Response::default()).unwrap();
-        assert_eq!(plain, serde_json::json!({"reports": []}));
     }
 }

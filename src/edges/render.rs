@@ -2,13 +2,13 @@
 //! the SQS partial-batch answer, and the audit as a table. (`--json` prints the types' own serde
 //! form instead; the Lambda function prints nothing but its logs.)
 
-use crate::audit::{AuditReport, AuditRow, Role, State};
-use crate::dlq::{Letter, Replayed};
-use crate::lambda::Response;
-use crate::organization::OrganizationReport;
-use crate::plan::short_name;
-use crate::report::{Attachments, Report};
-use crate::sweep::SweepSummary;
+use crate::domain::plan::short_name;
+use crate::domain::report::{Attachments, Report};
+use crate::usecases::audit::{AuditReport, AuditRow, Role, State};
+use crate::usecases::dlq::{Letter, Replayed};
+use crate::usecases::invocation::Response;
+use crate::usecases::organization::OrganizationReport;
+use crate::usecases::sweep::SweepSummary;
 use comfy_table::{presets, Table};
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -288,9 +288,9 @@ fn or_none(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::{row, AuditSummary};
-    use crate::plan::Plan;
-    use crate::report::{Attempt, Ending, Finding, Subject};
+    use crate::domain::plan::Plan;
+    use crate::domain::report::{Attempt, Ending, Finding, Subject};
+    use crate::usecases::audit::{row, AuditSummary};
 
     const TG: &str = "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/web-tg/0123";
 

@@ -5,10 +5,9 @@
 //! matter. Messages being worked on are hidden from other consumers and released when done.
 
 use crate::aws::{sqs, Clients};
-use crate::error::AwsError;
-use crate::invocation::{Caller, Relinker};
-use crate::lambda;
-use crate::report::Outcome;
+use crate::domain::error::AwsError;
+use crate::domain::report::Outcome;
+use crate::usecases::invocation::{self, Caller, Relinker};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::HashSet;
@@ -54,8 +53,8 @@ pub fn letter(message: &sqs::Received, now: SystemTime) -> (Letter, Value) {
         let text = p.get("errorMessage").and_then(Value::as_str).unwrap_or("");
         Some(format!("{kind}: {text}"))
     });
-    let (event, _) = lambda::unwrap_destination_record(body);
-    let deployments = crate::event::decode(&event)
+    let (event, _) = invocation::unwrap_destination_record(body);
+    let deployments = crate::domain::event::decode(&event)
         .map(|decoded| decoded.deployment_ids())
         .unwrap_or_default();
     let age_seconds = message
@@ -125,11 +124,7 @@ pub async fn replay(
             continue;
         }
         let (letter, event) = letter(&message, now);
-        let outcome = match lambda::decode(&event) {
-            Ok(decoded) => Ok(relinker.handle(&decoded, Caller::Credentials).await),
-            Err(error) => Err(error),
-        };
-        let (response, error) = lambda::answer(outcome);
+        let (response, error) = relinker.invoke(&event, Caller::Credentials).await;
         let outcomes: Vec<String> = response
             .reports
             .iter()

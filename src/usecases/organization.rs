@@ -12,10 +12,10 @@
 //! state `unreachable` and the reason: the run goes on with the others. `--fix` applies in every
 //! pair the single-region audit's rule: only live groups are attached to.
 
-use crate::audit::{audit, AuditReport, AuditRow, AuditSummary};
 use crate::aws::{account, organizations, sts, with_credentials, Clients};
-use crate::config::{AllowList, Config};
-use crate::error::AwsError;
+use crate::domain::config::{AllowList, Config};
+use crate::domain::error::AwsError;
+use crate::usecases::audit::{audit, AuditReport, AuditRow, AuditSummary};
 use aws_config::SdkConfig;
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -431,8 +431,8 @@ pub async fn audit_organization(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::{Role, State};
-    use crate::report::{Attempt, Ending, Finding, Report, Subject};
+    use crate::domain::report::{Attempt, Ending, Finding, Report, Subject};
+    use crate::usecases::audit::{Role, State};
 
     #[test]
     fn accounts_parse_ids_and_organization_and_name_the_bad_entry() {
@@ -480,7 +480,7 @@ mod tests {
         let subject = Subject::of("audit", None, "web", "web-bg");
         let mut report: Report = Attempt::new(subject, Finding::ended(ending), 2, true).report;
         report.replacement_group = Some(group.into());
-        let row = crate::audit::row(Role::Current, report);
+        let row = crate::usecases::audit::row(Role::Current, report);
         let mut summary = AuditSummary {
             applications: 1,
             deployment_groups: 1,

@@ -3,18 +3,18 @@
 //! Whether a newer deployment of the same deployment group has started comes from the listing
 //! itself (a newer deployment was created later, so it is in the listing too), with no call per
 //! deployment; whether attaching displaces nobody is left to the live-fleet rule
-//! ([`crate::live`]), so a success that a newer deployment has superseded is seen and left alone.
+//! ([`crate::domain::live`]), so a success that a newer deployment has superseded is seen and left alone.
 //!
 //! Rounds: `ListDeployments` (running statuses ∥ recently succeeded, all pages);
 //! `BatchGetDeployments` (25 per call); then [`link`]'s rounds. A quiet sweep (nothing running or
 //! recent) makes two requests. A failed listing is a failed sweep, never an empty one.
 
 use crate::aws::{codedeploy, Clients};
-use crate::config::Config;
-use crate::decision::{decide, Decision, DeploymentFacts, Newer};
-use crate::live::{newer_deployment, Sibling};
-use crate::relink::{link, Job};
-use crate::report::{Attempt, Outcome, Report, Subject};
+use crate::domain::config::Config;
+use crate::domain::decision::{decide, Decision, DeploymentFacts, Newer};
+use crate::domain::live::{newer_deployment, Sibling};
+use crate::domain::report::{Attempt, Outcome, Report, Subject};
+use crate::usecases::relink::{link, Job};
 use aws_sdk_codedeploy::types::DeploymentStatus;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -148,8 +148,8 @@ fn decided(facts: &DeploymentFacts, listed: &[DeploymentFacts], config: &Config)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decision::{Skip, SkipReason};
-    use crate::report::{Ending, Finding};
+    use crate::domain::decision::{Skip, SkipReason};
+    use crate::domain::report::{Ending, Finding};
 
     #[test]
     fn summary_counts_by_outcome_and_reason() {

@@ -34,9 +34,25 @@ fn assert_plain_error(run: &Run, code: &str, hint: &str) {
 }
 
 #[test]
+fn a_deployment_id_that_is_not_one_is_refused_before_any_aws_call() {
+    // No credentials, no region, no endpoint: nothing but the id is looked at.
+    let run = relink_bare(&["deployment", "d-1 ; rm"], &[]);
+    assert_eq!(run.output.status.code(), Some(2), "{}", run.stderr());
+    let stderr = run.stderr();
+    assert!(stderr.starts_with("error: the deployment id"), "{stderr}");
+    assert!(stderr.contains("not a deployment id"), "{stderr}");
+    assert!(
+        !stderr.contains("NoCredentials") && !stderr.contains("NoRegion"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn missing_credentials_and_region_are_said_plainly_and_not_retryable() {
     let no_credentials = relink_bare(&["deployment", "d-1"], &[("AWS_REGION", "us-east-1")]);
     assert_plain_error(&no_credentials, "NoCredentials", "AWS_PROFILE");
+    // Said once: the error of the whole process is not repeated in a report on standard output.
+    assert_eq!(no_credentials.stdout(), "", "{}", no_credentials.stderr());
     assert!(
         no_credentials.stderr().contains("Relink.Failed"),
         "not Retryable"
@@ -101,8 +117,9 @@ fn an_unreadable_event_fails_before_any_aws_call() {
             run.stderr()
         );
     }
+    // Refused as a usage error, before any client exists (exit 2, as for an unreadable file).
     let bad_id = emulator.relink(&["deployment", "../etc"], &[]);
-    assert_eq!(bad_id.output.status.code(), Some(1));
+    assert_eq!(bad_id.output.status.code(), Some(2));
     assert!(
         bad_id.stderr().contains("not a deployment id"),
         "{}",

@@ -1,7 +1,7 @@
 //! Every file in `events/` decodes to what it is meant to say, and every file in
 //! `events/invalid/` produces the error written beside it, so samples and tests cannot drift.
 
-use codedeploy_relink::event::{decode, EventShape, Ignored, Notification};
+use codedeploy_relink::domain::event::{decode, EventShape, Ignored, Notification};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 

@@ -6,9 +6,9 @@ use crate::mocks::invoke;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::BehaviorVersion;
 use codedeploy_relink::aws::Clients;
-use codedeploy_relink::config::Config;
-use codedeploy_relink::invocation::Relinker;
-use codedeploy_relink::report::Outcome;
+use codedeploy_relink::domain::config::Config;
+use codedeploy_relink::domain::report::Outcome;
+use codedeploy_relink::usecases::invocation::Relinker;
 use serde_json::{json, Value};
 use std::time::Duration;
 

@@ -22,10 +22,10 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 use codedeploy_relink::aws::Clients;
-use codedeploy_relink::config::Config;
-use codedeploy_relink::invocation::{Caller, Relinker};
-use codedeploy_relink::lambda::{self, InvocationError, Response};
-use codedeploy_relink::report::Outcome;
+use codedeploy_relink::domain::config::Config;
+use codedeploy_relink::domain::report::Outcome;
+use codedeploy_relink::usecases::invocation::{Caller, Relinker};
+use codedeploy_relink::usecases::invocation::{InvocationError, Response};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -249,13 +249,9 @@ pub(crate) struct Invocation {
 
 /// One invocation, as the Lambda function runs it (decoded, handled, answered).
 pub(crate) async fn invoke(relinker: &Relinker, payload: &serde_json::Value) -> Invocation {
-    let outcome = match lambda::decode(payload) {
-        Ok(event) => Ok(relinker
-            .handle(&event, Caller::Function(FUNCTION_ARN))
-            .await),
-        Err(error) => Err(error),
-    };
-    let (response, error) = lambda::answer(outcome);
+    let (response, error) = relinker
+        .invoke(payload, Caller::Function(FUNCTION_ARN))
+        .await;
     Invocation { response, error }
 }
 

@@ -4,7 +4,7 @@
 use super::{
     instance_id_of, DeploymentRef, Ignored, InstanceEvent, Notification, MAX_DEPLOYMENT_ID_LEN,
 };
-use crate::error::{excerpt, InputError};
+use crate::domain::error::{excerpt, InputError};
 use serde::Deserialize;
 use serde_json::Value;
 

@@ -16,7 +16,7 @@ mod message;
 
 pub use message::{check_deployment_id, classify_message};
 
-use crate::error::InputError;
+use crate::domain::error::InputError;
 use aws_lambda_events::codedeploy::CodeDeployEvent;
 use aws_lambda_events::sns::{SnsMessage, SnsRecord};
 use aws_lambda_events::sqs::SqsMessage;
@@ -128,7 +128,7 @@ pub fn instance_id_of(value: &str) -> &str {
 
 /// A deployment named by a notification. Only the id is trusted; the names are cross-checked
 /// against the CodeDeploy API and the region and account against the function's own
-/// ([`crate::crosscheck`]).
+/// ([`crate::domain::crosscheck`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct DeploymentRef {
     /// The deployment id.

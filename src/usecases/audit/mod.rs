@@ -1,7 +1,7 @@
 //! `relink audit`: every blue/green deployment group with a copied fleet in a region, the Auto
 //! Scaling groups it points at and any running deployment's replacement group, compared with
 //! the attachments its `loadBalancerInfo` asks for; `--fix` attaches what is missing with the
-//! same code as the function, so only under the live-fleet rule ([`crate::live`]). While a newer
+//! same code as the function, so only under the live-fleet rule ([`crate::domain::live`]). While a newer
 //! deployment runs (its termination wait too) the deployment group still names the previous
 //! copy; that copy is reported `superseded` (from the audit's own listing of running
 //! deployments) and left alone, while the running deployment's copy is fixed. An outage repair
@@ -21,16 +21,16 @@ mod rows;
 pub use rows::{row, AuditReport, AuditRow, AuditSummary, Role, State};
 
 use crate::aws::{autoscaling, codedeploy, Clients, MAX_CONCURRENT_CALLS};
-use crate::config::{AllowList, AttachWhen, Config};
-use crate::decision::{
+use crate::domain::config::{AllowList, AttachWhen, Config};
+use crate::domain::decision::{
     decide, decide_group, replacement_group_name, Decision, DeploymentFacts, DeploymentGroupFacts,
     Newer, SkipReason,
 };
-use crate::error::AwsError;
-use crate::live::STARTED_STATUSES;
-use crate::relink::{link, Job};
-use crate::report::Subject;
-use crate::sweep::RUNNING;
+use crate::domain::error::AwsError;
+use crate::domain::live::STARTED_STATUSES;
+use crate::domain::report::Subject;
+use crate::usecases::relink::{link, Job};
+use crate::usecases::sweep::RUNNING;
 use futures::{StreamExt, TryStreamExt};
 
 /// Audits the region (the deployment groups `filter` allows); with `fix` (and no dry run)
@@ -151,7 +151,7 @@ fn jobs(
         // Only one deployment of a deployment group runs at a time: a running one is the newest.
         target.newer = Newer::Known(None);
         let listed = jobs.iter().any(
-            |(_, job)| matches!(&job.step, crate::relink::Step::Link(t) if t.group == target.group),
+            |(_, job)| matches!(&job.step, crate::usecases::relink::Step::Link(t) if t.group == target.group),
         );
         if !listed {
             let subject = Subject::of(

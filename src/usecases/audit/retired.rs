@@ -5,9 +5,9 @@
 //! audit only says so. Pure.
 
 use super::{AuditRow, Role, State};
-use crate::decision::{Skip, SkipReason};
-use crate::plan::{short_name, GroupState};
-use crate::report::{Attempt, Ending, Finding, Report, Subject};
+use crate::domain::decision::{Skip, SkipReason};
+use crate::domain::plan::{short_name, GroupState};
+use crate::domain::report::{Attempt, Ending, Finding, Report, Subject};
 use std::collections::HashSet;
 
 /// One warning row per retired group holding an attachment of an audited deployment group, for
@@ -35,7 +35,7 @@ pub fn retired_rows(rows: &[AuditRow], groups: &[(String, GroupState)]) -> Vec<A
 
 /// The load balancers of `report`'s deployment group that `group` is attached to, by name.
 fn held(report: &Report, group: &GroupState) -> Vec<String> {
-    let desired = |a: &crate::report::Attachments| -> Vec<String> {
+    let desired = |a: &crate::domain::report::Attachments| -> Vec<String> {
         [&a.attached, &a.missing, &a.already_present]
             .into_iter()
             .flatten()
@@ -85,7 +85,7 @@ fn retired_row(fleet: &Report, group: &str, held: &[String]) -> AuditRow {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::Plan;
+    use crate::domain::plan::Plan;
 
     const TG: &str = "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/web-tg/a";
 

@@ -1,7 +1,7 @@
 //! The audit's rows: why a group is in the audit, how it stands, and the counts. Pure.
 
-use crate::decision::SkipReason;
-use crate::report::{Outcome, Report};
+use crate::domain::decision::SkipReason;
+use crate::domain::report::{Outcome, Report};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -101,7 +101,7 @@ impl AuditRow {
 fn named(items: &[String], prefix: &str) -> Vec<String> {
     items
         .iter()
-        .map(|i| format!("{prefix}{}", crate::plan::short_name(i)))
+        .map(|i| format!("{prefix}{}", crate::domain::plan::short_name(i)))
         .collect()
 }
 
@@ -198,7 +198,7 @@ pub fn row(role: Role, report: Report) -> AuditRow {
         .target_groups
         .extra
         .iter()
-        .map(|arn| format!("target group {} is attached but not in the deployment group's load balancer info", crate::plan::short_name(arn)))
+        .map(|arn| format!("target group {} is attached but not in the deployment group's load balancer info", crate::domain::plan::short_name(arn)))
         .chain(report.load_balancers.extra.iter().map(|name| {
             format!("classic load balancer {name} is attached but not in the deployment group's load balancer info")
         }))
@@ -214,9 +214,9 @@ pub fn row(role: Role, report: Report) -> AuditRow {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decision::Skip;
-    use crate::plan::Plan;
-    use crate::report::{Attempt, Ending, Finding, Subject};
+    use crate::domain::decision::Skip;
+    use crate::domain::plan::Plan;
+    use crate::domain::report::{Attempt, Ending, Finding, Subject};
 
     fn report(ending: Ending) -> Report {
         Attempt::new(Subject::default(), Finding::ended(ending), 2, true).report

@@ -1,16 +1,21 @@
-//! One invocation's use case: an event in; one report per record (per swept deployment for a
-//! scheduled event) and the records that failed out. The Lambda edge ([`crate::lambda`]) turns
-//! that outcome into the function's response or error; the `relink` CLI prints it.
+//! One invocation's use case: a payload in ([`Relinker::invoke`]); one report per record (per
+//! swept deployment for a scheduled event) and the records that failed out, answered as the
+//! function's response or error ([`answer`]). The Lambda function, `relink replay` and
+//! `relink dlq replay` all go through [`Relinker::invoke`].
+
+mod answer;
+
+pub use answer::{answer, decode, unwrap_destination_record, InvocationError, Response};
 
 use crate::aws::{sts, Clients};
-use crate::config::Config;
-use crate::crosscheck::{account_of_arn, Home};
-use crate::decision::{Skip, SkipReason};
-use crate::error::{InputError, RelinkError};
-use crate::event::{DecodedEvent, DeploymentRef, EventShape, Ignored, Item, Notification};
-use crate::relink::relink;
-use crate::report::{Attempt, Ending, Finding, Report, Subject};
-use crate::sweep::{sweep, SweepSummary};
+use crate::domain::config::Config;
+use crate::domain::crosscheck::{account_of_arn, Home};
+use crate::domain::decision::{Skip, SkipReason};
+use crate::domain::error::{InputError, RelinkError};
+use crate::domain::event::{DecodedEvent, DeploymentRef, EventShape, Ignored, Item, Notification};
+use crate::domain::report::{Attempt, Ending, Finding, Report, Subject};
+use crate::usecases::relink::relink;
+use crate::usecases::sweep::{sweep, SweepSummary};
 use std::collections::HashMap;
 use std::time::SystemTime;
 use tokio::sync::OnceCell;
@@ -72,7 +77,22 @@ impl Relinker {
         }
     }
 
-    /// Handles one decoded invocation ([`crate::event::decode`]). Every record is processed
+    /// One invocation from its payload to its answer: decoded ([`decode`]), handled
+    /// ([`Relinker::handle`]) and answered ([`answer`]): the response, and the error that fails the
+    /// invocation, if any.
+    pub async fn invoke(
+        &self,
+        payload: &serde_json::Value,
+        caller: Caller<'_>,
+    ) -> (Response, Option<InvocationError>) {
+        let outcome = match decode(payload) {
+            Ok(event) => Ok(self.handle(&event, caller).await),
+            Err(error) => Err(error),
+        };
+        answer(outcome)
+    }
+
+    /// Handles one decoded invocation ([`crate::domain::event::decode`]). Every record is processed
     /// before any is reported failed; a deployment named by several records is relinked once. A
     /// scheduled event runs the sweep.
     pub async fn handle(&self, event: &DecodedEvent, caller: Caller<'_>) -> Outcome {

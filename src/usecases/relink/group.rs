@@ -1,13 +1,13 @@
 //! Rounds 2 to 5 for one Auto Scaling group: its plan from round 2's reads, then — just before
 //! its attach — the evidence (the load balancers' traffic, newer deployments, the fleet
-//! CodeDeploy names), the live-fleet rule ([`crate::live`]) and the attach calls.
+//! CodeDeploy names), the live-fleet rule ([`crate::domain::live`]) and the attach calls.
 
 use crate::aws::{autoscaling, codedeploy, elb, elbv2, Clients};
-use crate::decision::{Newer, RelinkTarget, Skip, SkipReason, Stage};
-use crate::error::{AwsError, RelinkError};
-use crate::live::{assess, repair, Liveness, Registrations, STARTED_STATUSES};
-use crate::plan::{plan_group, Plan, Unplannable};
-use crate::report::{Ending, Finding, Subject};
+use crate::domain::decision::{Newer, RelinkTarget, Skip, SkipReason, Stage};
+use crate::domain::error::{AwsError, RelinkError};
+use crate::domain::live::{assess, repair, Liveness, Registrations, STARTED_STATUSES};
+use crate::domain::plan::{plan_group, Plan, Unplannable};
+use crate::domain::report::{Ending, Finding, Subject};
 use aws_sdk_codedeploy::types::DeploymentStatus;
 use std::collections::HashMap;
 use std::time::SystemTime;

@@ -10,7 +10,7 @@
 //! 3. for each group that misses something, just before its attach: `DescribeTargetHealth` ∥
 //!    `DescribeInstanceHealth` for the load balancers to attach ∥ `ListDeployments` of its
 //!    deployment group (unless a listing already told): is the group the newest copy, and does
-//!    attaching displace nobody ([`crate::live`])? If not, it is left alone;
+//!    attaching displace nobody ([`crate::domain::live`])? If not, it is left alone;
 //! 4. only for the outage repair (a load balancer serves no instance at all):
 //!    `GetDeploymentGroup`, unless the audit already read it: does CodeDeploy name the group as
 //!    its deployment group's fleet?
@@ -28,12 +28,12 @@
 mod group;
 
 use crate::aws::{codedeploy, Clients, MAX_CONCURRENT_CALLS};
-use crate::config::Config;
-use crate::crosscheck::{check_names, check_origin, Home};
-use crate::decision::{decide, Decision, DeploymentFacts, RelinkTarget, Skip, SkipReason};
-use crate::error::{AwsError, RelinkError};
-use crate::event::DeploymentRef;
-use crate::report::{Attempt, Ending, Finding, Subject};
+use crate::domain::config::Config;
+use crate::domain::crosscheck::{check_names, check_origin, Home};
+use crate::domain::decision::{decide, Decision, DeploymentFacts, RelinkTarget, Skip, SkipReason};
+use crate::domain::error::{AwsError, RelinkError};
+use crate::domain::event::DeploymentRef;
+use crate::domain::report::{Attempt, Ending, Finding, Subject};
 use futures::StreamExt;
 use group::{read_state, Flight};
 use std::collections::hash_map::Entry;

@@ -1,0 +1,147 @@
+//! Hints for the common failures: what to set or grant, chosen from the failed AWS operation and
+//! its error code ([`AwsError`], or a report's `error_operation` and `error_code`), never from a
+//! message's text.
+
+use codedeploy_relink::domain::error::AwsError;
+use codedeploy_relink::domain::report::Report;
+
+/// A hint for the failure a report records, when it is a common one.
+pub(crate) fn hint_for_report(report: &Report) -> Option<String> {
+    hint(
+        report.error_operation.as_deref(),
+        report.error_code.as_deref()?,
+    )
+}
+
+/// A hint for an error of the whole command: the first AWS call failure in its chain.
+pub(crate) fn hint_for_error(error: &anyhow::Error) -> Option<String> {
+    error
+        .chain()
+        .find_map(|cause| cause.downcast_ref::<AwsError>())
+        .and_then(|aws| hint(Some(aws.operation), &aws.code))
+}
+
+/// Whether a failure with this code belongs to the whole process (no credentials, no region), not
+/// to the deployment or group it was met on.
+pub(crate) fn of_the_process(code: &str) -> bool {
+    matches!(code, "NoCredentials" | "NoRegion")
+}
+
+/// A hint for `code` met by `operation`: missing credentials or region, access denied (with the
+/// IAM action to grant), an endpoint that does not answer.
+pub(crate) fn hint(operation: Option<&str>, code: &str) -> Option<String> {
+    Some(match code {
+        "NoCredentials" => "set AWS_PROFILE (or --profile), or run `aws sso login`".into(),
+        "NoRegion" => "set AWS_REGION or pass --region".into(),
+        "EndpointUnreachable" => "check the network, proxy settings and AWS_ENDPOINT_URL".into(),
+        "AccessDenied"
+        | "AccessDeniedException"
+        | "UnauthorizedOperation"
+        | "AuthorizationError" => {
+            match operation.and_then(|op| IAM_ACTIONS.iter().find(|(name, _)| *name == op)) {
+                Some((op, service)) => format!("grant {service}:{op} to the credentials in use"),
+                None => "grant the IAM action named in the error to the credentials in use".into(),
+            }
+        }
+        _ => return None,
+    })
+}
+
+/// The IAM service prefix of every AWS operation relink calls (the function, the sweep, the
+/// audits, the dead-letter commands).
+const IAM_ACTIONS: [(&str, &str); 23] = [
+    ("GetDeployment", "codedeploy"),
+    ("GetDeploymentGroup", "codedeploy"),
+    ("BatchGetDeployments", "codedeploy"),
+    ("ListDeployments", "codedeploy"),
+    ("ListApplications", "codedeploy"),
+    ("ListDeploymentGroups", "codedeploy"),
+    ("BatchGetDeploymentGroups", "codedeploy"),
+    ("DescribeAutoScalingGroups", "autoscaling"),
+    ("AttachLoadBalancerTargetGroups", "autoscaling"),
+    ("AttachLoadBalancers", "autoscaling"),
+    ("DescribeTargetGroups", "elasticloadbalancing"),
+    ("DescribeTargetHealth", "elasticloadbalancing"),
+    ("DescribeInstanceHealth", "elasticloadbalancing"),
+    ("ListQueues", "sqs"),
+    ("GetQueueUrl", "sqs"),
+    ("ReceiveMessage", "sqs"),
+    ("DeleteMessage", "sqs"),
+    ("ChangeMessageVisibility", "sqs"),
+    ("GetCallerIdentity", "sts"),
+    ("AssumeRole", "sts"),
+    ("ListAccounts", "organizations"),
+    ("ListRegions", "account"),
+    ("DescribeStacks", "cloudformation"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hints_come_from_the_operation_and_the_code() {
+        assert!(hint(Some("GetDeployment"), "NoCredentials")
+            .unwrap()
+            .contains("AWS_PROFILE"));
+        assert!(hint(None, "NoRegion").unwrap().contains("--region"));
+        assert_eq!(
+            hint(Some("AttachLoadBalancers"), "AccessDenied").unwrap(),
+            "grant autoscaling:AttachLoadBalancers to the credentials in use"
+        );
+        assert_eq!(
+            hint(Some("AssumeRole"), "AccessDenied").unwrap(),
+            "grant sts:AssumeRole to the credentials in use"
+        );
+        assert_eq!(
+            hint(Some("Unknown"), "AccessDenied").unwrap(),
+            "grant the IAM action named in the error to the credentials in use"
+        );
+        // The text of a message never chooses the hint.
+        assert_eq!(hint(Some("GetDeployment"), "TargetGroupNotFound"), None);
+        assert_eq!(hint(None, "Throttling"), None);
+    }
+
+    #[test]
+    fn every_operation_relink_calls_has_its_iam_action() {
+        const VERBS: [&str; 9] = [
+            "Get", "List", "Describe", "Batch", "Attach", "Receive", "Delete", "Change", "Assume",
+        ];
+        let root = env!("CARGO_MANIFEST_DIR");
+        let mut seen = 0;
+        for folder in [
+            "src/aws",
+            "src/usecases",
+            "src/usecases/audit",
+            "src/usecases/relink",
+        ] {
+            for file in std::fs::read_dir(format!("{root}/{folder}")).unwrap() {
+                let path = file.unwrap().path();
+                if path.extension().is_none_or(|e| e != "rs") {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                // Every quoted CamelCase name that starts with an AWS verb: an operation's name.
+                for name in text.split('"').skip(1).step_by(2) {
+                    let operation = name.chars().all(char::is_alphanumeric)
+                        && VERBS.iter().any(|v| {
+                            name.strip_prefix(v)
+                                .is_some_and(|rest| rest.starts_with(char::is_uppercase))
+                        });
+                    if operation {
+                        seen += 1;
+                        assert!(
+                            IAM_ACTIONS.iter().any(|(op, _)| *op == name),
+                            "{name} ({}) has no IAM action in IAM_ACTIONS",
+                            path.display()
+                        );
+                    }
+                }
+            }
+        }
+        assert!(
+            seen >= 20,
+            "only {seen} operation names found: the scan is broken"
+        );
+    }
+}

@@ -1,0 +1,123 @@
+//! `relink`: the function's logic from a terminal. `replay`, `deployment` and `sweep` run an event
+//! through exactly the Lambda function's use case (`Relinker::invoke`); `audit` checks a whole
+//! region or every account and region; `dlq` works the dead-letter queue. The flags are in `args`,
+//! one function per command in `commands`, the hints for common failures in `hints`; everything
+//! printed for people comes from `render`; errors are one line, with a hint.
+
+mod args;
+mod commands;
+mod hints;
+
+use anyhow::{Context, Result};
+use args::{Cli, Command};
+use clap::{CommandFactory, Parser};
+use codedeploy_relink::aws::Clients;
+use codedeploy_relink::domain::config::{AllowList, Config};
+use codedeploy_relink::domain::event::check_deployment_id;
+use codedeploy_relink::usecases::organization::{Accounts, Regions, Scope};
+use commands::{invoke, read_event, run_audit, run_dlq, run_organization_audit, scheduled_event};
+use hints::hint_for_error;
+use serde_json::json;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// mimalloc in the shipped static build, as the function (src/main.rs).
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    match run(cli).await {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            if let Some(hint) = hint_for_error(&error) {
+                eprintln!("hint: {hint}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "relink", &mut std::io::stdout());
+            return Ok(ExitCode::SUCCESS);
+        }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
+    }
+    let mut config = Config::from_env().context("reading the RELINK_* configuration")?;
+    config.dry_run |= cli.dry_run;
+    let aws = (cli.region.as_deref(), cli.profile.as_deref());
+    match cli.command {
+        Command::Replay { event } => invoke(config, aws, read_event(&event)?, cli.json).await,
+        Command::Deployment { id } => {
+            // A wrong id is refused here, before any client or AWS call exists.
+            check_deployment_id(&id, "the deployment id").map_err(anyhow::Error::msg)?;
+            invoke(config, aws, json!({ "deploymentId": id }), cli.json).await
+        }
+        Command::Sweep { lookback_hours } => {
+            if let Some(hours) = lookback_hours {
+                config.sweep_lookback = Duration::from_secs(hours * 3600);
+            }
+            invoke(config, aws, scheduled_event(), cli.json).await
+        }
+        Command::Audit {
+            application,
+            deployment_group,
+            fix,
+            accounts,
+            regions,
+            role_name,
+            external_id,
+            concurrency,
+        } => {
+            let filter = AllowList::single(application.as_deref(), deployment_group.as_deref());
+            if accounts.is_none() && regions.is_none() {
+                return run_audit(config, aws, &filter, fix, cli.json).await;
+            }
+            let scope = Scope {
+                accounts: accounts.unwrap_or(Accounts::Current),
+                regions: regions.unwrap_or(Regions::Current),
+                role_name,
+                external_id,
+                concurrency: usize::from(concurrency),
+            };
+            run_organization_audit(config, aws, &filter, fix, &scope, cli.json).await
+        }
+        Command::Dlq { action, queue } => run_dlq(config, aws, action, queue, cli.json).await,
+        Command::Completions { .. } | Command::Man => Ok(ExitCode::SUCCESS),
+    }
+}
+
+pub(crate) type AwsChoice<'a> = (Option<&'a str>, Option<&'a str>);
+
+pub(crate) async fn clients((region, profile): AwsChoice<'_>) -> Clients {
+    Clients::from_env_with(region, profile).await
+}
+
+/// Logs go to standard error. By default only warnings that are news: the reports themselves are
+/// printed, and the AWS SDK's own warnings (instance metadata not reachable, …) are left out;
+/// `--verbose` shows everything, the SDK's error chains included. RUST_LOG overrides both.
+fn init_logging(verbose: bool) {
+    use tracing_subscriber::EnvFilter;
+    let default = if verbose {
+        "debug,hyper_util=info,h2=info,rustls=info"
+    } else {
+        "warn,codedeploy_relink::domain::report=off,aws_config=off,aws_smithy_runtime=off"
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}

@@ -1,0 +1,6 @@
+//! The edges: what the outside world sees. [`lambda`] is the Lambda runtime's side (the handler,
+//! the error types Lambda reports); [`render`] is everything the `relink` CLI prints for people.
+//! They may import any layer below; nothing below imports them.
+
+pub mod lambda;
+pub mod render;
