@@ -20,7 +20,7 @@ done on this machine without an AWS account, and proved by running the result.
            events/sns-deployment-success.json and check the replacement group got its target
            groups and classic load balancer and the invocation succeeded.
 
-Usage: rehearse_deploy.py [--workflows DIR] [--expect-failure-at N]
+Usage: rehearse_deploy.py [--workflows DIR] [--expect-failure-at N] [--no-build]
        rehearse_deploy.py --release TEMPLATE
   --workflows DIR        the workflow files to rehearse (default .github/workflows); the workflows
                          as they were before the hand-over fix are in tests/rehearsal/before-fix/
@@ -392,9 +392,12 @@ def run_it(bootstrap: Path, emulator: Emulator, template: Path, workspace: Path)
           f"load balancers {group['load_balancer_names']}")
 
 
-def rehearse(workflows_dir: Path) -> None:
+def rehearse(workflows_dir: Path, build_first: bool = True) -> None:
     workflows = load_workflows(workflows_dir)
-    build()
+    if build_first:
+        build()
+    else:
+        say(1, "the build already made for this commit (--no-build)")
     with tempfile.TemporaryDirectory(prefix="relink-rehearsal-") as tmp:
         workspace = hand_over(workflows, Path(tmp))
         template = deployed_template(workflows)
@@ -469,6 +472,8 @@ def main() -> int:
     parser.add_argument("--workflows", type=Path, default=ROOT / ".github" / "workflows")
     parser.add_argument("--expect-failure-at", type=int)
     parser.add_argument("--release", type=Path)
+    parser.add_argument("--no-build", action="store_true",
+                        help="step 1 is done: rehearse the build already in .aws-sam/build (a second rehearsal)")
     args = parser.parse_args()
     if args.release:
         try:
@@ -479,7 +484,7 @@ def main() -> int:
         print(f"rehearsal of the release {args.release}: its function runs and relinks")
         return 0
     try:
-        rehearse(args.workflows)
+        rehearse(args.workflows, build_first=not args.no_build)
     except StepFailed as failure:
         print(f"rehearsal of {args.workflows}: {failure}", flush=True)
         if args.expect_failure_at == failure.step:
