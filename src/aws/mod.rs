@@ -1,5 +1,6 @@
-//! AWS adapters: one module per service, plain functions over the SDK clients. They translate
-//! between SDK types and the plain data of [`crate::domain::decision`] and [`crate::domain::plan`].
+//! AWS adapters: one module per service, plain functions over the SDK clients, and the one place
+//! clients are made. They translate between SDK types and the plain data of [`crate::domain`];
+//! they import the core only, never a use case or an edge.
 
 pub mod account;
 pub mod autoscaling;
@@ -74,6 +75,34 @@ impl Clients {
             sqs: aws_sdk_sqs::Client::new(config),
         }
     }
+}
+
+impl Clients {
+    /// The clients of `config` acting in `region` (an account × region pair of the organization
+    /// audit).
+    pub fn in_region(config: &SdkConfig, region: &str) -> Self {
+        Self::new(
+            &config
+                .to_builder()
+                .region(aws_config::Region::new(region.to_owned()))
+                .build(),
+        )
+    }
+}
+
+/// The STS client of a configuration (the organization audit's `AssumeRole` and caller account).
+pub fn sts_client(config: &SdkConfig) -> aws_sdk_sts::Client {
+    aws_sdk_sts::Client::new(config)
+}
+
+/// The Organizations client of a configuration (`ListAccounts`).
+pub fn organizations_client(config: &SdkConfig) -> aws_sdk_organizations::Client {
+    aws_sdk_organizations::Client::new(config)
+}
+
+/// The Account client of a configuration (`ListRegions` of the account it acts in).
+pub fn account_client(config: &SdkConfig) -> aws_sdk_account::Client {
+    aws_sdk_account::Client::new(config)
 }
 
 /// The standard AWS configuration (region, credentials, `AWS_ENDPOINT_URL`, `AWS_MAX_ATTEMPTS`,

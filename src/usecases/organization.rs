@@ -12,7 +12,7 @@
 //! state `unreachable` and the reason: the run goes on with the others. `--fix` applies in every
 //! pair the single-region audit's rule: only live groups are attached to.
 
-use crate::aws::{account, organizations, sts, with_credentials, Clients};
+use crate::aws::{self, account, organizations, sts, with_credentials, Clients};
 use crate::domain::config::{AllowList, Config};
 use crate::domain::error::AwsError;
 use crate::usecases::audit::{audit, AuditReport, AuditRow, AuditSummary};
@@ -32,32 +32,6 @@ pub enum Accounts {
     Organization,
 }
 
-impl Accounts {
-    /// `organization`, or account ids separated by commas. The error names the entry that is
-    /// not a 12-digit account id.
-    pub fn parse(spec: &str) -> Result<Self, String> {
-        if spec.trim() == "organization" {
-            return Ok(Accounts::Organization);
-        }
-        let ids = list(spec);
-        if ids.is_empty() {
-            return Err(
-                "--accounts is empty: give account ids separated by commas, or \"organization\""
-                    .into(),
-            );
-        }
-        if let Some(bad) = ids
-            .iter()
-            .find(|id| id.len() != 12 || !id.bytes().all(|b| b.is_ascii_digit()))
-        {
-            return Err(format!(
-                "--accounts: \"{bad}\" is not an AWS account id (12 digits) nor \"organization\""
-            ));
-        }
-        Ok(Accounts::Listed(ids))
-    }
-}
-
 /// Which regions to audit in each account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Regions {
@@ -67,51 +41,6 @@ pub enum Regions {
     Listed(Vec<String>),
     /// The regions each account has enabled (`ListRegions`).
     Enabled,
-}
-
-impl Regions {
-    /// `all`, or region names separated by commas. The error names the entry that is not a
-    /// region name.
-    pub fn parse(spec: &str) -> Result<Self, String> {
-        if spec.trim() == "all" {
-            return Ok(Regions::Enabled);
-        }
-        let names = list(spec);
-        if names.is_empty() {
-            return Err(
-                "--regions is empty: give region names separated by commas, or \"all\"".into(),
-            );
-        }
-        if let Some(bad) = names.iter().find(|name| !is_region_name(name)) {
-            return Err(format!(
-                "--regions: \"{bad}\" is not a region name (like eu-west-1) nor \"all\""
-            ));
-        }
-        Ok(Regions::Listed(names))
-    }
-}
-
-fn list(spec: &str) -> Vec<String> {
-    let mut items: Vec<String> = spec
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect();
-    items.sort();
-    items.dedup();
-    items
-}
-
-/// `us-east-1`, `eu-central-2`, `us-gov-west-1`, `cn-north-1`: letters separated by dashes,
-/// ending in a number.
-fn is_region_name(name: &str) -> bool {
-    let parts: Vec<&str> = name.split('-').collect();
-    parts.len() >= 3
-        && parts[..parts.len() - 1]
-            .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
-        && parts[parts.len() - 1].parse::<u8>().is_ok()
 }
 
 /// Where and how to audit.
@@ -320,64 +249,15 @@ pub async fn audit_organization(
     scope: &Scope,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<OrganizationReport, AwsError> {
-    // STS, Organizations and the partition of the roles' ARNs all need the home region.
-    let home = base
-        .region()
-        .map(|r| r.to_string())
-        .ok_or_else(|| AwsError {
-            operation: "AssumeRole",
-            resource: "the accounts".into(),
-            code: "NoRegion".into(),
-            message: "no AWS region is configured (--region, AWS_REGION or the profile's)".into(),
-            retryable: false,
-        })?;
-    let partition = partition_of(&home);
+    let home = home_region(base)?;
     let accounts = match &scope.accounts {
-        Accounts::Current => vec![sts::caller_account(&aws_sdk_sts::Client::new(base)).await?],
+        Accounts::Current => vec![sts::caller_account(&aws::sts_client(base)).await?],
         Accounts::Listed(ids) => ids.clone(),
         Accounts::Organization => {
-            organizations::active_accounts(&aws_sdk_organizations::Client::new(base)).await?
+            organizations::active_accounts(&aws::organizations_client(base)).await?
         }
     };
-    let concurrency = scope.concurrency.max(1);
-    let sts_client = aws_sdk_sts::Client::new(base);
-    let sessions: Vec<Session> = futures::stream::iter(accounts)
-        .map(|account| {
-            let sts_client = &sts_client;
-            let home = home.clone();
-            async move {
-                let config = match (&scope.accounts, &scope.role_name) {
-                    (Accounts::Current, _) => Ok(base.clone()),
-                    (_, None) => Err("no --role-name to assume in this account".to_owned()),
-                    (_, Some(name)) => {
-                        let arn = role_arn(partition, &account, name);
-                        sts::assume_role(sts_client, &arn, scope.external_id.as_deref())
-                            .await
-                            .map(|credentials| with_credentials(base, credentials))
-                            .map_err(|e| e.to_string())
-                    }
-                };
-                let regions = match (&config, &scope.regions) {
-                    (Err(_), _) => Ok(Vec::new()),
-                    (Ok(_), Regions::Listed(names)) => Ok(names.clone()),
-                    (Ok(_), Regions::Current) => Ok(vec![home]),
-                    (Ok(c), Regions::Enabled) => {
-                        account::enabled_regions(&aws_sdk_account::Client::new(c), &account)
-                            .await
-                            .map_err(|e| e.to_string())
-                    }
-                };
-                Session {
-                    account,
-                    config,
-                    regions,
-                }
-            }
-        })
-        .buffer_unordered(concurrency)
-        .collect()
-        .await;
-
+    let sessions = open_sessions(base, &home, accounts, scope).await;
     let mut report = OrganizationReport::default();
     report.summary.accounts = sessions.len();
     let mut pairs = Vec::new();
@@ -393,30 +273,8 @@ pub async fn audit_organization(
             }
         }
     }
-
-    let total = pairs.len();
-    let done = AtomicUsize::new(0);
-    progress(0, total);
-    let audited: Vec<(String, String, Result<AuditReport, AwsError>)> =
-        futures::stream::iter(pairs)
-            .map(|(account, region, account_config)| {
-                let done = &done;
-                async move {
-                    let clients = Clients::new(
-                        &account_config
-                            .to_builder()
-                            .region(aws_config::Region::new(region.clone()))
-                            .build(),
-                    );
-                    let result = audit(&clients, config, filter, fix, &|_, _| {}).await;
-                    progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
-                    (account, region, result)
-                }
-            })
-            .buffer_unordered(concurrency)
-            .collect()
-            .await;
-    for (account, region, result) in audited {
+    for (account, region, result) in audit_pairs(pairs, config, filter, fix, scope, progress).await
+    {
         match result {
             Ok(one) => report.add_pair(&account, &region, one),
             Err(error) => {
@@ -428,43 +286,98 @@ pub async fn audit_organization(
     Ok(report)
 }
 
+/// The caller's region: STS, Organizations and the partition of the roles' ARNs all need it.
+fn home_region(base: &SdkConfig) -> Result<String, AwsError> {
+    base.region()
+        .map(|r| r.to_string())
+        .ok_or_else(|| AwsError {
+            operation: "AssumeRole",
+            resource: "the accounts".into(),
+            code: "NoRegion".into(),
+            message: "no AWS region is configured (--region, AWS_REGION or the profile's)".into(),
+            retryable: false,
+        })
+}
+
+/// Each account's session (the role assumed in it, or the caller's own for the current account)
+/// and its regions, `concurrency` accounts at a time.
+async fn open_sessions(
+    base: &SdkConfig,
+    home: &str,
+    accounts: Vec<String>,
+    scope: &Scope,
+) -> Vec<Session> {
+    let partition = partition_of(home);
+    let sts_client = aws::sts_client(base);
+    futures::stream::iter(accounts)
+        .map(|account| {
+            let sts_client = &sts_client;
+            async move {
+                let config = match (&scope.accounts, &scope.role_name) {
+                    (Accounts::Current, _) => Ok(base.clone()),
+                    (_, None) => Err("no --role-name to assume in this account".to_owned()),
+                    (_, Some(name)) => {
+                        let arn = role_arn(partition, &account, name);
+                        sts::assume_role(sts_client, &arn, scope.external_id.as_deref())
+                            .await
+                            .map(|credentials| with_credentials(base, credentials))
+                            .map_err(|e| e.to_string())
+                    }
+                };
+                let regions = match (&config, &scope.regions) {
+                    (Err(_), _) => Ok(Vec::new()),
+                    (Ok(_), Regions::Listed(names)) => Ok(names.clone()),
+                    (Ok(_), Regions::Current) => Ok(vec![home.to_owned()]),
+                    (Ok(c), Regions::Enabled) => {
+                        account::enabled_regions(&aws::account_client(c), &account)
+                            .await
+                            .map_err(|e| e.to_string())
+                    }
+                };
+                Session {
+                    account,
+                    config,
+                    regions,
+                }
+            }
+        })
+        .buffer_unordered(scope.concurrency.max(1))
+        .collect()
+        .await
+}
+
+/// The single-region audit of every (account, region, session) pair, `concurrency` at a time.
+async fn audit_pairs(
+    pairs: Vec<(String, String, SdkConfig)>,
+    config: &Config,
+    filter: &AllowList,
+    fix: bool,
+    scope: &Scope,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Vec<(String, String, Result<AuditReport, AwsError>)> {
+    let total = pairs.len();
+    let done = AtomicUsize::new(0);
+    progress(0, total);
+    futures::stream::iter(pairs)
+        .map(|(account, region, session)| {
+            let done = &done;
+            async move {
+                let clients = Clients::in_region(&session, &region);
+                let result = audit(&clients, config, filter, fix, &|_, _| {}).await;
+                progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+                (account, region, result)
+            }
+        })
+        .buffer_unordered(scope.concurrency.max(1))
+        .collect()
+        .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::report::{Attempt, Ending, Finding, Report, Subject};
     use crate::usecases::audit::{Role, State};
-
-    #[test]
-    fn accounts_parse_ids_and_organization_and_name_the_bad_entry() {
-        assert_eq!(Accounts::parse("organization"), Ok(Accounts::Organization));
-        assert_eq!(
-            Accounts::parse("222222222222, 111111111111,222222222222"),
-            Ok(Accounts::Listed(vec![
-                "111111111111".into(),
-                "222222222222".into()
-            ]))
-        );
-        let err = Accounts::parse("111111111111,12345").unwrap_err();
-        assert!(err.contains("\"12345\""), "{err}");
-        assert!(Accounts::parse(" , ").unwrap_err().contains("empty"));
-        assert!(Accounts::parse("11111111111a").is_err());
-    }
-
-    #[test]
-    fn regions_parse_names_and_all_and_name_the_bad_entry() {
-        assert_eq!(Regions::parse("all"), Ok(Regions::Enabled));
-        assert_eq!(
-            Regions::parse("us-gov-west-1,eu-west-1"),
-            Ok(Regions::Listed(vec![
-                "eu-west-1".into(),
-                "us-gov-west-1".into()
-            ]))
-        );
-        for bad in ["EU-west-1", "eu-west", "euwest1", "eu--1", "eu-west-x"] {
-            let err = Regions::parse(bad).unwrap_err();
-            assert!(err.contains(bad), "{bad}: {err}");
-        }
-    }
 
     #[test]
     fn role_arns_follow_the_partition_of_the_home_region() {

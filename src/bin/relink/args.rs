@@ -1,5 +1,6 @@
 //! The command line: flags, commands and their help, parsed by clap.
 
+use crate::scope::{parse_accounts, parse_regions};
 use clap::{Args, Parser, Subcommand};
 use clap_complete::Shell;
 use codedeploy_relink::usecases::organization::{Accounts, Regions};
@@ -87,10 +88,10 @@ pub(crate) enum Command {
         fix: bool,
         /// Accounts: ids separated by commas, or "organization" (its active accounts; from the
         /// management account or a delegated administrator).
-        #[arg(long, requires = "role_name", value_parser = Accounts::parse)]
+        #[arg(long, requires = "role_name", value_parser = parse_accounts)]
         accounts: Option<Accounts>,
         /// Regions: names separated by commas, or "all" (those each account has enabled).
-        #[arg(long, value_parser = Regions::parse)]
+        #[arg(long, value_parser = parse_regions)]
         regions: Option<Regions>,
         /// The role to assume in each account (templates/audit-role.yaml creates it).
         #[arg(long, requires = "accounts")]

@@ -1,12 +1,14 @@
 //! `relink`: the function's logic from a terminal. `replay`, `deployment` and `sweep` run an event
 //! through exactly the Lambda function's use case (`Relinker::invoke`); `audit` checks a whole
 //! region or every account and region; `dlq` works the dead-letter queue. The flags are in `args`,
-//! one function per command in `commands`, the hints for common failures in `hints`; everything
+//! one function per command in `commands`, the hints for common failures in `hints`, `--accounts`
+//! and `--regions` in `scope`; everything
 //! printed for people comes from `render`; errors are one line, with a hint.
 
 mod args;
 mod commands;
 mod hints;
+mod scope;
 
 use anyhow::{Context, Result};
 use args::{Cli, Command};
