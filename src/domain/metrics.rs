@@ -89,39 +89,9 @@ pub struct Invocation {
 
 /// The EMF records of one invocation's reports: the counts, then one record per skip reason.
 pub fn records(function_name: &str, reports: &[Report], invocation: Invocation) -> Vec<Value> {
-    let Invocation {
-        sweep,
-        invalid,
-        timestamp_ms,
-    } = invocation;
-    let count = |outcome: Outcome| reports.iter().filter(|r| r.outcome == outcome).count();
-    let values: [(&str, usize); 10] = [
-        ("Relinked", count(Outcome::Relinked)),
-        ("AlreadyLinked", count(Outcome::AlreadyLinked)),
-        ("Planned", count(Outcome::Planned)),
-        ("Skipped", count(Outcome::Skipped)),
-        ("Failed", count(Outcome::Failed) + usize::from(invalid)),
-        (
-            "TargetGroupsAttached",
-            reports.iter().map(|r| r.target_groups.attached.len()).sum(),
-        ),
-        (
-            "LoadBalancersAttached",
-            reports
-                .iter()
-                .map(|r| r.load_balancers.attached.len())
-                .sum(),
-        ),
-        ("Invocations", 1),
-        ("SweepRuns", usize::from(sweep)),
-        (
-            "SweepDeploymentsSeen",
-            if sweep { reports.len() } else { 0 },
-        ),
-    ];
     let mut members = Map::new();
     members.insert(FUNCTION_DIMENSION.into(), function_name.into());
-    let mut metrics: Vec<Metric> = values
+    let mut metrics: Vec<Metric> = counts(reports, &invocation)
         .iter()
         .map(|(name, value)| {
             members.insert((*name).into(), (*value).into());
@@ -146,30 +116,74 @@ pub fn records(function_name: &str, reports: &[Report], invocation: Invocation) 
         vec![FUNCTION_DIMENSION],
         metrics,
         members,
-        timestamp_ms,
+        invocation.timestamp_ms,
     )];
+    out.extend(skips_by_reason(
+        function_name,
+        reports,
+        invocation.timestamp_ms,
+    ));
+    out
+}
 
+/// The counts of the invocation's record, by metric name.
+fn counts(reports: &[Report], invocation: &Invocation) -> [(&'static str, usize); 10] {
+    let count = |outcome: Outcome| reports.iter().filter(|r| r.outcome == outcome).count();
+    let sweep = invocation.sweep;
+    [
+        ("Relinked", count(Outcome::Relinked)),
+        ("AlreadyLinked", count(Outcome::AlreadyLinked)),
+        ("Planned", count(Outcome::Planned)),
+        ("Skipped", count(Outcome::Skipped)),
+        (
+            "Failed",
+            count(Outcome::Failed) + usize::from(invocation.invalid),
+        ),
+        (
+            "TargetGroupsAttached",
+            reports.iter().map(|r| r.target_groups.attached.len()).sum(),
+        ),
+        (
+            "LoadBalancersAttached",
+            reports
+                .iter()
+                .map(|r| r.load_balancers.attached.len())
+                .sum(),
+        ),
+        ("Invocations", 1),
+        ("SweepRuns", usize::from(sweep)),
+        (
+            "SweepDeploymentsSeen",
+            if sweep { reports.len() } else { 0 },
+        ),
+    ]
+}
+
+/// One record per skip reason the invocation saw: `Skipped` with the `Reason` dimension.
+fn skips_by_reason(function_name: &str, reports: &[Report], timestamp_ms: u64) -> Vec<Value> {
     let mut by_reason: BTreeMap<&str, usize> = BTreeMap::new();
     for reason in reports.iter().filter_map(|r| r.reason) {
         *by_reason.entry(reason.code()).or_default() += 1;
     }
-    for (reason, n) in by_reason {
-        let mut members = Map::new();
-        members.insert(FUNCTION_DIMENSION.into(), function_name.into());
-        members.insert(REASON_DIMENSION.into(), reason.into());
-        members.insert("Skipped".into(), n.into());
-        let metrics = vec![Metric {
-            name: "Skipped",
-            unit: "Count",
-        }];
-        out.push(record(
-            vec![FUNCTION_DIMENSION, REASON_DIMENSION],
-            metrics,
-            members,
-            timestamp_ms,
-        ));
-    }
-    out
+    by_reason
+        .into_iter()
+        .map(|(reason, n)| {
+            let mut members = Map::new();
+            members.insert(FUNCTION_DIMENSION.into(), function_name.into());
+            members.insert(REASON_DIMENSION.into(), reason.into());
+            members.insert("Skipped".into(), n.into());
+            let metrics = vec![Metric {
+                name: "Skipped",
+                unit: "Count",
+            }];
+            record(
+                vec![FUNCTION_DIMENSION, REASON_DIMENSION],
+                metrics,
+                members,
+                timestamp_ms,
+            )
+        })
+        .collect()
 }
 
 fn record(

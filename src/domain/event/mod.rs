@@ -12,15 +12,17 @@
 //! - an EventBridge scheduled event (`source: aws.events`, `detail-type: Scheduled Event`), which
 //!   runs the sweep.
 
+mod eventbridge;
 mod message;
+mod records;
 
 pub use message::{check_deployment_id, classify_message};
 
 use crate::domain::error::InputError;
-use aws_lambda_events::codedeploy::CodeDeployEvent;
-use aws_lambda_events::sns::{SnsMessage, SnsRecord};
-use aws_lambda_events::sqs::SqsMessage;
+pub use eventbridge::SCHEDULED_DETAIL_TYPE;
+use eventbridge::{decode_eventbridge, is_scheduled_event};
 use message::json_kind;
+use records::decode_records;
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -167,264 +169,47 @@ pub fn decode(payload: &Value) -> Result<DecodedEvent, InputError> {
             &payload.to_string(),
         ));
     };
-
-    if let Some(records) = object.get("Records") {
-        let records = records
-            .as_array()
-            .ok_or_else(|| InputError::new("Records", "expected an array", &records.to_string()))?;
-        let first = records.first().ok_or_else(|| {
-            InputError::new("Records", "the event has no records", &payload.to_string())
-        })?;
-        let shape = if first.get("Sns").is_some() || source_of(first) == Some("aws:sns") {
-            EventShape::Sns
-        } else if first.get("body").is_some() || source_of(first) == Some("aws:sqs") {
-            EventShape::Sqs
-        } else {
-            return Err(InputError::new(
-                "Records[0]",
-                "a record that is neither an SNS record (EventSource aws:sns) nor an SQS record (eventSource aws:sqs)",
-                &first.to_string(),
-            ));
-        };
-        let decode_record = match shape {
-            EventShape::Sns => decode_sns_record,
-            _ => decode_sqs_record,
-        };
-        let items = records
-            .iter()
-            .enumerate()
-            .map(|(index, record)| decode_record(format!("Records[{index}]"), record))
-            .collect();
+    let (shape, notification) = if let Some(records) = object.get("Records") {
+        let (shape, items) = decode_records(records, payload)?;
         return Ok(DecodedEvent { shape, items });
-    }
-
-    if is_scheduled_event(payload) {
-        return Ok(DecodedEvent {
-            shape: EventShape::Schedule,
-            items: vec![Item {
-                location: "event".into(),
-                sqs_message_id: None,
-                notification: Ok(Notification::Sweep),
-            }],
-        });
-    }
-
-    if object.contains_key("detail-type") || object.contains_key("detail") {
-        return Ok(DecodedEvent {
-            shape: EventShape::EventBridge,
-            items: vec![Item {
-                location: "event".into(),
-                sqs_message_id: None,
-                notification: decode_eventbridge(payload),
-            }],
-        });
-    }
-
-    if object.contains_key("deploymentId") {
-        let notification = serde_json::from_value::<DirectRequest>(payload.clone())
-            .map_err(|e| {
-                InputError::new(
-                    "event",
-                    format!("invalid direct invocation: {e}"),
-                    &payload.to_string(),
-                )
-            })
-            .and_then(|direct| {
-                check_deployment_id(&direct.deployment_id, "event.deploymentId")?;
-                Ok(Notification::Deployment(DeploymentRef {
-                    deployment_id: direct.deployment_id,
-                    application: direct.application_name,
-                    deployment_group: direct.deployment_group_name,
-                    ..DeploymentRef::default()
-                }))
-            });
-        return Ok(DecodedEvent {
-            shape: EventShape::Direct,
-            items: vec![Item {
-                location: "event".into(),
-                sqs_message_id: None,
-                notification,
-            }],
-        });
-    }
-
-    Err(InputError::new(
-        "event",
-        "not a supported event: expected an SNS or SQS event (Records), an EventBridge event from aws.codedeploy or a scheduled event (detail-type), or {\"deploymentId\": \"d-…\"}",
-        &payload.to_string(),
-    ))
-}
-
-/// The EventBridge `detail-type` of scheduled rules.
-pub const SCHEDULED_DETAIL_TYPE: &str = "Scheduled Event";
-
-fn is_scheduled_event(payload: &Value) -> bool {
-    payload.get("source").and_then(Value::as_str) == Some("aws.events")
-        && payload.get("detail-type").and_then(Value::as_str) == Some(SCHEDULED_DETAIL_TYPE)
-}
-
-fn source_of(record: &Value) -> Option<&str> {
-    record
-        .get("EventSource")
-        .or_else(|| record.get("eventSource"))
-        .and_then(Value::as_str)
-}
-
-fn decode_sns_record(location: String, record: &Value) -> Item {
-    let notification = serde_json::from_value::<SnsRecord>(record.clone())
-        .map_err(|e| {
-            InputError::new(
-                &location,
-                format!("not an SNS record: {e}"),
-                &record.to_string(),
-            )
-        })
-        .and_then(|r| {
-            classify_message(
-                &r.sns.message,
-                r.sns.subject.as_deref(),
-                &format!("{location}.Sns.Message"),
-            )
-        });
-    Item {
-        location,
-        sqs_message_id: None,
-        notification,
-    }
-}
-
-fn decode_sqs_record(location: String, record: &Value) -> Item {
-    let message = serde_json::from_value::<SqsMessage>(record.clone()).map_err(|e| {
-        InputError::new(
-            &location,
-            format!("not an SQS record: {e}"),
-            &record.to_string(),
-        )
-    });
-    let sqs_message_id = message.as_ref().ok().and_then(|m| m.message_id.clone());
-    let notification = message.and_then(|m| {
-        let body = m.body.unwrap_or_default();
-        classify_sqs_body(&body, &format!("{location}.body"))
-    });
-    Item {
-        location,
-        sqs_message_id,
-        notification,
-    }
-}
-
-/// An SQS body is either an SNS envelope (the default for SNS → SQS subscriptions) or, with raw
-/// message delivery, the trigger message itself.
-fn classify_sqs_body(body: &str, location: &str) -> Result<Notification, InputError> {
-    let envelope = serde_json::from_str::<Value>(body)
-        .ok()
-        .filter(|v| v.get("Type").and_then(Value::as_str) == Some("Notification"));
-    match envelope {
-        Some(envelope) => {
-            let sns = serde_json::from_value::<SnsMessage>(envelope).map_err(|e| {
-                InputError::new(
-                    location,
-                    format!("not an SNS notification envelope: {e}"),
-                    body,
-                )
-            })?;
-            classify_message(
-                &sns.message,
-                sns.subject.as_deref(),
-                &format!("{location}.Message"),
-            )
-        }
-        None => classify_message(body, None, location),
-    }
-}
-
-fn decode_eventbridge(payload: &Value) -> Result<Notification, InputError> {
-    let source = payload.get("source").and_then(Value::as_str);
-    let detail_type = payload.get("detail-type").and_then(Value::as_str);
-    if source != Some("aws.codedeploy") {
+    } else if is_scheduled_event(payload) {
+        (EventShape::Schedule, Ok(Notification::Sweep))
+    } else if object.contains_key("detail-type") || object.contains_key("detail") {
+        (EventShape::EventBridge, decode_eventbridge(payload))
+    } else if object.contains_key("deploymentId") {
+        (EventShape::Direct, decode_direct(payload))
+    } else {
         return Err(InputError::new(
-            "event.source",
-            "an EventBridge event that is not from aws.codedeploy",
+            "event",
+            "not a supported event: expected an SNS or SQS event (Records), an EventBridge event from aws.codedeploy or a scheduled event (detail-type), or {\"deploymentId\": \"d-…\"}",
             &payload.to_string(),
         ));
-    }
-    if detail_type == Some(INSTANCE_DETAIL_TYPE) {
-        return decode_instance_event(payload);
-    }
-    if detail_type != Some(DEPLOYMENT_DETAIL_TYPE) {
-        return Err(InputError::new(
-            "event.detail-type",
-            format!("expected {DEPLOYMENT_DETAIL_TYPE:?}"),
-            detail_type.unwrap_or("(missing)"),
-        ));
-    }
-    let event: CodeDeployEvent = serde_json::from_value(payload.clone()).map_err(|e| {
+    };
+    Ok(DecodedEvent {
+        shape,
+        items: vec![Item {
+            location: "event".into(),
+            sqs_message_id: None,
+            notification,
+        }],
+    })
+}
+
+/// `{"deploymentId": …}`, optionally with the application and deployment group to cross-check.
+fn decode_direct(payload: &Value) -> Result<Notification, InputError> {
+    let direct = serde_json::from_value::<DirectRequest>(payload.clone()).map_err(|e| {
         InputError::new(
             "event",
-            format!("not a CodeDeploy deployment state-change event: {e}"),
+            format!("invalid direct invocation: {e}"),
             &payload.to_string(),
         )
     })?;
-    let deployment_id = detail_deployment_id(event.detail.deployment_id, payload)?;
+    check_deployment_id(&direct.deployment_id, "event.deploymentId")?;
     Ok(Notification::Deployment(DeploymentRef {
-        deployment_id,
-        application: event.detail.application,
-        deployment_group: event.detail.deployment_group,
-        reported_status: Some(event.detail.state).filter(|s| !s.is_empty()),
-        region: event.region.or(event.detail.region),
-        account: event.account_id,
-        instance: None,
-    }))
-}
-
-/// An EventBridge event's `detail.deploymentId`: present and shaped like a deployment id.
-fn detail_deployment_id(id: Option<String>, payload: &Value) -> Result<String, InputError> {
-    let id = id.ok_or_else(|| {
-        InputError::new(
-            "event.detail",
-            "no deploymentId",
-            &payload["detail"].to_string(),
-        )
-    })?;
-    check_deployment_id(&id, "event.detail.deploymentId")?;
-    Ok(id)
-}
-
-/// EventBridge's `CodeDeploy Instance State-change Notification`: `detail.state` `SUCCESS`
-/// relinks the deployment; other states are ignored.
-fn decode_instance_event(payload: &Value) -> Result<Notification, InputError> {
-    let text = |pointer: &str| -> Result<Option<String>, InputError> {
-        match payload.pointer(pointer) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(other) => Err(InputError::new(
-                format!("event{}", pointer.replace('/', ".")),
-                format!("expected a string, got {}", json_kind(other)),
-                &other.to_string(),
-            )),
-        }
-    };
-    let deployment_id = detail_deployment_id(text("/detail/deploymentId")?, payload)?;
-    let instance_id = text("/detail/instanceId")?.map(|i| instance_id_of(&i).to_owned());
-    let state = text("/detail/state")?;
-    let (Some(instance_id), Some("SUCCESS")) = (&instance_id, state.as_deref()) else {
-        return Ok(Notification::Ignored(Ignored::InstanceNotification {
-            deployment_id: Some(deployment_id),
-            instance_id,
-            status: state,
-        }));
-    };
-    Ok(Notification::Deployment(DeploymentRef {
-        deployment_id,
-        application: text("/detail/application")?,
-        deployment_group: text("/detail/deploymentGroup")?,
-        reported_status: state.clone(),
-        region: text("/region")?.or(text("/detail/region")?),
-        account: text("/account")?,
-        instance: Some(InstanceEvent {
-            instance_id: instance_id.clone(),
-            status: state.unwrap_or_default(),
-        }),
+        deployment_id: direct.deployment_id,
+        application: direct.application_name,
+        deployment_group: direct.deployment_group_name,
+        ..DeploymentRef::default()
     }))
 }
 
