@@ -24,7 +24,7 @@
 //!   without the default `aws` feature too, as the fuzz targets do): [`domain::event`]
 //!   (invocation payloads into notifications), [`domain::crosscheck`] (a notification's region,
 //!   account and names against the world), [`domain::decision`] (is a deployment ours to fix, and
-//!   what should it have), [`domain::plan`] (desired against current, in attach calls of at most
+//!   what should it have; [`domain::skip`]: why it is left alone), [`domain::plan`] (desired against current, in attach calls of at most
 //!   10), [`domain::live`] (the safety rule, and why), [`domain::report`] (the record of one
 //!   notification or group, built once), [`domain::metrics`] (the embedded metric format),
 //!   [`domain::config`] and [`domain::error`];

@@ -11,3 +11,4 @@ pub mod live;
 pub mod metrics;
 pub mod plan;
 pub mod report;
+pub mod skip;
