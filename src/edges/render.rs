@@ -8,7 +8,6 @@ use crate::usecases::audit::{AuditReport, AuditRow, Role, State};
 use crate::usecases::dlq::{Letter, Replayed};
 use crate::usecases::invocation::Response;
 use crate::usecases::organization::OrganizationReport;
-use crate::usecases::sweep::SweepSummary;
 use comfy_table::{presets, Table};
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -21,7 +20,7 @@ pub fn response(response: &Response) -> String {
         let _ = writeln!(out, "{}", report_block(report));
     }
     if let Some(summary) = &response.summary {
-        let _ = writeln!(out, "{}", sweep_summary(summary));
+        let _ = writeln!(out, "{summary}");
     }
     if let Some(sqs) = &response.sqs {
         let ids: Vec<&str> = sqs
@@ -86,24 +85,6 @@ fn kinds(a: &Attachments) -> impl Iterator<Item = (&'static str, &Vec<String>)> 
     ]
     .into_iter()
     .filter(|(_, items)| !items.is_empty())
-}
-
-/// The sweep's one-line summary.
-pub fn sweep_summary(summary: &SweepSummary) -> String {
-    let skipped: Vec<String> = summary
-        .skipped
-        .iter()
-        .map(|(reason, n)| format!("{reason} {n}"))
-        .collect();
-    format!(
-        "sweep: {} deployment(s) seen, {} relinked, {} already linked, {} planned, {} failed, skipped: {}",
-        summary.deployments_seen,
-        summary.relinked,
-        summary.already_linked,
-        summary.planned,
-        summary.failed,
-        or_none(&skipped.join(", "))
-    )
 }
 
 /// The audit: a table of every Auto Scaling group, the warnings and errors under it, and a

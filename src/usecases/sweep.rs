@@ -48,6 +48,26 @@ pub struct SweepSummary {
     pub failed: usize,
 }
 
+/// The sweep's one sentence, the same in the function's log and in the CLI.
+impl std::fmt::Display for SweepSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "sweep: {} deployment(s) seen, {} relinked, {} already linked, {} planned, {} failed",
+            self.deployments_seen, self.relinked, self.already_linked, self.planned, self.failed
+        )?;
+        if self.skipped.is_empty() {
+            return write!(f, ", skipped: none");
+        }
+        let skipped: Vec<String> = self
+            .skipped
+            .iter()
+            .map(|(r, n)| format!("{r} {n}"))
+            .collect();
+        write!(f, ", skipped: {}", skipped.join(", "))
+    }
+}
+
 impl SweepSummary {
     /// Counts reports by outcome. Pure.
     pub fn of(reports: &[Report]) -> Self {
@@ -150,6 +170,22 @@ mod tests {
     use super::*;
     use crate::domain::decision::{Skip, SkipReason};
     use crate::domain::report::{Ending, Finding};
+
+    #[test]
+    fn the_sweep_says_one_sentence_with_its_skips() {
+        let mut summary = SweepSummary {
+            deployments_seen: 4,
+            relinked: 1,
+            already_linked: 1,
+            ..SweepSummary::default()
+        };
+        assert_eq!(
+            summary.to_string(),
+            "sweep: 4 deployment(s) seen, 1 relinked, 1 already linked, 0 planned, 0 failed, skipped: none"
+        );
+        summary.skipped.insert("in_place".into(), 2);
+        assert!(summary.to_string().ends_with("skipped: in_place 2"));
+    }
 
     #[test]
     fn summary_counts_by_outcome_and_reason() {

@@ -161,7 +161,7 @@ impl Relinker {
         }
         if wants_sweep {
             let summary = SweepSummary::of(&outcome.reports);
-            tracing::info!(summary = %serde_json::to_string(&summary).unwrap_or_default(), "sweep: {} deployment(s) seen, {} relinked, {} already linked, {} failed", summary.deployments_seen, summary.relinked, summary.already_linked, summary.failed);
+            tracing::info!(summary = %serde_json::to_string(&summary).unwrap_or_default(), "{summary}");
             outcome.summary = Some(summary);
         }
         outcome
