@@ -2,11 +2,13 @@
 //! clients are made. They translate between SDK types and the plain data of [`crate::domain`];
 //! they import the core only, never a use case or an edge.
 
+#[cfg(feature = "cli")]
 pub mod account;
 pub mod autoscaling;
 pub mod codedeploy;
 pub mod elb;
 pub mod elbv2;
+#[cfg(feature = "cli")]
 pub mod organizations;
 pub mod sqs;
 pub mod sts;
@@ -96,11 +98,13 @@ pub fn sts_client(config: &SdkConfig) -> aws_sdk_sts::Client {
 }
 
 /// The Organizations client of a configuration (`ListAccounts`).
+#[cfg(feature = "cli")]
 pub fn organizations_client(config: &SdkConfig) -> aws_sdk_organizations::Client {
     aws_sdk_organizations::Client::new(config)
 }
 
 /// The Account client of a configuration (`ListRegions` of the account it acts in).
+#[cfg(feature = "cli")]
 pub fn account_client(config: &SdkConfig) -> aws_sdk_account::Client {
     aws_sdk_account::Client::new(config)
 }

@@ -3,4 +3,5 @@
 //! They may import any layer below; nothing below imports them.
 
 pub mod lambda;
+#[cfg(feature = "cli")]
 pub mod render;

@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod dlq;
 pub mod invocation;
+#[cfg(feature = "cli")]
 pub mod organization;
 pub mod relink;
 pub mod sweep;
