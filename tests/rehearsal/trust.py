@@ -11,6 +11,7 @@ and its mounts end with the command."""
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 AL2023_BUNDLE = "/etc/pki/tls/certs/ca-bundle.crt"
@@ -34,11 +35,21 @@ exec "$@"
 """
 
 
+def _as_root() -> list[str]:
+    """How this process gets the right to mount: it is root; or unprivileged user namespaces work
+    (``--map-root-user``); or passwordless sudo, keeping the environment (GitHub's runners, whose
+    Ubuntu 24.04 restricts unprivileged user namespaces)."""
+    if os.geteuid() == 0:
+        return ["unshare"]
+    if subprocess.run(["unshare", "--map-root-user", "--mount", "true"], capture_output=True).returncode == 0:
+        return ["unshare", "--map-root-user"]
+    return ["sudo", "-n", "-E", "unshare"]
+
+
 def confined(command: list[str], bundle: Path | None, keep: Path) -> list[str]:
     """`command`, run where AL2023's bundle path holds `bundle` (or nothing, for None) and no other
     CA bundle is visible. `keep` is an empty directory the host's /etc is mounted on inside the
-    namespace. Needs root, or user namespaces (then ``--map-root-user``)."""
-    user = [] if os.geteuid() == 0 else ["--map-root-user"]
+    namespace."""
     setup = _SETUP.replace("$AL2023_BUNDLE", AL2023_BUNDLE).replace("${AL2023_BUNDLE%/*}", str(Path(AL2023_BUNDLE).parent))
-    return ["unshare", "--mount", "--propagation", "private", *user, "/bin/sh", "-c", setup, "al2023-trust",
+    return [*_as_root(), "--mount", "--propagation", "private", "/bin/sh", "-c", setup, "al2023-trust",
             str(keep), str(bundle or ""), *command]
