@@ -16,6 +16,7 @@ from moto import mock_aws
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tools"))
 import delivery  # noqa: E402
+import release  # noqa: E402
 
 TEMPLATE = json.dumps({"Resources": {"Queue": {"Type": "AWS::SQS::Queue"}}})
 
@@ -127,6 +128,44 @@ class StackName(unittest.TestCase):
             samconfig.write_text('[staging.deploy.parameters]\nregion = "us-east-1"\n')
             with self.assertRaisesRegex(SystemExit, "no stack_name for the environment 'staging'"):
                 delivery.stack_name("staging", samconfig)
+
+
+class ReleaseArchive(unittest.TestCase):
+    """tools/release.py check's CLI archive, with a stand-in CLI (the static build is too costly
+    here; ci.yml's release-rehearsal job runs the real one)."""
+
+    def test_the_archive_is_reproducible_and_holds_the_cli_its_manual_and_completions(self) -> None:
+        with tempfile.TemporaryDirectory() as tmp:
+            cli = Path(tmp) / "relink"
+            cli.write_bytes(b"\x7fELF stand-in")
+            original = (release.OUT, release.cli_of)
+            release.OUT = Path(tmp) / "out"
+            release.OUT.mkdir()
+            release.cli_of = lambda arch, prebuilt: cli
+            try:
+                # The generator prints what `relink man` prints first: roff set-up, then .TH.
+                generator = [sys.executable, "-c", "import sys; print(r'.ie \\n(.g .ds Aq'); print('.TH relink 1 x', sys.argv[1:])"]
+                first = release.archive("x86_64", "9.9.9", True, generator, 1_700_000_000)
+                again = release.archive("x86_64", "9.9.9", True, generator, 1_700_000_000).read_bytes()
+            finally:
+                release.OUT, release.cli_of = original
+            self.assertEqual(first.read_bytes(), again, "the archive is not reproducible")
+            import tarfile
+
+            with tarfile.open(first) as tar:
+                members = {m.name: m for m in tar.getmembers()}
+                top = "relink-9.9.9-x86_64-linux-musl"
+                self.assertEqual(members[f"{top}/relink"].mode, 0o755)
+                self.assertEqual({m.uid for m in members.values()}, {0})
+                self.assertEqual({m.mtime for m in members.values()}, {1_700_000_000})
+                for name in ("README.md", "LICENSE", "relink.1", "completions/relink.bash",
+                             "completions/relink.zsh", "completions/relink.fish"):
+                    self.assertIn(f"{top}/{name}", members)
+                manual = tar.extractfile(f"{top}/relink.1").read().decode()
+                self.assertTrue(release.is_manual(manual), manual)
+                fish = tar.extractfile(f"{top}/completions/relink.fish").read().decode()
+                self.assertIn("'completions', 'fish'", fish)
+        self.assertFalse(release.is_manual("relink 9.9.9 (commit 0)\n"))
 
 
 if __name__ == "__main__":
