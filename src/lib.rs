@@ -15,7 +15,8 @@
 //! 4. just before the attach it reads the load balancers' traffic and the deployment group's newer
 //!    deployments, applies the safety rule ([`domain::live`]: the newest copy, displacing nobody,
 //!    or the outage repair) and attaches through [`aws::autoscaling`];
-//! 5. [`domain::report::Attempt::new`] records the outcome once, and
+//! 5. the job's one record ([`domain::job::Job`]), which gained what each round found and counted
+//!    the rounds, becomes its report once ([`domain::job::Job::finish`]), and
 //!    [`usecases::invocation::answer`] makes the response.
 //!
 //! # Layers, one folder each, each importing only those before it
@@ -25,8 +26,8 @@
 //!   (invocation payloads into notifications), [`domain::crosscheck`] (a notification's region,
 //!   account and names against the world), [`domain::decision`] (is a deployment ours to fix, and
 //!   what should it have; [`domain::skip`]: why it is left alone), [`domain::plan`] (desired against current, in attach calls of at most
-//!   10), [`domain::live`] (the safety rule, and why), [`domain::report`] (the record of one
-//!   notification or group, built once), [`domain::metrics`] (the embedded metric format),
+//!   10), [`domain::live`] (the safety rule, and why), [`domain::job`] (one job's record, round by
+//!   round), [`domain::report`] (what one notification or group came to), [`domain::metrics`] (the embedded metric format),
 //!   [`domain::config`] and [`domain::error`];
 //! - [`aws`]: one adapter module per AWS service, plain functions over the SDK clients;
 //! - [`usecases`]: [`usecases::relink`] (the rounds of AWS calls around the core),

@@ -125,6 +125,15 @@ pub enum RelinkError {
         /// Each failed call.
         failures: Vec<AwsError>,
     },
+    /// A job that no round ended: a bug in the rounds, never expected; reported (and retried)
+    /// rather than a panic.
+    #[error("{subject}: no round ended this job (it was still {step}); a bug, retried")]
+    Unfinished {
+        /// What was being relinked.
+        subject: String,
+        /// Where it stood.
+        step: &'static str,
+    },
 }
 
 impl RelinkError {
@@ -136,6 +145,7 @@ impl RelinkError {
             | RelinkError::Foreign { .. }
             | RelinkError::InvalidMessage(_) => false,
             RelinkError::Attach { failures, .. } => failures.iter().any(|f| f.retryable),
+            RelinkError::Unfinished { .. } => true,
         }
     }
 
@@ -146,7 +156,8 @@ impl RelinkError {
             RelinkError::Attach { failures, .. } => failures.first().map(|f| f.operation),
             RelinkError::TargetGroupsNotFound { .. }
             | RelinkError::Foreign { .. }
-            | RelinkError::InvalidMessage(_) => None,
+            | RelinkError::InvalidMessage(_)
+            | RelinkError::Unfinished { .. } => None,
         }
     }
 
@@ -161,6 +172,7 @@ impl RelinkError {
                 .first()
                 .map(|f| f.code.as_str())
                 .unwrap_or("AttachFailed"),
+            RelinkError::Unfinished { .. } => "Unfinished",
         }
     }
 }

@@ -210,21 +210,17 @@ fn record(
 mod tests {
     use super::*;
     use crate::domain::decision::{Skip, SkipReason};
+    use crate::domain::job::{Ending, Job, Subject};
     use crate::domain::plan::Plan;
-    use crate::domain::report::{Attempt, Ending, Finding, Subject};
 
     fn report(ending: Ending, attached: usize, delay: Option<u64>) -> Report {
         let arns: Vec<String> = (0..attached).map(|i| format!("arn:tg/{i}")).collect();
-        let finding = Finding {
-            group: Some("G".into()),
-            plan: Plan::new(&arns, &[], &[], &[]),
-            attached_target_groups: arns,
-            attached_load_balancers: Vec::new(),
-            attach_delay: None,
-            repair: None,
-            ending,
-        };
-        let mut report = Attempt::new(Subject::default(), finding, 4, false).report;
+        let mut job = Job::new(Subject::default());
+        job.group = Some("G".into());
+        job.plan = Plan::new(&arns, &[], &[], &[]);
+        job.attached_target_groups = arns;
+        job.end(ending);
+        let mut report = job.finish(false).report;
         report.attach_delay_seconds = delay;
         report
     }

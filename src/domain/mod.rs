@@ -7,6 +7,7 @@ pub mod crosscheck;
 pub mod decision;
 pub mod error;
 pub mod event;
+pub mod job;
 pub mod live;
 pub mod metrics;
 pub mod plan;

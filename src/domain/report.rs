@@ -1,120 +1,9 @@
 //! The record of what the function did with one notification (or, in an audit, one group):
-//! built once, from what the rounds found, by [`Attempt::new`].
+//! built once, from the job's record, by [`crate::domain::job::Job::finish`].
 
-use crate::domain::decision::{Skip, SkipReason};
 use crate::domain::error::RelinkError;
-use crate::domain::event::DeploymentRef;
-use crate::domain::plan::Plan;
+use crate::domain::skip::SkipReason;
 use serde::{Deserialize, Serialize};
-
-/// What a report is about, known before any AWS call.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Subject {
-    /// Where the notification was in the event (`Records[1]`, `event`), or `sweep`, `audit`.
-    pub source: String,
-    /// The deployment, when there is one.
-    pub deployment_id: Option<String>,
-    /// The application (from the API once read, else from the notification).
-    pub application: Option<String>,
-    /// The deployment group (from the API once read, else from the notification).
-    pub deployment_group: Option<String>,
-    /// The instance an instance-level notification is about.
-    pub instance_id: Option<String>,
-}
-
-impl Subject {
-    /// What a notification names, before the API is asked.
-    pub fn notified(source: &str, notified: &DeploymentRef) -> Self {
-        Subject {
-            source: source.to_owned(),
-            deployment_id: Some(notified.deployment_id.clone()),
-            application: notified.application.clone(),
-            deployment_group: notified.deployment_group.clone(),
-            instance_id: notified.instance.as_ref().map(|i| i.instance_id.clone()),
-        }
-    }
-
-    /// A deployment or deployment group as the API reports it.
-    pub fn of(
-        source: &str,
-        deployment_id: Option<&str>,
-        application: &str,
-        deployment_group: &str,
-    ) -> Self {
-        Subject {
-            source: source.to_owned(),
-            deployment_id: deployment_id.map(str::to_owned),
-            application: Some(application.to_owned()),
-            deployment_group: Some(deployment_group.to_owned()),
-            instance_id: None,
-        }
-    }
-
-    /// How errors name it: `deployment d-…`, in an audit `deployment group app/group`, else its
-    /// source (`sweep`).
-    pub fn describe(&self) -> String {
-        match (
-            &self.deployment_id,
-            &self.application,
-            &self.deployment_group,
-        ) {
-            (Some(id), _, _) => format!("deployment {id}"),
-            (None, Some(application), Some(group)) => {
-                format!("deployment group {application}/{group}")
-            }
-            _ => self.source.clone(),
-        }
-    }
-}
-
-/// How one notification or group ended.
-#[derive(Debug, Clone)]
-pub enum Ending {
-    /// What was missing was attached.
-    Relinked,
-    /// Nothing was missing.
-    AlreadyLinked,
-    /// Dry run: what is missing would have been attached.
-    Planned,
-    /// Left alone.
-    Skipped(Skip),
-    /// Could not be completed.
-    Failed(RelinkError),
-}
-
-/// What the rounds found about one notification or group.
-#[derive(Debug, Clone)]
-pub struct Finding {
-    /// The Auto Scaling group, once one was chosen.
-    pub group: Option<String>,
-    /// Desired against current attachments (empty before the group is described).
-    pub plan: Plan,
-    /// Target group ARNs attached by this run.
-    pub attached_target_groups: Vec<String>,
-    /// Classic load balancer names attached by this run.
-    pub attached_load_balancers: Vec<String>,
-    /// From the deployment's success to this run's attach, when both are known.
-    pub attach_delay: Option<std::time::Duration>,
-    /// The outage repair's evidence, when the attach (or the plan) is one ([`crate::domain::live::repair`]).
-    pub repair: Option<String>,
-    /// How it ended.
-    pub ending: Ending,
-}
-
-impl Finding {
-    /// Ended before any group was looked at.
-    pub fn ended(ending: Ending) -> Self {
-        Finding {
-            group: None,
-            plan: Plan::default(),
-            attached_target_groups: Vec::new(),
-            attached_load_balancers: Vec::new(),
-            attach_delay: None,
-            repair: None,
-            ending,
-        }
-    }
-}
 
 /// The result of one notification or group: always a report, and the error when it failed.
 #[derive(Debug, Clone)]
@@ -123,65 +12,6 @@ pub struct Attempt {
     pub report: Report,
     /// Why it failed, when `report.outcome` is [`Outcome::Failed`].
     pub error: Option<RelinkError>,
-}
-
-impl Attempt {
-    /// The one place a report is built: from its subject, what was found, and the sequential
-    /// rounds of AWS calls it took.
-    pub fn new(subject: Subject, finding: Finding, rounds: u8, dry_run: bool) -> Self {
-        let attachments = |diff: &crate::domain::plan::Diff, attached: Vec<String>| Attachments {
-            missing: diff
-                .missing
-                .iter()
-                .filter(|m| !attached.contains(m))
-                .cloned()
-                .collect(),
-            already_present: diff.present.clone(),
-            extra: diff.extra.clone(),
-            attached,
-        };
-        let mut report = Report {
-            source: subject.source,
-            deployment_id: subject.deployment_id,
-            application: subject.application,
-            deployment_group: subject.deployment_group,
-            instance_id: subject.instance_id,
-            replacement_group: finding.group,
-            outcome: Outcome::Skipped,
-            reason: None,
-            outage_repair: finding.repair.is_some(),
-            detail: finding.repair,
-            error_code: None,
-            error_operation: None,
-            target_groups: attachments(&finding.plan.target_groups, finding.attached_target_groups),
-            load_balancers: attachments(
-                &finding.plan.load_balancers,
-                finding.attached_load_balancers,
-            ),
-            dry_run,
-            aws_rounds: rounds,
-            attach_delay_seconds: finding.attach_delay.map(|d| d.as_secs()),
-        };
-        let mut error = None;
-        report.outcome = match finding.ending {
-            Ending::Relinked => Outcome::Relinked,
-            Ending::AlreadyLinked => Outcome::AlreadyLinked,
-            Ending::Planned => Outcome::Planned,
-            Ending::Skipped(skip) => {
-                report.reason = Some(skip.reason);
-                report.detail = Some(skip.detail);
-                Outcome::Skipped
-            }
-            Ending::Failed(failure) => {
-                report.error_code = Some(failure.code().to_owned());
-                report.error_operation = failure.operation().map(str::to_owned);
-                report.detail = Some(failure.to_string());
-                error = Some(failure);
-                Outcome::Failed
-            }
-        };
-        Attempt { report, error }
-    }
 }
 
 /// How a notification ended.
@@ -353,60 +183,26 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn subject() -> Subject {
-        Subject {
-            source: "Records[0]".into(),
-            deployment_id: Some("d-1".into()),
-            ..Subject::default()
-        }
-    }
-
-    fn report(ending: Ending) -> Report {
-        Attempt::new(subject(), Finding::ended(ending), 1, false).report
-    }
+    use crate::domain::job::{Ending, Job, Subject};
+    use crate::domain::skip::Skip;
 
     #[test]
     fn serialises_with_snake_case_codes() {
-        let report = report(Ending::Skipped(Skip::new(
+        let mut job = Job::new(Subject {
+            source: "Records[0]".into(),
+            deployment_id: Some("d-1".into()),
+            ..Subject::default()
+        });
+        job.end(Ending::Skipped(Skip::new(
             SkipReason::DeploymentFailed,
             "the deployment failed",
         )));
+        let report = job.finish(false).report;
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["outcome"], "skipped");
         assert_eq!(json["reason"], "deployment_failed");
         assert_eq!(json["deployment_id"], "d-1");
         let back: Report = serde_json::from_value(json).unwrap();
         assert_eq!(back, report);
-    }
-
-    #[test]
-    fn attachments_come_from_the_plan_and_what_was_attached() {
-        let plan = Plan::new(
-            &["arn:a".into(), "arn:b".into(), "arn:c".into()],
-            &["arn:a".into(), "arn:x".into()],
-            &["clb".into()],
-            &[],
-        );
-        let finding = Finding {
-            group: Some("G".into()),
-            plan,
-            attached_target_groups: vec!["arn:b".into()],
-            attached_load_balancers: vec![],
-            attach_delay: None,
-            repair: None,
-            ending: Ending::Relinked,
-        };
-        let report = Attempt::new(subject(), finding, 4, false).report;
-        assert_eq!(report.outcome, Outcome::Relinked);
-        assert_eq!(report.aws_rounds, 4);
-        assert_eq!(report.target_groups.attached, vec!["arn:b".to_owned()]);
-        assert_eq!(report.target_groups.missing, vec!["arn:c".to_owned()]);
-        assert_eq!(
-            report.target_groups.already_present,
-            vec!["arn:a".to_owned()]
-        );
-        assert_eq!(report.target_groups.extra, vec!["arn:x".to_owned()]);
-        assert_eq!(report.load_balancers.missing, vec!["clb".to_owned()]);
     }
 }

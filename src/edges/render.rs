@@ -269,24 +269,19 @@ fn or_none(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::job::{Ending, Job, Subject};
     use crate::domain::plan::Plan;
-    use crate::domain::report::{Attempt, Ending, Finding, Subject};
     use crate::usecases::audit::{row, AuditSummary};
 
     const TG: &str = "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/web-tg/0123";
 
     fn relinked() -> Report {
-        let finding = Finding {
-            group: Some("CodeDeploy_web-bg_d-1".into()),
-            plan: Plan::new(&[TG.into()], &[], &[], &["old-clb".into()]),
-            attached_target_groups: vec![TG.into()],
-            attached_load_balancers: vec![],
-            attach_delay: None,
-            repair: None,
-            ending: Ending::Relinked,
-        };
-        let subject = Subject::of("event", Some("d-1"), "web", "web-bg");
-        Attempt::new(subject, finding, 4, false).report
+        let mut job = Job::new(Subject::of("event", Some("d-1"), "web", "web-bg"));
+        job.group = Some("CodeDeploy_web-bg_d-1".into());
+        job.plan = Plan::new(&[TG.into()], &[], &[], &["old-clb".into()]);
+        job.attached_target_groups = vec![TG.into()];
+        job.end(Ending::Relinked);
+        job.finish(false).report
     }
 
     #[test]

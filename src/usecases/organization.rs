@@ -376,7 +376,7 @@ async fn audit_pairs(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::report::{Attempt, Ending, Finding, Report, Subject};
+    use crate::domain::job::{Ending, Job, Subject};
     use crate::usecases::audit::{Role, State};
 
     #[test]
@@ -390,9 +390,10 @@ mod tests {
     }
 
     fn audit_with(ending: Ending, group: &str) -> AuditReport {
-        let subject = Subject::of("audit", None, "web", "web-bg");
-        let mut report: Report = Attempt::new(subject, Finding::ended(ending), 2, true).report;
-        report.replacement_group = Some(group.into());
+        let mut job = Job::new(Subject::of("audit", None, "web", "web-bg"));
+        job.group = Some(group.into());
+        job.end(ending);
+        let report = job.finish(true).report;
         let row = crate::usecases::audit::row(Role::Current, report);
         let mut summary = AuditSummary {
             applications: 1,

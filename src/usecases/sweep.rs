@@ -12,9 +12,10 @@
 use crate::aws::{codedeploy, Clients};
 use crate::domain::config::Config;
 use crate::domain::decision::{decide, Decision, DeploymentFacts, Newer};
+use crate::domain::job::{Job, Subject};
 use crate::domain::live::{newer_deployment, Sibling};
-use crate::domain::report::{Attempt, Outcome, Report, Subject};
-use crate::usecases::relink::{link, Job};
+use crate::domain::report::{Attempt, Outcome, Report};
+use crate::usecases::relink::link;
 use aws_sdk_codedeploy::types::DeploymentStatus;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -114,29 +115,40 @@ pub async fn sweep(clients: &Clients, config: &Config, now: SystemTime) -> Vec<A
         );
         Ok(ids)
     };
-    let listing = Subject {
-        source: "sweep".into(),
-        ..Subject::default()
+    // The listing's own job: its rounds are those of every deployment it finds.
+    let mut listing = Job::new(Subject::source("sweep"));
+    listing.round();
+    let ids = match listed.await {
+        Ok(ids) => ids,
+        Err(error) => {
+            listing.fail(error);
+            return vec![listing.finish(config.dry_run)];
+        }
     };
-    let jobs = match listed.await {
-        Ok(ids) if ids.is_empty() => Vec::new(),
-        Ok(ids) => match codedeploy::batch_get_deployments(cd, &ids).await {
-            Ok(deployments) => deployments
-                .iter()
-                .map(|facts| {
-                    let subject = Subject::of(
-                        "sweep",
-                        Some(&facts.deployment_id),
-                        &facts.application,
-                        &facts.deployment_group,
-                    );
-                    Job::decided(subject, 2, decided(facts, &deployments, config))
-                })
-                .collect(),
-            Err(error) => vec![Job::failed(listing, 2, error)],
-        },
-        Err(error) => vec![Job::failed(listing, 1, error)],
+    if ids.is_empty() {
+        return Vec::new();
+    }
+    listing.round();
+    let deployments = match codedeploy::batch_get_deployments(cd, &ids).await {
+        Ok(deployments) => deployments,
+        Err(error) => {
+            listing.fail(error);
+            return vec![listing.finish(config.dry_run)];
+        }
     };
+    let jobs = deployments
+        .iter()
+        .map(|facts| {
+            let mut job = listing.found(Subject::of(
+                "sweep",
+                Some(&facts.deployment_id),
+                &facts.application,
+                &facts.deployment_group,
+            ));
+            job.decide(decided(facts, &deployments, config));
+            job
+        })
+        .collect();
     link(clients, config.dry_run, jobs).await
 }
 
@@ -169,7 +181,7 @@ fn decided(facts: &DeploymentFacts, listed: &[DeploymentFacts], config: &Config)
 mod tests {
     use super::*;
     use crate::domain::decision::{Skip, SkipReason};
-    use crate::domain::report::{Ending, Finding};
+    use crate::domain::job::{report_of, Ending};
 
     #[test]
     fn the_sweep_says_one_sentence_with_its_skips() {
@@ -189,13 +201,12 @@ mod tests {
 
     #[test]
     fn summary_counts_by_outcome_and_reason() {
-        let attempt = |ending| Attempt::new(Subject::default(), Finding::ended(ending), 2, false);
         let report = |outcome| {
-            let mut r = attempt(Ending::AlreadyLinked).report;
+            let mut r = report_of(Ending::AlreadyLinked, false);
             r.outcome = outcome;
             r
         };
-        let skipped = |reason| attempt(Ending::Skipped(Skip::new(reason, ""))).report;
+        let skipped = |reason| report_of(Ending::Skipped(Skip::new(reason, "")), false);
         let summary = SweepSummary::of(&[
             report(Outcome::Relinked),
             report(Outcome::AlreadyLinked),

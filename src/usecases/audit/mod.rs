@@ -27,9 +27,9 @@ use crate::domain::decision::{
     Newer, SkipReason,
 };
 use crate::domain::error::AwsError;
+use crate::domain::job::{Job, Step, Subject};
 use crate::domain::live::STARTED_STATUSES;
-use crate::domain::report::Subject;
-use crate::usecases::relink::{link, Job};
+use crate::usecases::relink::link;
 use crate::usecases::sweep::RUNNING;
 use futures::{StreamExt, TryStreamExt};
 
@@ -125,12 +125,14 @@ fn jobs(
             }
             Ok(targets) => {
                 for target in targets {
-                    let subject =
-                        Subject::of("audit", None, &group.application, &group.deployment_group);
-                    jobs.push((
-                        Role::Current,
-                        Job::decided(subject, 0, Decision::Relink(target)),
+                    let mut job = Job::new(Subject::of(
+                        "audit",
+                        None,
+                        &group.application,
+                        &group.deployment_group,
                     ));
+                    job.decide(Decision::Relink(target));
+                    jobs.push((Role::Current, job));
                 }
             }
         }
@@ -150,20 +152,18 @@ fn jobs(
         };
         // Only one deployment of a deployment group runs at a time: a running one is the newest.
         target.newer = Newer::Known(None);
-        let listed = jobs.iter().any(
-            |(_, job)| matches!(&job.step, crate::usecases::relink::Step::Link(t) if t.group == target.group),
-        );
+        let listed = jobs
+            .iter()
+            .any(|(_, job)| matches!(&job.step, Step::Link(t) if t.group == target.group));
         if !listed {
-            let subject = Subject::of(
+            let mut job = Job::new(Subject::of(
                 "audit",
                 Some(&facts.deployment_id),
                 &facts.application,
                 &facts.deployment_group,
-            );
-            jobs.push((
-                Role::Replacement,
-                Job::decided(subject, 0, Decision::Relink(target)),
             ));
+            job.decide(Decision::Relink(target));
+            jobs.push((Role::Replacement, job));
         }
     }
     jobs

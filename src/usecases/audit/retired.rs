@@ -6,8 +6,9 @@
 
 use super::{AuditRow, Role, State};
 use crate::domain::decision::{Skip, SkipReason};
+use crate::domain::job::{Ending, Job, Subject};
 use crate::domain::plan::{short_name, GroupState};
-use crate::domain::report::{Attempt, Ending, Finding, Report, Subject};
+use crate::domain::report::Report;
 use std::collections::HashSet;
 
 /// One warning row per retired group holding an attachment of an audited deployment group, for
@@ -68,17 +69,16 @@ fn retired_row(fleet: &Report, group: &str, held: &[String]) -> AuditRow {
          detach it yourself if it is retired",
         held.join(", ")
     );
-    let skip = Skip::new(SkipReason::Superseded, detail);
-    let finding = Finding {
-        group: Some(group.to_owned()),
-        ..Finding::ended(Ending::Skipped(skip))
-    };
-    let subject = Subject::of("audit", None, application, deployment_group);
+    let mut job = Job::new(Subject::of("audit", None, application, deployment_group));
+    // Found by the one listing of every group of the region.
+    job.round();
+    job.group = Some(group.to_owned());
+    job.end(Ending::Skipped(Skip::new(SkipReason::Superseded, detail)));
     AuditRow {
         role: Role::Retired,
         state: State::RetiredAttached,
         warnings: Vec::new(),
-        report: Attempt::new(subject, finding, 2, true).report,
+        report: job.finish(true).report,
     }
 }
 
@@ -90,16 +90,11 @@ mod tests {
     const TG: &str = "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/web-tg/a";
 
     fn fleet_row(group: &str) -> AuditRow {
-        let finding = Finding {
-            group: Some(group.into()),
-            plan: Plan::new(&[TG.into()], &[TG.into()], &["clb".into()], &[]),
-            ..Finding::ended(Ending::AlreadyLinked)
-        };
-        let subject = Subject::of("audit", None, "web", "web-bg");
-        super::super::row(
-            Role::Current,
-            Attempt::new(subject, finding, 2, true).report,
-        )
+        let mut job = Job::new(Subject::of("audit", None, "web", "web-bg"));
+        job.group = Some(group.into());
+        job.plan = Plan::new(&[TG.into()], &[TG.into()], &["clb".into()], &[]);
+        job.end(Ending::AlreadyLinked);
+        super::super::row(Role::Current, job.finish(true).report)
     }
 
     fn asg(tgs: &[&str], clbs: &[&str]) -> GroupState {

@@ -215,11 +215,11 @@ pub fn row(role: Role, report: Report) -> AuditRow {
 mod tests {
     use super::*;
     use crate::domain::decision::Skip;
+    use crate::domain::job::{report_of, Ending, Job, Subject};
     use crate::domain::plan::Plan;
-    use crate::domain::report::{Attempt, Ending, Finding, Subject};
 
     fn report(ending: Ending) -> Report {
-        Attempt::new(Subject::default(), Finding::ended(ending), 2, true).report
+        report_of(ending, true)
     }
 
     #[test]
@@ -254,16 +254,15 @@ mod tests {
 
     #[test]
     fn extra_attachments_are_warnings_naming_them() {
-        let finding = Finding {
-            plan: Plan::new(
-                &[],
-                &["arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/legacy-tg/abc".into()],
-                &[],
-                &["old-clb".into()],
-            ),
-            ..Finding::ended(Ending::AlreadyLinked)
-        };
-        let report = Attempt::new(Subject::default(), finding, 2, true).report;
+        let mut job = Job::new(Subject::default());
+        job.plan = Plan::new(
+            &[],
+            &["arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/legacy-tg/abc".into()],
+            &[],
+            &["old-clb".into()],
+        );
+        job.end(Ending::AlreadyLinked);
+        let report = job.finish(true).report;
         let r = row(Role::Current, report);
         assert_eq!(r.warnings.len(), 2);
         assert!(r.warnings[0].contains("legacy-tg"), "{:?}", r.warnings);

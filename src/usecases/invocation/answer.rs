@@ -2,7 +2,7 @@
 //! (reports, and for SQS events the partial batch response that makes Lambda redeliver only the
 //! failed messages) or an error whose type says whether a retry can help.
 
-use super::Outcome;
+use super::Handled;
 use crate::domain::error::InputError;
 use crate::domain::event::{self, DecodedEvent};
 use crate::domain::report::Report;
@@ -68,12 +68,12 @@ impl InvocationError {
     }
 }
 
-/// The response an outcome gives, and the error that fails the invocation, if any: failed records
+/// The response an invocation's handling gives, and the error that fails the invocation, if any: failed records
 /// of an SQS event are answered in `batchItemFailures` (each message once) and fail nothing; any
 /// other failed record fails the invocation, after every record was processed.
-pub fn answer(outcome: Result<Outcome, InputError>) -> (Response, Option<InvocationError>) {
-    let outcome = match outcome {
-        Ok(outcome) => outcome,
+pub fn answer(handled: Result<Handled, InputError>) -> (Response, Option<InvocationError>) {
+    let handled = match handled {
+        Ok(handled) => handled,
         Err(error) => {
             return (
                 Response::default(),
@@ -82,9 +82,9 @@ pub fn answer(outcome: Result<Outcome, InputError>) -> (Response, Option<Invocat
         }
     };
     let mut error = None;
-    let sqs = if outcome.shape == event::EventShape::Sqs {
+    let sqs = if handled.shape == event::EventShape::Sqs {
         let mut batch = SqsBatchResponse::default();
-        for id in outcome
+        for id in handled
             .failed
             .iter()
             .filter_map(|f| f.sqs_message_id.as_ref())
@@ -99,23 +99,23 @@ pub fn answer(outcome: Result<Outcome, InputError>) -> (Response, Option<Invocat
         }
         Some(batch)
     } else {
-        if !outcome.failed.is_empty() {
+        if !handled.failed.is_empty() {
             error = Some(InvocationError::RecordsFailed {
-                total: outcome.reports.len(),
-                failures: outcome
+                total: handled.reports.len(),
+                failures: handled
                     .failed
                     .iter()
                     .map(|f| format!("{}: {}", f.location, f.message))
                     .collect(),
-                retryable: outcome.failed.iter().any(|f| f.retryable),
+                retryable: handled.failed.iter().any(|f| f.retryable),
             });
         }
         None
     };
     let response = Response {
-        reports: outcome.reports,
+        reports: handled.reports,
         sqs,
-        summary: outcome.summary,
+        summary: handled.summary,
     };
     (response, error)
 }
@@ -153,8 +153,8 @@ mod tests {
         }
     }
 
-    fn outcome(shape: EventShape, failed: Vec<FailedRecord>) -> Outcome {
-        Outcome {
+    fn handled(shape: EventShape, failed: Vec<FailedRecord>) -> Handled {
+        Handled {
             shape,
             reports: Vec::new(),
             failed,
@@ -181,7 +181,7 @@ mod tests {
 
     #[test]
     fn sqs_failures_are_redelivered_once_each_and_fail_nothing() {
-        let (response, error) = answer(Ok(outcome(
+        let (response, error) = answer(Ok(handled(
             EventShape::Sqs,
             vec![
                 failed("Records[0]", Some("m-1"), false),
@@ -202,7 +202,7 @@ mod tests {
 
     #[test]
     fn other_failures_fail_the_invocation_retryable_if_any_is() {
-        let (response, error) = answer(Ok(outcome(
+        let (response, error) = answer(Ok(handled(
             EventShape::Sns,
             vec![
                 failed("Records[0]", None, false),

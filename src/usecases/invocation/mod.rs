@@ -11,12 +11,12 @@ use crate::aws::{sts, Clients};
 use crate::domain::config::Config;
 use crate::domain::crosscheck::{account_of_arn, Home};
 use crate::domain::decision::{Skip, SkipReason};
-use crate::domain::error::{InputError, RelinkError};
+use crate::domain::error::RelinkError;
 use crate::domain::event::{DecodedEvent, DeploymentRef, EventShape, Ignored, Item, Notification};
-use crate::domain::report::{Attempt, Ending, Finding, Report, Subject};
+use crate::domain::job::{Ending, Job, Subject};
+use crate::domain::report::{Attempt, Report};
 use crate::usecases::relink::relink;
 use crate::usecases::sweep::{sweep, SweepSummary};
-use std::collections::HashMap;
 use std::time::SystemTime;
 use tokio::sync::OnceCell;
 
@@ -31,9 +31,9 @@ pub enum Caller<'a> {
     Credentials,
 }
 
-/// What an invocation did.
+/// What an invocation did: its reports and failed records, before they are answered.
 #[derive(Debug, Clone)]
-pub struct Outcome {
+pub struct Handled {
     /// The event's outer shape (SQS events answer failed records one by one).
     pub shape: EventShape,
     /// One report per record; for a scheduled event, one per deployment the sweep saw.
@@ -85,36 +85,34 @@ impl Relinker {
         payload: &serde_json::Value,
         caller: Caller<'_>,
     ) -> (Response, Option<InvocationError>) {
-        let outcome = match decode(payload) {
+        let handled = match decode(payload) {
             Ok(event) => Ok(self.handle(&event, caller).await),
             Err(error) => Err(error),
         };
-        answer(outcome)
+        answer(handled)
     }
 
     /// Handles one decoded invocation ([`crate::domain::event::decode`]). Every record is processed
-    /// before any is reported failed; a deployment named by several records is relinked once. A
-    /// scheduled event runs the sweep.
-    pub async fn handle(&self, event: &DecodedEvent, caller: Caller<'_>) -> Outcome {
-        // Each distinct deployment reference once, in the order first named.
-        let mut distinct: Vec<(&DeploymentRef, &str)> = Vec::new();
-        let mut first: HashMap<&DeploymentRef, usize> = HashMap::new();
-        for item in &event.items {
-            if let Ok(Notification::Deployment(deployment)) = &item.notification {
-                first.entry(deployment).or_insert_with(|| {
-                    distinct.push((deployment, &item.location));
-                    distinct.len() - 1
-                });
-            }
-        }
+    /// before any is reported failed; a deployment named by several records is read once, and a
+    /// group linked once (the others follow it: [`crate::usecases::relink`]). A scheduled event
+    /// runs the sweep.
+    pub async fn handle(&self, event: &DecodedEvent, caller: Caller<'_>) -> Handled {
+        let notified: Vec<(&DeploymentRef, &str)> = event
+            .items
+            .iter()
+            .filter_map(|item| match &item.notification {
+                Ok(Notification::Deployment(deployment)) => Some((deployment, &*item.location)),
+                _ => None,
+            })
+            .collect();
         let wants_sweep = event
             .items
             .iter()
             .any(|item| matches!(item.notification, Ok(Notification::Sweep)));
-        let needs_account = distinct.iter().any(|(d, _)| d.account.is_some());
+        let needs_account = notified.iter().any(|(d, _)| d.account.is_some());
         let home = self.home(caller, needs_account).await;
         let (relinked, swept) = tokio::join!(
-            relink(&self.clients, &self.config, &home, &distinct),
+            relink(&self.clients, &self.config, &home, &notified),
             async {
                 if wants_sweep {
                     sweep(&self.clients, &self.config, SystemTime::now()).await
@@ -124,47 +122,47 @@ impl Relinker {
             }
         );
 
-        let mut outcome = Outcome {
+        let mut handled = Handled {
             shape: event.shape,
             reports: Vec::with_capacity(event.items.len()),
             failed: Vec::new(),
             summary: None,
         };
+        // One attempt per deployment notification, in the event's order.
+        let mut relinked = relinked.into_iter();
         for item in &event.items {
-            match &item.notification {
+            let attempt = match &item.notification {
                 Ok(Notification::Sweep) => {
-                    // Failures are reported and logged at error level, never failing the invocation.
-                    outcome
-                        .reports
-                        .extend(swept.iter().map(|a| a.report.clone()));
+                    // Failures are reported and logged at error level, never failing the
+                    // invocation.
+                    let reports = swept.iter().map(|a| a.report.clone());
+                    handled.reports.extend(reports);
+                    continue;
                 }
-                Ok(Notification::Deployment(deployment)) => {
-                    let attempt = first.get(deployment).and_then(|i| relinked.get(*i));
-                    if let Some(attempt) = attempt {
-                        let mut report = attempt.report.clone();
-                        report.source = item.location.clone();
-                        outcome.record(item, report, attempt.error.as_ref());
-                    }
-                }
+                Ok(Notification::Deployment(_)) => match relinked.next() {
+                    Some(attempt) => attempt,
+                    None => continue,
+                },
                 Ok(Notification::Ignored(ignored)) => {
-                    let attempt = ignored_attempt(&item.location, ignored, self.config.dry_run);
-                    outcome.record(item, attempt.report, None);
+                    ignored_job(&item.location, ignored).finish(self.config.dry_run)
                 }
                 Err(error) => {
-                    let attempt = invalid_attempt(&item.location, error, self.config.dry_run);
-                    outcome.record(item, attempt.report, attempt.error.as_ref());
+                    let mut job = Job::new(Subject::source(&item.location));
+                    job.end(Ending::Failed(RelinkError::InvalidMessage(error.clone())));
+                    job.finish(self.config.dry_run)
                 }
-            }
+            };
+            handled.record(item, attempt);
         }
-        for report in &outcome.reports {
+        for report in &handled.reports {
             report.log(wants_sweep);
         }
         if wants_sweep {
-            let summary = SweepSummary::of(&outcome.reports);
+            let summary = SweepSummary::of(&handled.reports);
             tracing::info!(summary = %serde_json::to_string(&summary).unwrap_or_default(), "{summary}");
-            outcome.summary = Some(summary);
+            handled.summary = Some(summary);
         }
-        outcome
+        handled
     }
 
     /// The region and account this invocation acts on.
@@ -188,8 +186,8 @@ impl Relinker {
     }
 }
 
-impl Outcome {
-    fn record(&mut self, item: &Item, report: Report, error: Option<&RelinkError>) {
+impl Handled {
+    fn record(&mut self, item: &Item, Attempt { report, error }: Attempt) {
         if let Some(error) = error {
             self.failed.push(FailedRecord {
                 location: item.location.clone(),
@@ -202,10 +200,11 @@ impl Outcome {
     }
 }
 
-fn ignored_attempt(location: &str, ignored: &Ignored, dry_run: bool) -> Attempt {
-    let (deployment_id, skip) = match ignored {
+/// The job of a notification the function reads and leaves alone, ended as skipped.
+fn ignored_job(location: &str, ignored: &Ignored) -> Job {
+    let (subject, skip) = match ignored {
         Ignored::TriggerTest { subject } => (
-            None,
+            Subject::source(location),
             Skip::new(
                 SkipReason::TriggerTestMessage,
                 format!(
@@ -219,7 +218,11 @@ fn ignored_attempt(location: &str, ignored: &Ignored, dry_run: bool) -> Attempt 
             instance_id,
             status,
         } => (
-            deployment_id.clone(),
+            Subject {
+                deployment_id: deployment_id.clone(),
+                instance_id: instance_id.clone(),
+                ..Subject::source(location)
+            },
             Skip::new(
                 SkipReason::InstanceNotification,
                 format!(
@@ -230,24 +233,7 @@ fn ignored_attempt(location: &str, ignored: &Ignored, dry_run: bool) -> Attempt 
             ),
         ),
     };
-    let instance_id = match ignored {
-        Ignored::InstanceNotification { instance_id, .. } => instance_id.clone(),
-        Ignored::TriggerTest { .. } => None,
-    };
-    let subject = Subject {
-        source: location.to_owned(),
-        deployment_id,
-        instance_id,
-        ..Subject::default()
-    };
-    Attempt::new(subject, Finding::ended(Ending::Skipped(skip)), 0, dry_run)
-}
-
-fn invalid_attempt(location: &str, error: &InputError, dry_run: bool) -> Attempt {
-    let subject = Subject {
-        source: location.to_owned(),
-        ..Subject::default()
-    };
-    let ending = Ending::Failed(RelinkError::InvalidMessage(error.clone()));
-    Attempt::new(subject, Finding::ended(ending), 0, dry_run)
+    let mut job = Job::new(subject);
+    job.end(Ending::Skipped(skip));
+    job
 }

@@ -5,9 +5,9 @@
 use crate::aws::{autoscaling, codedeploy, elb, elbv2, Clients};
 use crate::domain::decision::{Newer, RelinkTarget, Skip, SkipReason, Stage};
 use crate::domain::error::{AwsError, RelinkError};
+use crate::domain::job::{Ending, Job, Step};
 use crate::domain::live::{assess, repair, Liveness, Registrations, STARTED_STATUSES};
 use crate::domain::plan::{plan_group, Plan, Unplannable};
-use crate::domain::report::{Ending, Finding, Subject};
 use aws_sdk_codedeploy::types::DeploymentStatus;
 use std::collections::HashMap;
 use std::time::SystemTime;
@@ -44,60 +44,53 @@ pub(super) async fn read_state(clients: &Clients, names: &[String], groups: &[St
     }
 }
 
-/// One group's job from round 2 on: what its report will say, gathered round by round, and the
-/// one counter of its rounds.
+/// One group's job from round 2 on: its record gains what each round finds and counts the rounds.
 pub(super) struct Flight<'a> {
-    subject: &'a Subject,
-    rounds: u8,
-    finding: Finding,
+    job: &'a mut Job,
 }
 
 impl<'a> Flight<'a> {
-    pub(super) fn new(subject: &'a Subject, rounds: u8, target: &RelinkTarget) -> Self {
-        Flight {
-            subject,
-            rounds,
-            finding: Finding {
-                group: Some(target.group.clone()),
-                ..Finding::ended(Ending::AlreadyLinked)
-            },
-        }
+    pub(super) fn new(job: &'a mut Job) -> Self {
+        Flight { job }
     }
 
-    pub(super) fn finish(mut self, ending: Ending) -> (Finding, u8) {
-        self.finding.ending = ending;
-        (self.finding, self.rounds)
+    /// Rounds 2 to 5 for a job whose step is [`Step::Link`]; it ends the job.
+    pub(super) async fn run(mut self, clients: &Clients, dry_run: bool, state: &State) {
+        let Step::Link(target) = std::mem::replace(&mut self.job.step, Step::Read) else {
+            return;
+        };
+        self.job.group = Some(target.group.clone());
+        let ending = self.rounds(clients, dry_run, &target, state).await;
+        self.job.end(ending);
     }
 
     fn failure(&self, error: AwsError) -> Ending {
-        Ending::Failed(RelinkError::Aws {
-            subject: self.subject.describe(),
-            error,
-        })
+        self.job.failure(error)
     }
 
     /// The deployment group, as `app/group`.
-    fn deployment_group(&self) -> (&'a str, &'a str) {
+    fn deployment_group(&self) -> (&str, &str) {
+        let subject = &self.job.subject;
         (
-            self.subject.application.as_deref().unwrap_or_default(),
-            self.subject.deployment_group.as_deref().unwrap_or_default(),
+            subject.application.as_deref().unwrap_or_default(),
+            subject.deployment_group.as_deref().unwrap_or_default(),
         )
     }
 
     /// Rounds 2 to 5 for one group.
-    pub(super) async fn run(
+    async fn rounds(
         &mut self,
         clients: &Clients,
         dry_run: bool,
         target: &RelinkTarget,
         state: &State,
     ) -> Ending {
-        self.rounds += 1;
+        self.job.round();
         let plan = match self.plan(target, state) {
             Ok(plan) => plan,
             Err(ending) => return ending,
         };
-        self.finding.plan = plan.clone();
+        self.job.plan = plan.clone();
         if plan.is_complete() {
             return Ending::AlreadyLinked;
         }
@@ -109,7 +102,7 @@ impl<'a> Flight<'a> {
             .unwrap_or_default();
 
         // Round 3: the evidence, read now, within seconds of the attach.
-        self.rounds += 1;
+        self.job.round();
         let (traffic, newer) = tokio::join!(
             read_traffic(clients, &plan),
             self.newer_deployment(clients, target)
@@ -139,7 +132,7 @@ impl<'a> Flight<'a> {
         };
         if let Some(idle) = idle {
             match self.repair(clients, target, &idle).await {
-                Ok(evidence) => self.finding.repair = Some(evidence),
+                Ok(evidence) => self.job.repair = Some(evidence),
                 Err(ending) => return ending,
             }
         }
@@ -147,19 +140,19 @@ impl<'a> Flight<'a> {
             return Ending::Planned;
         }
 
-        self.rounds += 1;
+        self.job.round();
         let (attached, failures) = attach(clients, &target.group, &plan).await;
-        self.finding.attached_target_groups = attached.target_groups;
-        self.finding.attached_load_balancers = attached.load_balancers;
+        self.job.attached_target_groups = attached.target_groups;
+        self.job.attached_load_balancers = attached.load_balancers;
         if !failures.is_empty() {
             return Ending::Failed(RelinkError::Attach {
-                subject: self.subject.describe(),
+                subject: self.job.subject.describe(),
                 group: target.group.clone(),
                 failures,
             });
         }
         if let Stage::Settled { since: Some(since) } = target.stage {
-            self.finding.attach_delay = SystemTime::now().duration_since(since).ok();
+            self.job.attach_delay = SystemTime::now().duration_since(since).ok();
         }
         Ending::Relinked
     }
@@ -186,7 +179,7 @@ impl<'a> Flight<'a> {
             Unplannable::TargetGroupsNotFound(names) => {
                 let (application, deployment_group) = self.deployment_group();
                 Ending::Failed(RelinkError::TargetGroupsNotFound {
-                    subject: self.subject.describe(),
+                    subject: self.job.subject.describe(),
                     application: application.to_owned(),
                     deployment_group: deployment_group.to_owned(),
                     names,
@@ -241,7 +234,7 @@ impl<'a> Flight<'a> {
                 let read =
                     codedeploy::deployment_group_fleet(&clients.codedeploy, application, group)
                         .await;
-                self.rounds += 1;
+                self.job.round();
                 read.map_err(|error| self.failure(error))?
             }
         };
