@@ -146,8 +146,7 @@ impl Report {
                     dry_run = self.dry_run,
                     aws_rounds = self.aws_rounds,
                     attach_delay_seconds = self.attach_delay_seconds,
-                    "{}",
-                    self.summary()
+                    "{self}"
                 )
             };
         }
@@ -157,9 +156,11 @@ impl Report {
             _ => emit!(info),
         }
     }
+}
 
-    /// One sentence: what happened.
-    pub fn summary(&self) -> String {
+/// One sentence for people: what happened (the log line's message, the CLI's summary).
+impl std::fmt::Display for Report {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let count = |a: &Attachments| (a.attached.len(), a.missing.len());
         let (tg_done, tg_missing) = count(&self.target_groups);
         let (lb_done, lb_missing) = count(&self.load_balancers);
@@ -168,14 +169,18 @@ impl Report {
             _ => String::new(),
         };
         match self.outcome {
-            Outcome::Relinked => format!(
+            Outcome::Relinked => write!(
+                f,
                 "attached {tg_done} target group(s) and {lb_done} classic load balancer(s){repair}"
             ),
-            Outcome::AlreadyLinked => "nothing missing; no change made".into(),
-            Outcome::Planned => format!(
+            Outcome::AlreadyLinked => f.write_str("nothing missing; no change made"),
+            Outcome::Planned => write!(
+                f,
                 "dry run: would attach {tg_missing} target group(s) and {lb_missing} classic load balancer(s){repair}"
             ),
-            Outcome::Skipped | Outcome::Failed => self.detail.clone().unwrap_or_default(),
+            Outcome::Skipped | Outcome::Failed => {
+                f.write_str(self.detail.as_deref().unwrap_or_default())
+            }
         }
     }
 }

@@ -34,13 +34,10 @@ pub fn response(response: &Response) -> String {
 }
 
 /// One report: a header line (outcome, deployment group, Auto Scaling group, deployment) and
-/// indented details. Target groups are shown by name.
+/// its details as indented label and value columns. Target groups are shown by name.
 pub fn report_block(report: &Report) -> String {
-    let dash = |v: &Option<String>| v.clone().unwrap_or_else(|| "-".into());
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "{:<14} {:<30} {:<40} {}",
+    let dash = |v: &Option<String>| v.as_deref().unwrap_or("-").to_owned();
+    let header = [
         report.outcome.as_str().to_uppercase(),
         format!(
             "{}/{}",
@@ -49,31 +46,53 @@ pub fn report_block(report: &Report) -> String {
         ),
         dash(&report.replacement_group),
         dash(&report.deployment_id),
-    );
-    let _ = writeln!(out, "  source          {}", report.source);
+    ]
+    .join("  ");
+    let mut details = vec![("source", report.source.clone())];
     if let Some(instance) = &report.instance_id {
-        let _ = writeln!(out, "  instance        {instance}");
+        details.push(("instance", instance.clone()));
     }
     if let Some(reason) = report.reason {
-        let _ = writeln!(out, "  reason          {}", reason.code());
+        details.push(("reason", reason.code().to_owned()));
     }
     if let Some(code) = &report.error_code {
-        let _ = writeln!(out, "  error code      {code}");
+        details.push(("error code", code.clone()));
     }
-    let _ = writeln!(out, "  summary         {}", report.summary());
+    details.push(("summary", report.to_string()));
     for (label, attachments) in [
         ("target groups", &report.target_groups),
         ("load balancers", &report.load_balancers),
     ] {
         for (what, items) in kinds(attachments) {
             let names: Vec<&str> = items.iter().map(|i| short_name(i)).collect();
-            let _ = writeln!(out, "  {label:<15} {what}: {}", names.join(", "));
+            details.push((label, format!("{what}: {}", names.join(", "))));
         }
     }
     if report.dry_run {
-        let _ = writeln!(out, "  dry run         yes: no change was made");
+        details.push(("dry run", "yes: no change was made".to_owned()));
     }
-    out
+    let mut table = Table::new();
+    table.load_style(presets::NOTHING).add_rows(
+        details
+            .into_iter()
+            .map(|(label, value)| [label.to_owned(), value]),
+    );
+    if let Some(labels) = table.column_mut(0) {
+        labels.set_padding((2, 1));
+    }
+    if let Some(values) = table.column_mut(1) {
+        values.set_padding((1, 0));
+    }
+    format!("{header}\n{}", lines(&table))
+}
+
+/// A table's lines without the padding after their last column.
+fn lines(table: &Table) -> String {
+    table
+        .to_string()
+        .lines()
+        .map(|line| format!("{}\n", line.trim_end()))
+        .collect()
 }
 
 fn kinds(a: &Attachments) -> impl Iterator<Item = (&'static str, &Vec<String>)> {
@@ -228,23 +247,30 @@ pub fn letters(letters: &[Letter]) -> String {
 
 /// What a replay of the dead-letter queue did with each message.
 pub fn replayed(replayed: &[Replayed]) -> String {
-    let mut out = String::new();
+    let mut table = Table::new();
+    table.load_style(presets::NOTHING);
     for r in replayed {
-        let what = or_dash(&r.letter.deployments.join(","));
-        let outcomes = r.outcomes.join(",");
-        let _ = match &r.kept_because {
-            None => writeln!(out, "deleted {} ({what}): {outcomes}", r.letter.message_id),
-            Some(why) => writeln!(out, "kept    {} ({what}): {why}", r.letter.message_id),
+        let (done, result) = match &r.kept_because {
+            None => ("deleted", r.outcomes.join(",")),
+            Some(why) => ("kept", why.clone()),
         };
+        table.add_row([
+            done.to_owned(),
+            r.letter.message_id.clone(),
+            format!("({})", or_dash(&r.letter.deployments.join(","))),
+            result,
+        ]);
+    }
+    if let Some(first) = table.column_mut(0) {
+        first.set_padding((0, 1));
     }
     let deleted = replayed.iter().filter(|r| r.deleted).count();
-    let _ = writeln!(
-        out,
-        "replayed {} message(s): {deleted} deleted, {} kept",
+    format!(
+        "{}replayed {} message(s): {deleted} deleted, {} kept\n",
+        lines(&table),
         replayed.len(),
         replayed.len() - deleted
-    );
-    out
+    )
 }
 
 /// A duration the way people write it: `3d`, `5h`, `12m`, `40s`.
@@ -300,6 +326,33 @@ mod tests {
             text.contains("attached 1 target group(s) and 0 classic"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_replay_lines_up_deleted_and_kept_messages_without_trailing_spaces() {
+        let replay = |id: &str, kept_because: Option<&str>| Replayed {
+            letter: Letter {
+                message_id: id.into(),
+                age_seconds: Some(60),
+                deployments: vec!["d-1".into()],
+                error: None,
+            },
+            deleted: kept_because.is_none(),
+            outcomes: vec!["relinked".into()],
+            kept_because: kept_because.map(str::to_owned),
+        };
+        let text = replayed(&[
+            replay("m-1", None),
+            replay("m-22", Some("d-1 failed again")),
+        ]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(lines[0].starts_with("deleted "), "{text}");
+        assert!(lines[1].starts_with("kept "), "{text}");
+        assert_eq!(lines[0].find("m-1"), lines[1].find("m-22"), "{text}");
+        assert!(lines[0].ends_with("(d-1)  relinked"), "{text}");
+        assert!(lines.iter().all(|l| l == &l.trim_end()), "{text:?}");
+        assert_eq!(lines[2], "replayed 2 message(s): 1 deleted, 1 kept");
     }
 
     #[test]
