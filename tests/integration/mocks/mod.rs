@@ -1,5 +1,10 @@
 //! Forced AWS answers with aws-smithy-mocks, through the real SDK clients and their standard
-//! retries: throttling, server errors, access denied, missing deployments and attach batching.
+//! retries: the world every test starts from (a succeeded copied deployment, a rule for each call
+//! of the relink path); `retries` forces throttles, server errors and access denied; `rounds`
+//! missing deployments, attach batching, partial attaches and newer deployments.
+
+mod retries;
+mod rounds;
 
 use aws_sdk_autoscaling::operation::attach_load_balancer_target_groups::{
     AttachLoadBalancerTargetGroupsInput, AttachLoadBalancerTargetGroupsOutput,
@@ -31,7 +36,7 @@ use std::time::Duration;
 
 const DEPLOYMENT: &str = "d-75I7MBT7C";
 const GROUP: &str = "CodeDeploy_web-bg_d-75I7MBT7C";
-const SNS_SUCCESS: &str = include_str!("../../events/sns-deployment-success.json");
+const SNS_SUCCESS: &str = include_str!("../../../events/sns-deployment-success.json");
 /// The function's own ARN, in the account and region of the sample events.
 pub(crate) const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:relink";
 /// The replacement group's one instance.
@@ -327,215 +332,4 @@ where
         .http_status(status, body)
         .repeatedly()
         .build()
-}
-
-#[tokio::test]
-async fn throttling_then_success_is_retried_by_the_sdk() {
-    let (status, body) = json_error(400, "ThrottlingException");
-    let aws = Aws {
-        get: mock!(aws_sdk_codedeploy::Client::get_deployment)
-            .sequence()
-            .http_status(status, body)
-            .times(2)
-            .output(|| deployment(1, &[]))
-            .build(),
-        ..Aws::deployment(1, &[])
-    };
-    let invocation = aws.invoke().await;
-    assert!(invocation.error.is_none(), "{:?}", invocation.error);
-    assert_eq!(invocation.response.reports[0].outcome, Outcome::Relinked);
-    assert_eq!(aws.get.num_calls(), 3);
-    assert_eq!(aws.attach_tg.num_calls(), 1);
-}
-
-#[tokio::test]
-async fn server_error_on_attach_then_success() {
-    let (status, body) = query_error(503, "ServiceUnavailable", "try again");
-    let aws = Aws {
-        attach_tg: mock!(aws_sdk_autoscaling::Client::attach_load_balancer_target_groups)
-            .sequence()
-            .http_status(status, body)
-            .output(|| AttachLoadBalancerTargetGroupsOutput::builder().build())
-            .build(),
-        ..Aws::deployment(2, &[])
-    };
-    let invocation = aws.invoke().await;
-    assert!(invocation.error.is_none(), "{:?}", invocation.error);
-    assert_eq!(
-        invocation.response.reports[0].target_groups.attached.len(),
-        2
-    );
-    assert_eq!(aws.attach_tg.num_calls(), 2);
-}
-
-#[tokio::test]
-async fn throttling_that_outlasts_the_retries_fails_as_retryable() {
-    let aws = Aws {
-        describe_asg: failing(
-            mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups),
-            400,
-            "Throttling",
-            "Rate exceeded",
-        ),
-        ..Aws::deployment(1, &[])
-    };
-    let invocation = aws.invoke().await;
-    let error = invocation.error.expect("the invocation must fail");
-    assert_eq!(error.error_type(), "Relink.Retryable");
-    let report = &invocation.response.reports[0];
-    assert_eq!(report.outcome, Outcome::Failed);
-    assert_eq!(report.error_code.as_deref(), Some("Throttling"));
-    assert_eq!(aws.describe_asg.num_calls(), 3, "the SDK's 3 attempts");
-    assert_eq!(aws.attach_tg.num_calls(), 0);
-}
-
-#[tokio::test]
-async fn access_denied_names_the_deployment_the_call_and_the_code() {
-    let aws = Aws {
-        attach_tg: failing(
-            mock!(aws_sdk_autoscaling::Client::attach_load_balancer_target_groups),
-            403,
-            "AccessDenied",
-            "User: arn:aws:sts::123456789012:assumed-role/relink/fn is not authorized to perform: autoscaling:AttachLoadBalancerTargetGroups",
-        ),
-        ..Aws::deployment(1, &[])
-    };
-    let invocation = aws.invoke().await;
-    let error = invocation.error.expect("the invocation must fail");
-    assert_eq!(error.error_type(), "Relink.Failed");
-    let text = error.to_string();
-    for needle in [
-        DEPLOYMENT,
-        GROUP,
-        "AttachLoadBalancerTargetGroups",
-        "AccessDenied",
-        "not authorized",
-    ] {
-        assert!(text.contains(needle), "{needle} missing from {text}");
-    }
-    assert_eq!(aws.attach_tg.num_calls(), 1, "access denied is not retried");
-    let report = &invocation.response.reports[0];
-    assert_eq!(report.error_code.as_deref(), Some("AccessDenied"));
-    assert_eq!(report.target_groups.missing, vec![tg_arn(&tg_name(0))]);
-    assert!(report.target_groups.attached.is_empty());
-}
-
-#[tokio::test]
-async fn twenty_three_target_groups_attach_in_calls_of_at_most_ten() {
-    let seen: Arc<Mutex<Vec<Vec<String>>>> = Arc::default();
-    let record = seen.clone();
-    let aws = Aws {
-        attach_tg: mock!(aws_sdk_autoscaling::Client::attach_load_balancer_target_groups)
-            .then_compute_output(move |input: &AttachLoadBalancerTargetGroupsInput| {
-                record
-                    .lock()
-                    .unwrap()
-                    .push(input.target_group_arns().to_vec());
-                AttachLoadBalancerTargetGroupsOutput::builder().build()
-            }),
-        ..Aws::deployment(23, &[])
-    };
-    let invocation = aws.invoke().await;
-    assert!(invocation.error.is_none(), "{:?}", invocation.error);
-
-    let calls = seen.lock().unwrap().clone();
-    assert_eq!(calls.len(), 3);
-    assert!(
-        calls.iter().all(|c| !c.is_empty() && c.len() <= 10),
-        "{calls:?}"
-    );
-    let mut attached: Vec<String> = calls.into_iter().flatten().collect();
-    attached.sort();
-    let mut expected: Vec<String> = (0..23).map(|i| tg_arn(&tg_name(i))).collect();
-    expected.sort();
-    assert_eq!(attached, expected);
-    assert_eq!(
-        aws.describe_tg.num_calls(),
-        2,
-        "names are resolved 20 per call"
-    );
-}
-
-#[tokio::test]
-async fn missing_deployment_is_a_skip() {
-    let aws = Aws {
-        get: mock!(aws_sdk_codedeploy::Client::get_deployment).then_error(|| {
-            GetDeploymentError::DeploymentDoesNotExistException(
-                aws_sdk_codedeploy::types::error::DeploymentDoesNotExistException::builder()
-                    .message("no such deployment")
-                    .build(),
-            )
-        }),
-        ..Aws::deployment(1, &[])
-    };
-    let invocation = aws.invoke().await;
-    assert!(invocation.error.is_none());
-    let report = &invocation.response.reports[0];
-    assert_eq!(report.outcome, Outcome::Skipped);
-    assert_eq!(
-        report.reason.map(|r| r.code()),
-        Some("deployment_not_found")
-    );
-    assert_eq!(
-        aws.describe_asg.num_calls() + aws.describe_tg.num_calls(),
-        0
-    );
-}
-
-#[tokio::test]
-async fn one_failed_attach_kind_keeps_what_succeeded_in_the_report() {
-    let aws = Aws {
-        attach_lb: failing(
-            mock!(aws_sdk_autoscaling::Client::attach_load_balancers),
-            403,
-            "AccessDenied",
-            "not authorized to perform: autoscaling:AttachLoadBalancers",
-        ),
-        ..Aws::deployment(1, &["web-clb"])
-    };
-    let invocation = aws.invoke().await;
-    let error = invocation.error.expect("the invocation must fail");
-    assert!(error.to_string().contains("AttachLoadBalancers"), "{error}");
-    let report = &invocation.response.reports[0];
-    assert_eq!(report.outcome, Outcome::Failed);
-    assert_eq!(report.target_groups.attached, vec![tg_arn(&tg_name(0))]);
-    assert_eq!(report.load_balancers.missing, vec!["web-clb".to_owned()]);
-    assert_eq!(aws.attach_tg.num_calls(), 1);
-}
-
-#[tokio::test]
-async fn a_newer_started_deployment_supersedes_the_copy_and_nothing_is_attached() {
-    let aws = Aws {
-        list: list_deployments(&[DEPLOYMENT, "d-NEWER0001"]),
-        ..Aws::deployment(1, &[])
-    };
-    let invocation = aws.invoke().await;
-    assert!(invocation.error.is_none(), "{:?}", invocation.error);
-    let report = &invocation.response.reports[0];
-    assert_eq!(report.reason.map(|r| r.code()), Some("superseded"));
-    assert!(
-        report.detail.as_deref().unwrap().contains("d-NEWER0001"),
-        "{report:?}"
-    );
-    assert_eq!(aws.list.num_calls(), 1);
-    assert_eq!(aws.attach_tg.num_calls(), 0);
-}
-
-#[tokio::test]
-async fn a_newest_copy_check_that_fails_fails_the_job_and_attaches_nothing() {
-    let (status, body) = json_error(400, "ThrottlingException");
-    let aws = Aws {
-        list: mock!(aws_sdk_codedeploy::Client::list_deployments)
-            .sequence()
-            .http_status(status, body)
-            .repeatedly()
-            .build(),
-        ..Aws::deployment(1, &[])
-    };
-    let invocation = aws.invoke().await;
-    let error = invocation.error.expect("the invocation must fail");
-    assert_eq!(error.error_type(), "Relink.Retryable");
-    assert!(error.to_string().contains("ListDeployments"), "{error}");
-    assert_eq!(aws.list.num_calls(), 3, "the SDK's 3 attempts");
-    assert_eq!(aws.attach_tg.num_calls(), 0);
 }

@@ -1,0 +1,124 @@
+//! The rounds under forced answers: a missing deployment, attach batching, a partial attach, a
+//! newer deployment and a newest-copy check that fails.
+
+use super::*;
+
+#[tokio::test]
+async fn twenty_three_target_groups_attach_in_calls_of_at_most_ten() {
+    let seen: Arc<Mutex<Vec<Vec<String>>>> = Arc::default();
+    let record = seen.clone();
+    let aws = Aws {
+        attach_tg: mock!(aws_sdk_autoscaling::Client::attach_load_balancer_target_groups)
+            .then_compute_output(move |input: &AttachLoadBalancerTargetGroupsInput| {
+                record
+                    .lock()
+                    .unwrap()
+                    .push(input.target_group_arns().to_vec());
+                AttachLoadBalancerTargetGroupsOutput::builder().build()
+            }),
+        ..Aws::deployment(23, &[])
+    };
+    let invocation = aws.invoke().await;
+    assert!(invocation.error.is_none(), "{:?}", invocation.error);
+
+    let calls = seen.lock().unwrap().clone();
+    assert_eq!(calls.len(), 3);
+    assert!(
+        calls.iter().all(|c| !c.is_empty() && c.len() <= 10),
+        "{calls:?}"
+    );
+    let mut attached: Vec<String> = calls.into_iter().flatten().collect();
+    attached.sort();
+    let mut expected: Vec<String> = (0..23).map(|i| tg_arn(&tg_name(i))).collect();
+    expected.sort();
+    assert_eq!(attached, expected);
+    assert_eq!(
+        aws.describe_tg.num_calls(),
+        2,
+        "names are resolved 20 per call"
+    );
+}
+
+#[tokio::test]
+async fn missing_deployment_is_a_skip() {
+    let aws = Aws {
+        get: mock!(aws_sdk_codedeploy::Client::get_deployment).then_error(|| {
+            GetDeploymentError::DeploymentDoesNotExistException(
+                aws_sdk_codedeploy::types::error::DeploymentDoesNotExistException::builder()
+                    .message("no such deployment")
+                    .build(),
+            )
+        }),
+        ..Aws::deployment(1, &[])
+    };
+    let invocation = aws.invoke().await;
+    assert!(invocation.error.is_none());
+    let report = &invocation.response.reports[0];
+    assert_eq!(report.outcome, Outcome::Skipped);
+    assert_eq!(
+        report.reason.map(|r| r.code()),
+        Some("deployment_not_found")
+    );
+    assert_eq!(
+        aws.describe_asg.num_calls() + aws.describe_tg.num_calls(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn one_failed_attach_kind_keeps_what_succeeded_in_the_report() {
+    let aws = Aws {
+        attach_lb: failing(
+            mock!(aws_sdk_autoscaling::Client::attach_load_balancers),
+            403,
+            "AccessDenied",
+            "not authorized to perform: autoscaling:AttachLoadBalancers",
+        ),
+        ..Aws::deployment(1, &["web-clb"])
+    };
+    let invocation = aws.invoke().await;
+    let error = invocation.error.expect("the invocation must fail");
+    assert!(error.to_string().contains("AttachLoadBalancers"), "{error}");
+    let report = &invocation.response.reports[0];
+    assert_eq!(report.outcome, Outcome::Failed);
+    assert_eq!(report.target_groups.attached, vec![tg_arn(&tg_name(0))]);
+    assert_eq!(report.load_balancers.missing, vec!["web-clb".to_owned()]);
+    assert_eq!(aws.attach_tg.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_newer_started_deployment_supersedes_the_copy_and_nothing_is_attached() {
+    let aws = Aws {
+        list: list_deployments(&[DEPLOYMENT, "d-NEWER0001"]),
+        ..Aws::deployment(1, &[])
+    };
+    let invocation = aws.invoke().await;
+    assert!(invocation.error.is_none(), "{:?}", invocation.error);
+    let report = &invocation.response.reports[0];
+    assert_eq!(report.reason.map(|r| r.code()), Some("superseded"));
+    assert!(
+        report.detail.as_deref().unwrap().contains("d-NEWER0001"),
+        "{report:?}"
+    );
+    assert_eq!(aws.list.num_calls(), 1);
+    assert_eq!(aws.attach_tg.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn a_newest_copy_check_that_fails_fails_the_job_and_attaches_nothing() {
+    let (status, body) = json_error(400, "ThrottlingException");
+    let aws = Aws {
+        list: mock!(aws_sdk_codedeploy::Client::list_deployments)
+            .sequence()
+            .http_status(status, body)
+            .repeatedly()
+            .build(),
+        ..Aws::deployment(1, &[])
+    };
+    let invocation = aws.invoke().await;
+    let error = invocation.error.expect("the invocation must fail");
+    assert_eq!(error.error_type(), "Relink.Retryable");
+    assert!(error.to_string().contains("ListDeployments"), "{error}");
+    assert_eq!(aws.list.num_calls(), 3, "the SDK's 3 attempts");
+    assert_eq!(aws.attach_tg.num_calls(), 0);
+}
