@@ -31,16 +31,7 @@ pub fn classify_message(
 ) -> Result<Notification, InputError> {
     let trimmed = message.trim_start();
     if !trimmed.starts_with('{') {
-        if is_trigger_test(message, subject) {
-            return Ok(Notification::Ignored(Ignored::TriggerTest {
-                subject: subject.map(str::to_owned),
-            }));
-        }
-        return Err(InputError::new(
-            location,
-            "not JSON and not CodeDeploy's trigger test message",
-            message,
-        ));
+        return not_json(message, subject, location);
     }
     let parsed: TriggerMessage = serde_json::from_str(trimmed).map_err(|e| {
         InputError::new(
@@ -104,6 +95,24 @@ pub fn classify_message(
         account: field("accountId", parsed.account_id)?,
         instance,
     }))
+}
+
+/// A message that is not JSON: CodeDeploy's trigger test message, or an error.
+fn not_json(
+    message: &str,
+    subject: Option<&str>,
+    location: &str,
+) -> Result<Notification, InputError> {
+    if is_trigger_test(message, subject) {
+        return Ok(Notification::Ignored(Ignored::TriggerTest {
+            subject: subject.map(str::to_owned),
+        }));
+    }
+    Err(InputError::new(
+        location,
+        "not JSON and not CodeDeploy's trigger test message",
+        message,
+    ))
 }
 
 fn is_trigger_test(message: &str, subject: Option<&str>) -> bool {
