@@ -1,6 +1,6 @@
 //! One invocation's use case: a payload in ([`Relinker::invoke`]); one report per record (per
 //! swept deployment for a scheduled event) and the records that failed out, answered as the
-//! function's response or error ([`answer`]). The Lambda function, `relink replay` and
+//! function's response or error ([`answer()`]). The Lambda function, `relink replay` and
 //! `relink dlq replay` all go through [`Relinker::invoke`].
 
 mod answer;
@@ -78,7 +78,7 @@ impl Relinker {
     }
 
     /// One invocation from its payload to its answer: decoded ([`decode`]), handled
-    /// ([`Relinker::handle`]) and answered ([`answer`]): the response, and the error that fails the
+    /// ([`Relinker::handle`]) and answered ([`answer()`]): the response, and the error that fails the
     /// invocation, if any.
     pub async fn invoke(
         &self,
