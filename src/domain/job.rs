@@ -200,15 +200,16 @@ impl Job {
     /// The one place a report is built. A job that did not end (a bug, never expected) is
     /// reported as a retryable failure rather than a panic.
     pub fn finish(self, dry_run: bool) -> Attempt {
+        let unfinished = |step| {
+            Ending::Failed(RelinkError::Unfinished {
+                subject: self.subject.describe(),
+                step,
+            })
+        };
         let ending = match self.step {
             Step::Ended(ending) => ending,
-            Step::Read | Step::Link(_) => Ending::Failed(RelinkError::Unfinished {
-                subject: self.subject.describe(),
-                step: match self.step {
-                    Step::Read => "to be read",
-                    _ => "to be linked",
-                },
-            }),
+            Step::Read => unfinished("to be read"),
+            Step::Link(_) => unfinished("to be linked"),
         };
         let subject = self.subject;
         let mut report = Report {

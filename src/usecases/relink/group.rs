@@ -64,10 +64,6 @@ impl<'a> Flight<'a> {
         self.job.end(ending);
     }
 
-    fn failure(&self, error: AwsError) -> Ending {
-        self.job.failure(error)
-    }
-
     /// The deployment group, as `app/group`.
     fn deployment_group(&self) -> (&str, &str) {
         let subject = &self.job.subject;
@@ -108,7 +104,7 @@ impl<'a> Flight<'a> {
             self.newer_deployment(clients, target)
         );
         match newer {
-            Err(error) => return self.failure(error),
+            Err(error) => return self.job.failure(error),
             Ok(Some(newer)) => {
                 let (application, group) = self.deployment_group();
                 return Ending::Skipped(Skip::new(
@@ -123,7 +119,7 @@ impl<'a> Flight<'a> {
         }
         let registrations = match traffic {
             Ok(registrations) => registrations,
-            Err(error) => return self.failure(error),
+            Err(error) => return self.job.failure(error),
         };
         let idle = match assess(&target.group, &instances, &plan, &registrations) {
             Liveness::Live => None,
@@ -165,7 +161,7 @@ impl<'a> Flight<'a> {
             .find_map(|name| state.resolved.failed.get(name))
             .or_else(|| state.described.failed.get(&target.group));
         if let Some(error) = failed {
-            return Err(self.failure(error.clone()));
+            return Err(self.job.failure(error.clone()));
         }
         let group = state.described.groups.get(&target.group);
         plan_group(target, &state.resolved.arns, group).map_err(|unplannable| match unplannable {
@@ -235,7 +231,7 @@ impl<'a> Flight<'a> {
                     codedeploy::deployment_group_fleet(&clients.codedeploy, application, group)
                         .await;
                 self.job.round();
-                read.map_err(|error| self.failure(error))?
+                read.map_err(|error| self.job.failure(error))?
             }
         };
         repair(&target.group, idle, settled, &name, &fleet)
