@@ -90,6 +90,7 @@ fn group_state(found: &AutoScalingGroup) -> GroupState {
         instances: found
             .instances()
             .iter()
+            .filter(|i| i.lifecycle_state().is_none_or(|s| !leaving(s.as_str())))
             .filter_map(|i| i.instance_id())
             .map(str::to_owned)
             .collect(),
@@ -111,6 +112,13 @@ fn group_state(found: &AutoScalingGroup) -> GroupState {
         }
     }
     state
+}
+
+/// Whether an instance in this lifecycle state is on its way out of the group: an attach never
+/// registers it. Every other state (`Pending*`, `InService`, `Standby`, …) is or will be
+/// registered by an attach, so it counts.
+fn leaving(state: &str) -> bool {
+    state.starts_with("Terminat") || state.starts_with("Detach")
 }
 
 /// `AttachLoadBalancerTargetGroups` for at most 10 ARNs.

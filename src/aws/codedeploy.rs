@@ -57,7 +57,8 @@ pub async fn list_deployments(
 }
 
 /// Lists the ids of the deployments of one deployment group (`application`, `group`) with one of
-/// `statuses`, created at or after `created_after` when given (`ListDeployments`, all pages).
+/// `statuses` (any status when empty), created at or after `created_after` when given
+/// (`ListDeployments`, all pages).
 pub async fn list_group_deployments(
     client: &Client,
     application: &str,
@@ -78,7 +79,7 @@ async fn list_deployments_of(
         .list_deployments()
         .set_application_name(group.map(|(a, _)| a.to_owned()))
         .set_deployment_group_name(group.map(|(_, g)| g.to_owned()))
-        .set_include_only_statuses(Some(statuses.to_vec()))
+        .set_include_only_statuses((!statuses.is_empty()).then(|| statuses.to_vec()))
         .set_create_time_range(
             created_after.map(|t| TimeRange::builder().start(DateTime::from(t)).build()),
         )
@@ -86,7 +87,10 @@ async fn list_deployments_of(
         .items()
         .send();
     all_items(pages, "ListDeployments", || {
-        let statuses: Vec<&str> = statuses.iter().map(DeploymentStatus::as_str).collect();
+        let mut statuses: Vec<&str> = statuses.iter().map(DeploymentStatus::as_str).collect();
+        if statuses.is_empty() {
+            statuses.push("all");
+        }
         match group {
             Some((application, group)) => format!(
                 "{} deployments of deployment group {application}/{group}",
@@ -263,6 +267,8 @@ pub fn facts_from(info: &DeploymentInfo, deployment_id: &str) -> DeploymentFacts
         created_at: info
             .create_time()
             .and_then(|t| SystemTime::try_from(*t).ok()),
+        creator: info.creator().map(|c| c.as_str().to_owned()),
+        termination_wait_started: info.instance_termination_wait_time_started(),
     }
 }
 

@@ -6,6 +6,8 @@
 //! is answered later, from the load balancers themselves, by [`crate::domain::live`].
 
 use crate::domain::config::{AttachWhen, Config};
+use crate::domain::live::makes_fleet;
+pub use crate::domain::live::CopyOf;
 use std::time::SystemTime;
 
 pub use crate::domain::skip::{Skip, SkipReason};
@@ -48,6 +50,12 @@ pub struct DeploymentFacts {
     pub completed_at: Option<SystemTime>,
     /// `createTime`.
     pub created_at: Option<SystemTime>,
+    /// `creator`: `user`, `autoscaling`, `codeDeployRollback`, … (see
+    /// [`crate::domain::live::makes_fleet`]).
+    pub creator: Option<String>,
+    /// `instanceTerminationWaitTimeStarted`: the traffic shift is complete and the original
+    /// instances wait out their termination time (always false with `KEEP_ALIVE`).
+    pub termination_wait_started: bool,
 }
 
 /// What `BatchGetDeploymentGroups` says about a deployment group, reduced to what the audit needs.
@@ -70,7 +78,11 @@ pub struct DeploymentGroupFacts {
 pub enum Stage {
     /// The replacement group of a deployment that is still running: not live yet means traffic
     /// has not moved ([`SkipReason::TrafficNotShifted`]).
-    Running,
+    Running {
+        /// CodeDeploy may still be rerouting (the termination wait has not begun): only an
+        /// attach that registers no instance it has not routed to is allowed.
+        rerouting: bool,
+    },
     /// The replacement group of a deployment that succeeded (at `since`, when known), or a group
     /// a deployment group points at: not live means retired or taken out
     /// ([`SkipReason::NotLive`]).
@@ -78,22 +90,6 @@ pub enum Stage {
         /// When the deployment succeeded (`completeTime`).
         since: Option<SystemTime>,
     },
-}
-
-/// Whether a newer deployment of the deployment group has started ([`crate::domain::live::newer_deployment`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Newer {
-    /// Not known yet: ask CodeDeploy for deployments of the group created after `since` (the
-    /// group's deployment's `createTime`), just before the attach.
-    Ask {
-        /// The deployment whose copy the group is.
-        deployment_id: String,
-        /// Its creation time, when known (unknown: every started sibling counts as newer).
-        since: Option<SystemTime>,
-    },
-    /// Known from a listing made moments ago (the sweep's, the audit's): the newer deployment's
-    /// id, if any.
-    Known(Option<String>),
 }
 
 /// What should be attached to which group, if attaching displaces nobody ([`crate::domain::live`]).
@@ -108,21 +104,22 @@ pub struct RelinkTarget {
     pub load_balancer_names: Vec<String>,
     /// Running or settled.
     pub stage: Stage,
-    /// Is the group still the newest copy of its deployment group?
-    pub newer: Newer,
+    /// The deployment the group is the copy of: is it still the newest fleet of its deployment
+    /// group? Asked just before the attach ([`crate::domain::live::superseded`]).
+    pub copy_of: CopyOf,
     /// The Auto Scaling groups CodeDeploy names as the deployment group's fleet, when already
     /// read (the audit); otherwise read only for the outage repair.
     pub fleet: Option<Vec<String>>,
 }
 
 impl RelinkTarget {
-    fn of(group: String, settings: &GroupSettings, stage: Stage, newer: Newer) -> Self {
+    fn of(group: String, settings: &GroupSettings, stage: Stage, copy_of: CopyOf) -> Self {
         RelinkTarget {
             group,
             target_group_names: settings.target_group_names.clone(),
             load_balancer_names: settings.classic_load_balancer_names.clone(),
             stage,
-            newer,
+            copy_of,
             fleet: None,
         }
     }
@@ -162,13 +159,30 @@ fn check(facts: &DeploymentFacts, config: &Config) -> Result<RelinkTarget, Skip>
         config,
     )?;
 
+    if !makes_fleet(facts.creator.as_deref()) {
+        return Err(Skip::new(
+            NoFleet,
+            format!(
+                "CodeDeploy started the deployment by itself (creator {}): it copies no fleet",
+                facts.creator.as_deref().unwrap_or_default()
+            ),
+        ));
+    }
     let stage = match facts.status.as_str() {
         "Succeeded" => Stage::Settled {
             since: facts.completed_at,
         },
         "Failed" => return Err(Skip::new(DeploymentFailed, "the deployment failed")),
         "Stopped" => return Err(Skip::new(DeploymentStopped, "the deployment was stopped")),
-        status if config.attach_when == AttachWhen::Succeeded => {
+        status @ ("Created" | "Queued") => {
+            return Err(Skip::new(
+                TrafficNotShifted,
+                format!("the deployment is {status}: it has not started"),
+            ))
+        }
+        status @ ("InProgress" | "Baking" | "Ready")
+            if config.attach_when == AttachWhen::Succeeded =>
+        {
             return Err(Skip::new(
                 NotSucceededYet,
                 format!(
@@ -176,20 +190,28 @@ fn check(facts: &DeploymentFacts, config: &Config) -> Result<RelinkTarget, Skip>
                 ),
             ))
         }
-        _ => Stage::Running,
+        "InProgress" | "Baking" | "Ready" => Stage::Running {
+            rerouting: !facts.termination_wait_started,
+        },
+        status => {
+            return Err(Skip::new(
+                UnknownStatus,
+                format!("the deployment's status {status:?} is not one relink knows: it is not taken as running"),
+            ))
+        }
     };
 
     let expected = replacement_group_name(&facts.deployment_group, &facts.deployment_id);
     match facts.target_auto_scaling_groups.as_slice() {
         [only] if *only == expected => {
-            let newer = Newer::Ask {
-                deployment_id: facts.deployment_id.clone(),
-                since: facts.created_at,
+            let copy_of = CopyOf {
+                deployment_id: Some(facts.deployment_id.clone()),
+                created_at: facts.created_at,
             };
-            Ok(RelinkTarget::of(expected, &facts.settings, stage, newer))
+            Ok(RelinkTarget::of(expected, &facts.settings, stage, copy_of))
         }
         // A running deployment lists its replacement group only once CodeDeploy has created it.
-        [] if stage == Stage::Running => Err(Skip::new(
+        [] if matches!(stage, Stage::Running { .. }) => Err(Skip::new(
             TrafficNotShifted,
             format!(
                 "the deployment is {} and has no replacement group yet",
@@ -208,12 +230,12 @@ fn check(facts: &DeploymentFacts, config: &Config) -> Result<RelinkTarget, Skip>
 
 /// Whether a deployment group is one the audit checks and, if so, the Auto Scaling groups it
 /// points at with the attachments each should have (still subject to the live-fleet check).
-/// `newer` is the group's newest started deployment that none of these groups is the copy of
-/// (from the audit's listing of running deployments), if any.
+/// `known` are deployments already read: a named group that is a deployment's copy
+/// (`CodeDeploy_<group>_<id>`) is measured from that deployment's creation time when known.
 pub fn decide_group(
     group: &DeploymentGroupFacts,
     config: &Config,
-    newer: Option<&str>,
+    known: &[DeploymentFacts],
 ) -> Result<Vec<RelinkTarget>, Skip> {
     check_group(
         &group.application,
@@ -230,10 +252,29 @@ pub fn decide_group(
                 name.clone(),
                 &group.settings,
                 Stage::Settled { since: None },
-                Newer::Known(newer.map(str::to_owned)),
+                copy_named(&group.deployment_group, name, known),
             )
         })
         .collect())
+}
+
+/// The deployment whose copy `name` is, by CodeDeploy's naming, with its creation time when
+/// `known` has it; nothing for a group that is no copy (a deployment group's first fleet).
+pub fn copy_named(deployment_group: &str, name: &str, known: &[DeploymentFacts]) -> CopyOf {
+    let id = name
+        .strip_prefix("CodeDeploy_")
+        .and_then(|rest| rest.strip_prefix(deployment_group))
+        .and_then(|rest| rest.strip_prefix('_'))
+        .filter(|id| !id.is_empty());
+    CopyOf {
+        deployment_id: id.map(str::to_owned),
+        created_at: id.and_then(|id| {
+            known
+                .iter()
+                .find(|d| d.deployment_id == id)
+                .and_then(|d| d.created_at)
+        }),
+    }
 }
 
 /// Allowed, EC2/on-premises, blue/green through a load balancer onto a copied Auto Scaling
@@ -320,7 +361,29 @@ mod tests {
             target_auto_scaling_groups: vec!["CodeDeploy_web-bg_d-75I7MBT7C".into()],
             completed_at: Some(SystemTime::UNIX_EPOCH),
             created_at: Some(SystemTime::UNIX_EPOCH),
+            creator: Some("user".into()),
+            termination_wait_started: false,
         }
+    }
+
+    #[test]
+    fn a_named_group_is_the_copy_of_the_deployment_its_name_gives() {
+        assert_eq!(copy_named("web-bg", "web-asg", &[]), CopyOf::default());
+        assert_eq!(
+            copy_named("web-bg", "CodeDeploy_web-bg_d-7", &[]),
+            CopyOf {
+                deployment_id: Some("d-7".into()),
+                created_at: None
+            }
+        );
+        assert_eq!(
+            copy_named("web-bg", "CodeDeploy_web-bg_", &[]),
+            CopyOf::default()
+        );
+        assert_eq!(
+            copy_named("web", "CodeDeploy_web-bg_d-7", &[]),
+            CopyOf::default()
+        );
     }
 
     fn with(change: impl FnOnce(&mut DeploymentFacts)) -> DeploymentFacts {
@@ -347,9 +410,9 @@ mod tests {
                 stage: Stage::Settled {
                     since: Some(SystemTime::UNIX_EPOCH)
                 },
-                newer: Newer::Ask {
-                    deployment_id: "d-75I7MBT7C".into(),
-                    since: Some(SystemTime::UNIX_EPOCH)
+                copy_of: CopyOf {
+                    deployment_id: Some("d-75I7MBT7C".into()),
+                    created_at: Some(SystemTime::UNIX_EPOCH)
                 },
                 fleet: None,
             })
@@ -357,15 +420,55 @@ mod tests {
     }
 
     #[test]
-    fn every_running_status_is_a_running_target_whatever_the_termination_wait_says() {
-        // instanceTerminationWaitTimeStarted is not consulted: it is always false with
-        // KEEP_ALIVE. The load balancers decide later whether traffic has moved.
-        for status in ["Created", "Queued", "InProgress", "Baking", "Ready"] {
-            let running = with(|f| f.status = status.into());
-            let Decision::Relink(target) = decide(&running, &Config::default()) else {
-                panic!("{status}")
-            };
-            assert_eq!(target.stage, Stage::Running, "{status}");
+    fn a_running_deployment_reroutes_until_its_termination_wait_begins() {
+        // instanceTerminationWaitTimeStarted is always false with KEEP_ALIVE: such a deployment
+        // counts as rerouting until it succeeds, and the load balancers tell when every
+        // instance has been routed to.
+        for status in ["InProgress", "Baking", "Ready"] {
+            for waiting in [false, true] {
+                let running = with(|f| {
+                    f.status = status.into();
+                    f.termination_wait_started = waiting;
+                });
+                let Decision::Relink(target) = decide(&running, &Config::default()) else {
+                    panic!("{status}")
+                };
+                let rerouting = !waiting;
+                assert_eq!(target.stage, Stage::Running { rerouting }, "{status}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_deployment_that_has_not_started_or_whose_status_is_unknown_is_not_running() {
+        for (status, expected) in [
+            ("Created", SkipReason::TrafficNotShifted),
+            ("Queued", SkipReason::TrafficNotShifted),
+            ("Paused", SkipReason::UnknownStatus),
+            ("", SkipReason::UnknownStatus),
+        ] {
+            let facts = with(|f| f.status = status.into());
+            assert_eq!(
+                reason(&facts, &Config::default()),
+                Some(expected),
+                "{status:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn deployments_codedeploy_starts_by_itself_make_no_fleet_to_link() {
+        for creator in crate::domain::live::FLEETLESS_CREATORS {
+            let facts = with(|f| f.creator = Some(creator.into()));
+            assert_eq!(
+                reason(&facts, &Config::default()),
+                Some(SkipReason::NoFleet),
+                "{creator}"
+            );
+        }
+        for creator in ["user", "CloudFormation", "CodeDeploy", "somethingNew"] {
+            let facts = with(|f| f.creator = Some(creator.into()));
+            assert_eq!(reason(&facts, &Config::default()), None, "{creator}");
         }
     }
 
@@ -504,12 +607,23 @@ mod tests {
 
     #[test]
     fn copied_blue_green_group_is_audited_per_auto_scaling_group() {
-        let targets = decide_group(&group(), &Config::default(), Some("d-2")).unwrap();
+        let known = [DeploymentFacts {
+            deployment_id: "d-1".into(),
+            created_at: Some(SystemTime::UNIX_EPOCH),
+            ..DeploymentFacts::default()
+        }];
+        let targets = decide_group(&group(), &Config::default(), &known).unwrap();
         assert_eq!(targets.len(), 1);
         assert_eq!(targets[0].group, "CodeDeploy_web-bg_d-1");
         assert_eq!(targets[0].target_group_names, vec!["web-tg".to_owned()]);
         assert_eq!(targets[0].stage, Stage::Settled { since: None });
-        assert_eq!(targets[0].newer, Newer::Known(Some("d-2".into())));
+        assert_eq!(
+            targets[0].copy_of,
+            CopyOf {
+                deployment_id: Some("d-1".into()),
+                created_at: Some(SystemTime::UNIX_EPOCH)
+            }
+        );
         assert_eq!(
             targets[0].fleet,
             Some(vec!["CodeDeploy_web-bg_d-1".to_owned()])
@@ -519,7 +633,7 @@ mod tests {
             ..group()
         };
         assert_eq!(
-            decide_group(&none, &Config::default(), None).unwrap(),
+            decide_group(&none, &Config::default(), &[]).unwrap(),
             vec![]
         );
     }
@@ -531,7 +645,7 @@ mod tests {
         let reason = |change: Change, config: &Config| {
             let mut g = group();
             change(&mut g.settings);
-            decide_group(&g, config, None).unwrap_err().reason
+            decide_group(&g, config, &[]).unwrap_err().reason
         };
         let config = Config::default();
         let cases: [(Change, SkipReason); 4] = [

@@ -15,16 +15,29 @@
 //!
 //! # The rule
 //!
-//! relink attaches load balancer L to group G only when both hold, read from AWS just before the
-//! attach, on every path (notification, replay, sweep, audit):
+//! relink attaches load balancer L to group G only when all of these hold, read from AWS within
+//! seconds of the attach, on every path (notification, replay, sweep, audit):
 //!
-//! 1. **G is the newest copy of its deployment group**: no newer deployment of the group has
-//!    started (created after G's, and past `Created`/`Queued`; one that failed or was stopped
-//!    moved nothing for good, since CodeDeploy moves traffic back). Otherwise the skip is
-//!    `superseded` and names the newer deployment ([`newer_deployment`]). This is what keeps a
-//!    copy out while a newer shift is half done: then both fleets are registered and the load
-//!    balancers alone cannot tell which one is leaving.
-//! 2. **Attaching displaces nobody** ([`assess`]): every L to attach already serves some of G's
+//! 1. **G is the newest fleet of its deployment group** ([`superseded`]): no newer deployment of
+//!    the group that *makes a fleet* has started. Only a deployment that copies a fleet
+//!    supersedes: those CodeDeploy starts by itself ([`makes_fleet`]: `autoscaling`,
+//!    `autoscalingTermination`, `CodeDeployAutoUpdate`, `codeDeployRollback`) copy nothing, and a
+//!    rollback makes the fleet it returns to live again; a creator relink does not know counts
+//!    as making a fleet. "Started" is any status but `Created`/`Queued`, a status relink does not
+//!    know included. A newer deployment that failed or was stopped supersedes G only **where
+//!    traffic is**: while its copy still serves some load balancer to attach (a rollback that
+//!    has not finished, or none at all); otherwise the skip is `superseded` and names it. This
+//!    is what keeps a copy out while a newer shift is half done: then both fleets are registered
+//!    and the load balancers alone cannot tell which one is leaving.
+//! 2. **Never ahead of CodeDeploy** ([`assess`] with `rerouting`): while G's deployment still
+//!    reroutes (it runs and its termination wait has not begun), every instance of G that the
+//!    attach would register must already serve each L to attach. CodeDeploy routes traffic at
+//!    the pace of the deployment configuration (one instance, half, or all at a time, each
+//!    through its BeforeAllowTraffic hooks); an attach in the middle would register the rest at
+//!    once, and a later rollback would not take the attachment away. So a running copy is linked
+//!    at its last replacement instance's success, seconds after the shift is complete. Otherwise
+//!    the skip is `rerouting`.
+//! 3. **Attaching displaces nobody** ([`assess`]): every L to attach already serves some of G's
 //!    instances (CodeDeploy's traffic shift registered them) — attaching then only completes what
 //!    is true: it adds G's instances launched since, which nobody registered, and lets Auto Scaling
 //!    drain instances on scale-in. Or, **the outage repair**: L serves no instance at all, G's
@@ -32,16 +45,22 @@
 //!    ([`repair`]). Then the service is down (every instance CodeDeploy registered was replaced:
 //!    scaled to zero and back, health replacements), and linking the named fleet is the repair.
 //!
+//! Why the per-instance view of CodeDeploy (`ListDeploymentTargets`) is not read for rule 2: the
+//! load balancers are where an attach takes effect, they answer in the round relink reads anyway
+//! (no extra round, no extra permission), and they also cover instances that CodeDeploy never
+//! routes (a copy scaled out while it waits in Ready gets no revision and is no target).
+//!
 //! What follows from it:
 //! - **Retired copies**: superseded, or their instances deregistered while another fleet is
 //!   served: left alone ([`crate::domain::decision::SkipReason::NotLive`]).
-//! - **Running deployments**: before their instances are registered, `traffic_not_shifted`; from
-//!   the first replacement instance's success (after its AllowTraffic) they are linked.
+//! - **Running deployments**: before their instances are registered, `traffic_not_shifted`;
+//!   while some are and others are not, `rerouting`; once every instance serves (or the
+//!   termination wait has begun) they are linked.
 //! - **A group taken out on purpose** while another fleet serves the load balancer is not put
 //!   back; a group taken out of a load balancer that then serves nothing at all is, when it is
 //!   the named fleet: that is an outage, not a choice.
 //! - **Rollbacks**: CodeDeploy re-registers the original fleet, so the original serves again and
-//!   the failed copy does not.
+//!   the failed copy does not; the rollback deployment itself makes no fleet.
 //! - **Health states are an allow-list** ([`target_state`], [`classic_state`]): a state relink
 //!   does not know never counts as serving, and does not count as "serves nothing" either; the
 //!   evidence names it.
@@ -50,6 +69,7 @@
 
 use crate::domain::plan::{short_name, Plan};
 use std::collections::{HashMap, HashSet};
+use std::time::SystemTime;
 
 /// How a load balancer holds one registered instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,14 +151,20 @@ pub enum Liveness {
     /// Some load balancer to attach serves other instances and none of the group's, or
     /// instances in a state relink does not know: the evidence, for people.
     NotLive(String),
+    /// CodeDeploy is still rerouting and some load balancer to attach serves some of the group's
+    /// instances but not all: attaching would register the rest ahead of it. The evidence.
+    Ahead(String),
 }
 
-/// Whether attaching what `plan` misses to `group` (with `instances`) displaces nobody.
+/// Whether attaching what `plan` misses to `group` (with `instances`, those an attach would
+/// register) displaces nobody and, while its deployment is `rerouting`, registers no instance
+/// CodeDeploy has not routed traffic to.
 pub fn assess(
     group: &str,
     instances: &[String],
     plan: &Plan,
     registrations: &Registrations,
+    rerouting: bool,
 ) -> Liveness {
     let empty = Traffic::default();
     let missing = plan
@@ -154,9 +180,18 @@ pub fn assess(
         );
     let mut idle = Vec::new();
     let mut lacking = Vec::new();
+    let mut ahead = Vec::new();
     for (name, traffic) in missing {
         let traffic = traffic.unwrap_or(&empty);
         if instances.iter().any(|i| traffic.serving.contains(i)) {
+            let unrouted: Vec<&str> = instances
+                .iter()
+                .filter(|i| !traffic.serving.contains(*i))
+                .map(String::as_str)
+                .collect();
+            if rerouting && !unrouted.is_empty() {
+                ahead.push(format!("{name} ({})", unrouted.join(", ")));
+            }
             continue;
         }
         if traffic.serving.is_empty() && traffic.unknown.is_empty() {
@@ -185,6 +220,12 @@ pub fn assess(
             "none of the {} instance(s) of {group} is registered with {}",
             instances.len(),
             lacking.join("; nor with ")
+        ));
+    }
+    if !ahead.is_empty() {
+        return Liveness::Ahead(format!(
+            "CodeDeploy is still rerouting traffic to {group}: instance(s) not routed to yet by {}",
+            ahead.join("; by ")
         ));
     }
     if idle.is_empty() {
@@ -227,39 +268,88 @@ pub fn repair(
     }
 }
 
-/// A deployment of the same deployment group, as a listing reports it.
+/// Creators of the deployments CodeDeploy starts by itself: a scale-out or health replacement
+/// (`autoscaling`), a termination hook (`autoscalingTermination`), an outdated instance
+/// (`CodeDeployAutoUpdate`), an automatic rollback (`codeDeployRollback`). None copies a fleet.
+pub const FLEETLESS_CREATORS: [&str; 4] = [
+    "autoscaling",
+    "autoscalingTermination",
+    "CodeDeployAutoUpdate",
+    "codeDeployRollback",
+];
+
+/// Whether a deployment made by `creator` copies a fleet. A creator relink does not know (or
+/// none) counts as making one: the safe side, since it then supersedes older copies.
+pub fn makes_fleet(creator: Option<&str>) -> bool {
+    !creator.is_some_and(|c| FLEETLESS_CREATORS.contains(&c))
+}
+
+/// Statuses of a deployment that has not started: it has moved no traffic and copied nothing.
+pub const NOT_STARTED: [&str; 2] = ["Created", "Queued"];
+
+/// Statuses of a deployment that ended without success: CodeDeploy moves traffic back when it
+/// rolls back, but not always (no automatic rollback, a rollback that failed).
+pub const ENDED_WITHOUT_SUCCESS: [&str; 2] = ["Failed", "Stopped"];
+
+/// The deployment a group is the copy of, from which "newer" is measured: the group's own
+/// deployment and its creation time, each when known. Unknown, every started sibling counts as
+/// newer (fail closed).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CopyOf {
+    /// The deployment whose copy the group is.
+    pub deployment_id: Option<String>,
+    /// Its `createTime`.
+    pub created_at: Option<SystemTime>,
+}
+
+/// Another deployment of the same deployment group, as `BatchGetDeployments` reports it just
+/// before the attach, with where its copy's traffic is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sibling {
     /// Its id.
     pub deployment_id: String,
     /// Its status.
     pub status: String,
+    /// Its `creator`, when reported.
+    pub creator: Option<String>,
     /// When it was created.
-    pub created_at: Option<std::time::SystemTime>,
+    pub created_at: Option<SystemTime>,
+    /// Whether its copy (`CodeDeploy_<group>_<id>`) exists and some instance of it is served by a
+    /// load balancer to attach.
+    pub copy_serves: bool,
 }
 
-/// Statuses of a deployment that has started and may move (or has moved) traffic: past
-/// `Created`/`Queued`, and not `Failed`/`Stopped` (CodeDeploy moves traffic back from those).
-pub const STARTED_STATUSES: [&str; 4] = ["InProgress", "Baking", "Ready", "Succeeded"];
-
-/// The newest deployment among `siblings` (of the same deployment group) that was created after
-/// `created_at` and has started ([`STARTED_STATUSES`]): the one that supersedes the deployment
-/// `deployment_id`. Where a creation time is unknown the sibling is taken as newer (fail closed).
-pub fn newer_deployment<'a>(
-    deployment_id: &str,
-    created_at: Option<std::time::SystemTime>,
-    siblings: &'a [Sibling],
-) -> Option<&'a Sibling> {
+/// The newest sibling that supersedes the group that is the copy of `own` (rule 1 of the module
+/// documentation), with the reason in words. Pure.
+pub fn superseded<'a>(own: &CopyOf, siblings: &'a [Sibling]) -> Option<(&'a Sibling, String)> {
     siblings
         .iter()
-        .filter(|s| s.deployment_id != deployment_id)
-        .filter(|s| STARTED_STATUSES.contains(&s.status.as_str()))
-        .filter(|s| match (created_at, s.created_at) {
+        .filter(|s| own.deployment_id.as_deref() != Some(s.deployment_id.as_str()))
+        .filter(|s| match (own.created_at, s.created_at) {
             (Some(mine), Some(theirs)) => theirs > mine,
             // Unknown either side: fail closed, it may be newer.
             _ => true,
         })
-        .max_by_key(|s| s.created_at)
+        .filter(|s| makes_fleet(s.creator.as_deref()))
+        .filter(|s| !NOT_STARTED.contains(&s.status.as_str()))
+        .filter_map(|s| {
+            let creator = s.creator.as_deref().unwrap_or("unknown");
+            let why = if !ENDED_WITHOUT_SUCCESS.contains(&s.status.as_str()) {
+                format!(
+                    "{} ({}, created by {creator}) has started",
+                    s.deployment_id, s.status
+                )
+            } else if s.copy_serves {
+                format!(
+                    "{} ({}, created by {creator}) left traffic on its copy",
+                    s.deployment_id, s.status
+                )
+            } else {
+                return None;
+            };
+            Some((s, why))
+        })
+        .max_by_key(|(s, _)| s.created_at)
 }
 
 #[cfg(test)]
@@ -308,6 +398,7 @@ mod tests {
                 &[(TG1, &["i-3", "i-4"]), (TG2, &["i-3"])],
                 &[("clb", &["i-4"])],
             ),
+            false,
         );
         assert_eq!(live, Liveness::Live);
     }
@@ -320,6 +411,7 @@ mod tests {
             &s(&["i-3", "i-4", "i-5"]),
             &plan(&[TG1], &[]),
             &serving(&[(TG1, &["i-3", "i-4"])], &[]),
+            false,
         );
         assert_eq!(verdict, Liveness::Live);
     }
@@ -331,6 +423,7 @@ mod tests {
             &s(&["i-1", "i-2"]),
             &plan(&[TG1], &[]),
             &serving(&[(TG1, &["i-3", "i-4"])], &[]),
+            false,
         );
         let Liveness::NotLive(evidence) = verdict else {
             panic!("{verdict:?}")
@@ -349,6 +442,7 @@ mod tests {
             &s(&["i-1"]),
             &plan(&[TG1, TG2], &["clb"]),
             &serving(&[(TG1, &["i-1"]), (TG2, &["i-9"])], &[("clb", &["i-1"])]),
+            false,
         );
         let Liveness::NotLive(evidence) = verdict else {
             panic!("{verdict:?}")
@@ -365,19 +459,27 @@ mod tests {
             &s(&["i-1"]),
             &plan(&[TG1], &["clb"]),
             &serving(&[(TG1, &["i-1"])], &[]),
+            false,
         );
         assert_eq!(idle, Liveness::Idle(s(&["clb"])));
     }
 
     #[test]
     fn a_group_without_instances_behind_idle_load_balancers_is_idle() {
-        let verdict = assess("G", &[], &plan(&[TG1], &[]), &serving(&[(TG1, &[])], &[]));
+        let verdict = assess(
+            "G",
+            &[],
+            &plan(&[TG1], &[]),
+            &serving(&[(TG1, &[])], &[]),
+            false,
+        );
         assert_eq!(verdict, Liveness::Idle(s(&["web-tg-1"])));
         let verdict = assess(
             "G",
             &[],
             &plan(&[TG1], &[]),
             &serving(&[(TG1, &["i-1"])], &[]),
+            false,
         );
         assert!(matches!(verdict, Liveness::NotLive(e) if e.contains("none of the 0 instance(s)")));
     }
@@ -388,7 +490,7 @@ mod tests {
         let mut odd = Traffic::default();
         odd.add("i-1".into(), "warming", target_state("warming"));
         registrations.target_groups.insert(TG1.into(), odd);
-        let verdict = assess("G", &s(&["i-1"]), &plan(&[TG1], &[]), &registrations);
+        let verdict = assess("G", &s(&["i-1"]), &plan(&[TG1], &[]), &registrations, false);
         let Liveness::NotLive(evidence) = verdict else {
             panic!("{verdict:?}")
         };
@@ -461,32 +563,129 @@ mod tests {
         assert!(matches!(running, Err(e) if e.contains("has not succeeded")));
     }
 
-    #[test]
-    fn a_newer_started_deployment_supersedes() {
-        let t = |s: u64| Some(SystemTime::UNIX_EPOCH + Duration::from_secs(s));
-        let sibling = |id: &str, status: &str, at| Sibling {
+    fn sibling(id: &str, status: &str, creator: &str, at: u64) -> Sibling {
+        Sibling {
             deployment_id: id.into(),
             status: status.into(),
-            created_at: at,
-        };
-        let siblings = [
-            sibling("d-0", "Succeeded", t(50)),
-            sibling("d-1", "Succeeded", t(100)),
-            sibling("d-2", "Failed", t(200)),
-            sibling("d-3", "Queued", t(300)),
+            creator: Some(creator.into()),
+            created_at: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(at)),
+            copy_serves: false,
+        }
+    }
+
+    fn copy_of(id: &str, at: u64) -> CopyOf {
+        CopyOf {
+            deployment_id: Some(id.into()),
+            created_at: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(at)),
+        }
+    }
+
+    fn newest<'a>(own: &CopyOf, siblings: &'a [Sibling]) -> Option<&'a str> {
+        superseded(own, siblings).map(|(s, _)| s.deployment_id.as_str())
+    }
+
+    #[test]
+    fn a_newer_started_deployment_that_makes_a_fleet_supersedes() {
+        let mine = copy_of("d-1", 100);
+        for status in ["InProgress", "Baking", "Ready", "Succeeded", "Paused", ""] {
+            let newer = [sibling("d-2", status, "user", 200)];
+            assert_eq!(newest(&mine, &newer), Some("d-2"), "{status:?}");
+        }
+        for status in ["Created", "Queued"] {
+            let newer = [sibling("d-2", status, "user", 200)];
+            assert_eq!(newest(&mine, &newer), None, "{status} has not started");
+        }
+        // Older ones and the group's own deployment never supersede.
+        let older = [
+            sibling("d-0", "Succeeded", "user", 50),
+            sibling("d-1", "Succeeded", "user", 100),
         ];
-        assert_eq!(newer_deployment("d-1", t(100), &siblings), None);
-        let started = [&siblings[..], &[sibling("d-4", "InProgress", t(400))]].concat();
+        assert_eq!(newest(&mine, &older), None);
+        // The newest of several, with its reason.
+        let two = [
+            sibling("d-2", "Succeeded", "user", 200),
+            sibling("d-3", "InProgress", "CloudFormation", 300),
+        ];
+        let (by, why) = superseded(&mine, &two).unwrap();
+        assert_eq!(by.deployment_id, "d-3");
         assert_eq!(
-            newer_deployment("d-1", t(100), &started).map(|s| s.deployment_id.as_str()),
-            Some("d-4")
+            why,
+            "d-3 (InProgress, created by CloudFormation) has started"
         );
+    }
+
+    #[test]
+    fn deployments_codedeploy_starts_by_itself_never_supersede() {
+        let mine = copy_of("d-1", 100);
+        for creator in FLEETLESS_CREATORS {
+            for status in ["InProgress", "Succeeded", "Failed"] {
+                let mut scaled = sibling("d-2", status, creator, 200);
+                scaled.copy_serves = true;
+                assert_eq!(newest(&mine, &[scaled]), None, "{creator} {status}");
+            }
+        }
+        // A creator relink does not know, or none, makes a fleet: the safe side.
         assert_eq!(
-            newer_deployment("d-0", t(50), &siblings).map(|s| s.deployment_id.as_str()),
-            Some("d-1")
+            newest(&mine, &[sibling("d-2", "Succeeded", "someoneNew", 200)]),
+            Some("d-2")
         );
-        // Unknown creation times fail closed.
-        assert!(newer_deployment("d-1", None, &siblings).is_some());
-        assert!(newer_deployment("d-1", t(100), &[sibling("d-9", "Ready", None)]).is_some());
+        let mut unnamed = sibling("d-2", "Succeeded", "", 200);
+        unnamed.creator = None;
+        assert_eq!(newest(&mine, &[unnamed]), Some("d-2"));
+    }
+
+    #[test]
+    fn a_failed_or_stopped_newer_deployment_supersedes_only_where_its_copy_still_serves() {
+        let mine = copy_of("d-1", 100);
+        for status in ENDED_WITHOUT_SUCCESS {
+            let mut newer = sibling("d-2", status, "user", 200);
+            assert_eq!(
+                newest(&mine, std::slice::from_ref(&newer)),
+                None,
+                "{status}"
+            );
+            newer.copy_serves = true;
+            let (_, why) = superseded(&mine, std::slice::from_ref(&newer)).unwrap();
+            assert!(why.ends_with("left traffic on its copy"), "{why}");
+        }
+    }
+
+    #[test]
+    fn unknown_creation_times_fail_closed() {
+        let unknown = CopyOf {
+            deployment_id: Some("d-1".into()),
+            created_at: None,
+        };
+        assert_eq!(
+            newest(&unknown, &[sibling("d-0", "Succeeded", "user", 50)]),
+            Some("d-0")
+        );
+        let mut undated = sibling("d-9", "Ready", "user", 0);
+        undated.created_at = None;
+        assert_eq!(newest(&copy_of("d-1", 100), &[undated]), Some("d-9"));
+    }
+
+    #[test]
+    fn while_rerouting_every_instance_must_already_serve() {
+        let tgs = plan(&[TG1], &["clb"]);
+        let half = serving(&[(TG1, &["i-1", "i-2"])], &[("clb", &["i-1", "i-2"])]);
+        let instances = s(&["i-1", "i-2", "i-3", "i-4"]);
+        // OneAtATime or HalfAtATime in the middle: ahead of CodeDeploy.
+        let verdict = assess("G", &instances, &tgs, &half, true);
+        let Liveness::Ahead(evidence) = verdict else {
+            panic!("{verdict:?}")
+        };
+        assert_eq!(
+            evidence,
+            "CodeDeploy is still rerouting traffic to G: instance(s) not routed to yet by web-tg-1 (i-3, i-4); by clb (i-3, i-4)"
+        );
+        // The same state once the termination wait has begun: the shift is done.
+        assert_eq!(assess("G", &instances, &tgs, &half, false), Liveness::Live);
+        // Every instance routed: linked at the last one's success.
+        let all = serving(
+            &[(TG1, &["i-1", "i-2", "i-3", "i-4"])],
+            &[("clb", &["i-1", "i-2", "i-3", "i-4", "i-9"])],
+        );
+        assert_eq!(assess("G", &instances, &tgs, &all, true), Liveness::Live);
     }
 }

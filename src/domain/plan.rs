@@ -16,7 +16,8 @@ pub struct GroupState {
     pub load_balancer_names: Vec<String>,
     /// The group's `Status`, e.g. `Delete in progress`; unset for a live group.
     pub status: Option<String>,
-    /// The ids of its instances.
+    /// The ids of its instances, but those terminating or detaching: the instances an attach
+    /// registers, now or when they leave a lifecycle hook or Standby.
     pub instances: Vec<String>,
 }
 
@@ -157,7 +158,7 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::decision::{Newer, Stage};
+    use crate::domain::decision::{CopyOf, Stage};
 
     fn s(items: &[&str]) -> Vec<String> {
         items.iter().map(|i| i.to_string()).collect()
@@ -169,7 +170,7 @@ mod tests {
             target_group_names: s(tgs),
             load_balancer_names: s(clbs),
             stage: Stage::Settled { since: None },
-            newer: Newer::Known(None),
+            copy_of: CopyOf::default(),
             fleet: None,
         }
     }

@@ -31,6 +31,14 @@ pub enum SkipReason {
     DeploymentStopped,
     /// The deployment is running and its load balancers do not serve the replacement group yet.
     TrafficNotShifted,
+    /// The deployment is still rerouting traffic and some instances of its copy have not been
+    /// routed to yet: attaching would register them ahead of CodeDeploy.
+    Rerouting,
+    /// CodeDeploy started the deployment by itself (a scale-out, a termination hook, an automatic
+    /// update or a rollback): it copies no fleet.
+    NoFleet,
+    /// The deployment's status is one relink does not know: it is not taken as running.
+    UnknownStatus,
     /// The deployment is running and `RELINK_ATTACH_WHEN=succeeded` waits for success.
     NotSucceededYet,
     /// The API lists no replacement group, or not the one CodeDeploy names for this deployment.
@@ -48,7 +56,7 @@ pub enum SkipReason {
 
 impl SkipReason {
     /// Every reason, in declaration order.
-    pub const ALL: [SkipReason; 18] = [
+    pub const ALL: [SkipReason; 21] = [
         SkipReason::TriggerTestMessage,
         SkipReason::InstanceNotification,
         SkipReason::DeploymentNotFound,
@@ -61,6 +69,9 @@ impl SkipReason {
         SkipReason::DeploymentFailed,
         SkipReason::DeploymentStopped,
         SkipReason::TrafficNotShifted,
+        SkipReason::Rerouting,
+        SkipReason::NoFleet,
+        SkipReason::UnknownStatus,
         SkipReason::NotSucceededYet,
         SkipReason::UnexpectedReplacementGroup,
         SkipReason::NoLoadBalancerInfo,
@@ -84,6 +95,9 @@ impl SkipReason {
             SkipReason::DeploymentFailed => "deployment_failed",
             SkipReason::DeploymentStopped => "deployment_stopped",
             SkipReason::TrafficNotShifted => "traffic_not_shifted",
+            SkipReason::Rerouting => "rerouting",
+            SkipReason::NoFleet => "no_fleet",
+            SkipReason::UnknownStatus => "unknown_status",
             SkipReason::NotSucceededYet => "not_succeeded_yet",
             SkipReason::UnexpectedReplacementGroup => "unexpected_replacement_group",
             SkipReason::NoLoadBalancerInfo => "no_load_balancer_info",

@@ -1,9 +1,9 @@
 //! The level-triggered safety net: every running deployment and every deployment that succeeded
 //! within the look-back, decided and linked with the same code as a notification, in batches.
-//! Whether a newer deployment of the same deployment group has started comes from the listing
-//! itself (a newer deployment was created later, so it is in the listing too), with no call per
-//! deployment; whether attaching displaces nobody is left to the live-fleet rule
-//! ([`crate::domain::live`]), so a success that a newer deployment has superseded is seen and left alone.
+//! Whether a newer deployment of the same deployment group has started, and whether attaching
+//! displaces nobody, is read for each group that misses something just before its attach, as for
+//! a notification ([`crate::domain::live`]): a sweep over a large account takes minutes, and its
+//! own listing would be stale by the time of a late attach.
 //!
 //! Rounds: `ListDeployments` (running statuses ∥ recently succeeded, all pages);
 //! `BatchGetDeployments` (25 per call); then [`link`]'s rounds. A quiet sweep (nothing running or
@@ -11,9 +11,8 @@
 
 use crate::aws::{codedeploy, Clients};
 use crate::domain::config::Config;
-use crate::domain::decision::{decide, Decision, DeploymentFacts, Newer};
+use crate::domain::decision::decide;
 use crate::domain::job::{Job, Subject};
-use crate::domain::live::{newer_deployment, Sibling};
 use crate::domain::report::{Attempt, Outcome, Report};
 use crate::usecases::relink::link;
 use aws_sdk_codedeploy::types::DeploymentStatus;
@@ -145,36 +144,11 @@ pub async fn sweep(clients: &Clients, config: &Config, now: SystemTime) -> Vec<A
                 &facts.application,
                 &facts.deployment_group,
             ));
-            job.decide(decided(facts, &deployments, config));
+            job.decide(decide(facts, config));
             job
         })
         .collect();
     link(clients, config.dry_run, jobs).await
-}
-
-/// The decision about one listed deployment, with "a newer deployment has started" taken from
-/// the listing. Pure.
-fn decided(facts: &DeploymentFacts, listed: &[DeploymentFacts], config: &Config) -> Decision {
-    match decide(facts, config) {
-        Decision::Relink(mut target) => {
-            let siblings: Vec<Sibling> = listed
-                .iter()
-                .filter(|d| {
-                    d.application == facts.application
-                        && d.deployment_group == facts.deployment_group
-                })
-                .map(|d| Sibling {
-                    deployment_id: d.deployment_id.clone(),
-                    status: d.status.clone(),
-                    created_at: d.created_at,
-                })
-                .collect();
-            let newer = newer_deployment(&facts.deployment_id, facts.created_at, &siblings);
-            target.newer = Newer::Known(newer.map(|s| s.deployment_id.clone()));
-            Decision::Relink(target)
-        }
-        skip => skip,
-    }
 }
 
 #[cfg(test)]

@@ -35,6 +35,16 @@ Commands:
                                             accounts -> their ids
   {"op": "opt_in", "region": ...}           the account enables an opt-in region (ListRegions)
 
+CodeDeploy as it runs (lifecycle.py), one story per world:
+  {"op": "story", "spec": {config, termination, capacity, ready_wait}}  a deployment group and a
+                                            deployment about to start -> its state
+  {"op": "walk_state"}                      where the deployment stands
+  {"op": "walk_step"}                       CodeDeploy's next step -> {step, notifications, state}
+  {"op": "walk_fail", "rollback": bool}     the deployment fails here -> the same
+  {"op": "walk_scale", "group": "copy" | "original" | name, "change": "out" | "in" | "replace"}
+  {"op": "walk_snapshot"}                   every group's attachments and instances
+  {"op": "walk_check", "before": {...}, "expect_linked": bool}   the invariants -> problems
+
 Every command may name "account" and "region": it then acts on that account's and region's world
 (default: 123456789012, us-east-1).
 
@@ -56,6 +66,7 @@ from typing import Any, TextIO
 from runtime_api import FUNCTION_ARN, invoke
 from server import Emulator
 from moto.core import DEFAULT_ACCOUNT_ID
+from lifecycle import BlueGreen, story_world
 from world import REGION, World, moto_fixes
 
 
@@ -172,9 +183,32 @@ def answer(emulator: Emulator, world: World, command: dict[str, Any]) -> Any:
     if op == "opt_in":
         moto_fixes.OPTED_IN.setdefault(world.account, set()).add(world.region)
         return None
+    if op == "story":
+        world.story = story_world(world, command.get("spec", {}))
+        return world.story.state()
+    if op.startswith("walk_"):
+        return walk(world.story, command)
     if op == "requests":
         return emulator.log.snapshot()
     if op == "reset_requests":
         emulator.log.reset()
         return None
+    raise ValueError(f"unknown op {op!r}")
+
+
+def walk(story: BlueGreen, command: dict[str, Any]) -> Any:
+    op = command["op"]
+    if op == "walk_state":
+        return story.state()
+    if op == "walk_step":
+        return story.step()
+    if op == "walk_fail":
+        return story.fail(bool(command.get("rollback", True)))
+    if op == "walk_scale":
+        group = {"copy": story.copy, "original": story.original}.get(command["group"], command["group"])
+        return story.scale(group, command["change"])
+    if op == "walk_snapshot":
+        return story.snapshot()
+    if op == "walk_check":
+        return story.check(command["before"], bool(command.get("expect_linked", False)))
     raise ValueError(f"unknown op {op!r}")

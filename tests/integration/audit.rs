@@ -151,10 +151,13 @@ fn audit_reports_exactly_the_drift_and_fix_heals_it() {
     let requests = emulator.requests();
     let expected: BTreeMap<String, u64> = [
         ("codedeploy:ListApplications", 3), // 7 applications, 3 per page
-        ("codedeploy:ListDeployments", 1),
+        // running deployments; then, before each attach, the deployments of each deployment
+        // group whose group misses something (shop-bg, shop-green, web-bg, api-bg)
+        ("codedeploy:ListDeployments", 5),
         ("codedeploy:ListDeploymentGroups", 7),
         ("codedeploy:BatchGetDeploymentGroups", 7),
-        ("codedeploy:BatchGetDeployments", 1),
+        // running deployments; the deployments whose copies the deployment groups name
+        ("codedeploy:BatchGetDeployments", 2),
         ("elasticloadbalancing:DescribeTargetGroups", 1),
         // The groups audited, and every group of the region (retired ones holding attachments).
         ("autoscaling:DescribeAutoScalingGroups", 2),

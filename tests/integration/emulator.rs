@@ -156,7 +156,8 @@ impl Emulator {
         }
     }
 
-    fn call(&mut self, command: Value) -> Value {
+    /// Sends one command of the protocol (protocol.py) and returns its result.
+    pub fn call(&mut self, command: Value) -> Value {
         writeln!(self.commands, "{command}").unwrap();
         self.commands.flush().unwrap();
         let mut line = String::new();

@@ -8,7 +8,9 @@
 //! - `cli`: the `relink` CLI's errors, hints and dead-letter commands;
 //! - `metrics`: the function's embedded-metric-format records;
 //! - `origin`: notifications of another account or region refused before any call;
-//! - `faults`: injected faults, asserted on the outcome and the requests made.
+//! - `faults`: injected faults, asserted on the outcome and the requests made;
+//! - `walk`: seeded stories stepped through CodeDeploy's lifecycle (tests/emulator/lifecycle.py),
+//!   the rule's invariants checked after every call.
 //!
 //! Without AWS: `events` (every sample and invalid sample), `mocks` (forced answers and retries
 //! with aws-smithy-mocks), `robustness` (oversized and hostile inputs).
@@ -28,3 +30,4 @@ mod organization;
 mod origin;
 mod robustness;
 mod sweep;
+mod walk;

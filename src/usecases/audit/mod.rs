@@ -3,14 +3,16 @@
 //! the attachments its `loadBalancerInfo` asks for; `--fix` attaches what is missing with the
 //! same code as the function, so only under the live-fleet rule ([`crate::domain::live`]). While a newer
 //! deployment runs (its termination wait too) the deployment group still names the previous
-//! copy; that copy is reported `superseded` (from the audit's own listing of running
-//! deployments) and left alone, while the running deployment's copy is fixed. An outage repair
+//! copy; that copy is reported `superseded` (read just before its attach, like every path) and
+//! left alone, while the running deployment's copy is fixed once CodeDeploy has routed traffic to
+//! all of it. An outage repair
 //! (a load balancer that serves no instance at all, and the group CodeDeploy names as the fleet)
 //! is counted apart.
 //!
 //! Requests: `ListApplications` (per 100 applications) ∥ `ListDeployments` (running); per
 //! application `ListDeploymentGroups` and `BatchGetDeploymentGroups` (per 100 groups), at most 8
-//! applications at a time, ∥ `BatchGetDeployments` (per 25); then [`link`]'s rounds:
+//! applications at a time, ∥ `BatchGetDeployments` (per 25); `BatchGetDeployments` of the
+//! deployments whose copies the deployment groups name (their creation times); then [`link`]'s rounds:
 //! `DescribeTargetGroups` (per 20 names) ∥ `DescribeAutoScalingGroups` (per 100 groups), for the
 //! groups missing something `DescribeTargetHealth` ∥ `DescribeInstanceHealth` (per load
 //! balancer), and with `--fix` the attach calls.
@@ -23,12 +25,10 @@ pub use rows::{row, AuditReport, AuditRow, AuditSummary, Role, State};
 use crate::aws::{autoscaling, codedeploy, Clients, MAX_CONCURRENT_CALLS};
 use crate::domain::config::{AllowList, AttachWhen, Config};
 use crate::domain::decision::{
-    decide, decide_group, replacement_group_name, Decision, DeploymentFacts, DeploymentGroupFacts,
-    Newer, SkipReason,
+    copy_named, decide, decide_group, Decision, DeploymentFacts, DeploymentGroupFacts, SkipReason,
 };
 use crate::domain::error::AwsError;
 use crate::domain::job::{Job, Step, Subject};
-use crate::domain::live::STARTED_STATUSES;
 use crate::usecases::relink::link;
 use crate::usecases::sweep::RUNNING;
 use futures::{StreamExt, TryStreamExt};
@@ -76,6 +76,22 @@ pub async fn audit(
     let (groups, deployments) = tokio::join!(scan, codedeploy::batch_get_deployments(cd, &running));
     let groups: Vec<DeploymentGroupFacts> = groups?.into_iter().flatten().collect();
     let deployments = deployments?;
+    // The deployments whose copies the deployment groups name: when they were created, from which
+    // newer deployments are counted just before an attach.
+    let named: Vec<String> = groups
+        .iter()
+        .flat_map(|g| {
+            g.auto_scaling_groups
+                .iter()
+                .filter_map(|name| copy_named(&g.deployment_group, name, &[]).deployment_id)
+        })
+        .filter(|id| !running.contains(id))
+        .collect();
+    let named = if named.is_empty() {
+        Vec::new()
+    } else {
+        codedeploy::batch_get_deployments(cd, &named).await?
+    };
 
     let dry_run = !fix || config.dry_run;
     let mut summary = AuditSummary {
@@ -84,7 +100,7 @@ pub async fn audit(
         ..AuditSummary::default()
     };
     let (roles, jobs): (Vec<Role>, Vec<Job>) =
-        jobs(&groups, &deployments, config, filter, &mut summary)
+        jobs(&groups, &deployments, &named, config, filter, &mut summary)
             .into_iter()
             .unzip();
 
@@ -96,8 +112,14 @@ pub async fn audit(
     let mut rows: Vec<AuditRow> = attempts
         .into_iter()
         .zip(roles)
-        // A running deployment whose traffic has not moved yet has nothing to audit.
-        .filter(|(attempt, _)| attempt.report.reason != Some(SkipReason::TrafficNotShifted))
+        // A running deployment whose traffic has not moved yet, or that CodeDeploy is still
+        // moving, has nothing to audit yet.
+        .filter(|(attempt, _)| {
+            !matches!(
+                attempt.report.reason,
+                Some(SkipReason::TrafficNotShifted | SkipReason::Rerouting)
+            )
+        })
         .map(|(attempt, role)| row(role, attempt.report))
         .collect();
     rows.extend(retired::retired_rows(&rows, &all_groups?));
@@ -110,13 +132,14 @@ pub async fn audit(
 fn jobs(
     groups: &[DeploymentGroupFacts],
     deployments: &[DeploymentFacts],
+    named: &[DeploymentFacts],
     config: &Config,
     filter: &AllowList,
     summary: &mut AuditSummary,
 ) -> Vec<(Role, Job)> {
     let mut jobs = Vec::new();
     for group in groups {
-        match decide_group(group, config, newer_than_fleet(group, deployments)) {
+        match decide_group(group, config, named) {
             Err(skip) => {
                 *summary
                     .not_audited
@@ -147,11 +170,9 @@ fn jobs(
         if !filter.allows(&facts.application, &facts.deployment_group) {
             continue;
         }
-        let Decision::Relink(mut target) = decide(facts, &running_mode) else {
+        let Decision::Relink(target) = decide(facts, &running_mode) else {
             continue;
         };
-        // Only one deployment of a deployment group runs at a time: a running one is the newest.
-        target.newer = Newer::Known(None);
         let listed = jobs
             .iter()
             .any(|(_, job)| matches!(&job.step, Step::Link(t) if t.group == target.group));
@@ -167,57 +188,4 @@ fn jobs(
         }
     }
     jobs
-}
-
-/// The running deployment of `group` that has started and whose copy the deployment group does
-/// not name yet, if any: it supersedes the groups the deployment group names. Pure.
-fn newer_than_fleet<'a>(
-    group: &DeploymentGroupFacts,
-    running: &'a [DeploymentFacts],
-) -> Option<&'a str> {
-    running
-        .iter()
-        .filter(|d| {
-            d.application == group.application && d.deployment_group == group.deployment_group
-        })
-        .filter(|d| STARTED_STATUSES.contains(&d.status.as_str()))
-        .find(|d| {
-            let copy = replacement_group_name(&d.deployment_group, &d.deployment_id);
-            !group.auto_scaling_groups.contains(&copy)
-        })
-        .map(|d| d.deployment_id.as_str())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_started_running_deployment_supersedes_the_named_fleet() {
-        let group = DeploymentGroupFacts {
-            application: "web".into(),
-            deployment_group: "web-bg".into(),
-            auto_scaling_groups: vec!["CodeDeploy_web-bg_d-1".into()],
-            ..DeploymentGroupFacts::default()
-        };
-        let running = |id: &str, status: &str| DeploymentFacts {
-            deployment_id: id.into(),
-            application: "web".into(),
-            deployment_group: "web-bg".into(),
-            status: status.into(),
-            ..DeploymentFacts::default()
-        };
-        assert_eq!(
-            newer_than_fleet(&group, &[running("d-2", "InProgress")]),
-            Some("d-2")
-        );
-        assert_eq!(newer_than_fleet(&group, &[running("d-2", "Queued")]), None);
-        // The deployment group already names the running deployment's copy.
-        assert_eq!(newer_than_fleet(&group, &[running("d-1", "Baking")]), None);
-        let other = DeploymentFacts {
-            deployment_group: "api-bg".into(),
-            ..running("d-3", "InProgress")
-        };
-        assert_eq!(newer_than_fleet(&group, &[other]), None);
-    }
 }

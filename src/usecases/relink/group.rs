@@ -3,12 +3,11 @@
 //! CodeDeploy names), the live-fleet rule ([`crate::domain::live`]) and the attach calls.
 
 use crate::aws::{autoscaling, codedeploy, elb, elbv2, Clients};
-use crate::domain::decision::{Newer, RelinkTarget, Skip, SkipReason, Stage};
+use crate::domain::decision::{replacement_group_name, RelinkTarget, Skip, SkipReason, Stage};
 use crate::domain::error::{AwsError, RelinkError};
 use crate::domain::job::{Ending, Job, Step};
-use crate::domain::live::{assess, repair, Liveness, Registrations, STARTED_STATUSES};
+use crate::domain::live::{assess, repair, superseded, Liveness, Registrations, Sibling};
 use crate::domain::plan::{plan_group, Plan, Unplannable};
-use aws_sdk_codedeploy::types::DeploymentStatus;
 use std::collections::HashMap;
 use std::time::SystemTime;
 
@@ -99,31 +98,40 @@ impl<'a> Flight<'a> {
 
         // Round 3: the evidence, read now, within seconds of the attach.
         self.job.round();
-        let (traffic, newer) = tokio::join!(
+        let (traffic, listed) = tokio::join!(
             read_traffic(clients, &plan),
-            self.newer_deployment(clients, target)
+            self.list_siblings(clients, target)
         );
-        match newer {
-            Err(error) => return self.job.failure(error),
-            Ok(Some(newer)) => {
+        let (registrations, listed) = match (traffic, listed) {
+            (Ok(registrations), Ok(listed)) => (registrations, listed),
+            (Err(error), _) | (_, Err(error)) => return self.job.failure(error),
+        };
+        // Round 3b, only when the listing shows deployments besides the group's own: who made
+        // them, their status now, and whether their copies serve.
+        if !listed.is_empty() {
+            self.job.round();
+            let siblings = match read_siblings(clients, self.deployment_group().1, &listed).await {
+                Ok(read) => siblings(read, &registrations),
+                Err(error) => return self.job.failure(error),
+            };
+            if let Some((_, why)) = superseded(&target.copy_of, &siblings) {
                 let (application, group) = self.deployment_group();
                 return Ending::Skipped(Skip::new(
                     SkipReason::Superseded,
                     format!(
-                        "a newer deployment of {application}/{group}, {newer}, has started: {} is not its newest copy",
+                        "a newer deployment of {application}/{group}, {why}: {} is not its newest fleet",
                         target.group
                     ),
                 ));
             }
-            Ok(None) => {}
         }
-        let registrations = match traffic {
-            Ok(registrations) => registrations,
-            Err(error) => return self.job.failure(error),
-        };
-        let idle = match assess(&target.group, &instances, &plan, &registrations) {
+        let rerouting = matches!(target.stage, Stage::Running { rerouting: true });
+        let idle = match assess(&target.group, &instances, &plan, &registrations, rerouting) {
             Liveness::Live => None,
             Liveness::NotLive(evidence) => return not_live(target.stage, evidence),
+            Liveness::Ahead(evidence) => {
+                return Ending::Skipped(Skip::new(SkipReason::Rerouting, evidence))
+            }
             Liveness::Idle(idle) => Some(idle),
         };
         if let Some(idle) = idle {
@@ -166,7 +174,7 @@ impl<'a> Flight<'a> {
         let group = state.described.groups.get(&target.group);
         plan_group(target, &state.resolved.arns, group).map_err(|unplannable| match unplannable {
             // A running deployment's copy may not be there yet.
-            Unplannable::Gone(detail) if target.stage == Stage::Running => {
+            Unplannable::Gone(detail) if matches!(target.stage, Stage::Running { .. }) => {
                 Ending::Skipped(Skip::new(SkipReason::TrafficNotShifted, detail))
             }
             Unplannable::Gone(detail) => {
@@ -184,31 +192,28 @@ impl<'a> Flight<'a> {
         })
     }
 
-    /// Round 3, beside the traffic: the newest started deployment of the group's deployment
-    /// group that is newer than the group's own, if any.
-    async fn newer_deployment(
+    /// Round 3, beside the traffic: the ids of the deployment group's deployments, of any
+    /// status, created since the group's own deployment (all of them when its creation time is
+    /// unknown), but the group's own.
+    async fn list_siblings(
         &self,
         clients: &Clients,
         target: &RelinkTarget,
-    ) -> Result<Option<String>, AwsError> {
-        let (deployment_id, since) = match &target.newer {
-            Newer::Known(newer) => return Ok(newer.clone()),
-            Newer::Ask {
-                deployment_id,
-                since,
-            } => (deployment_id, *since),
-        };
+    ) -> Result<Vec<String>, AwsError> {
         let (application, group) = self.deployment_group();
-        let started = STARTED_STATUSES.map(DeploymentStatus::from);
         let ids = codedeploy::list_group_deployments(
             &clients.codedeploy,
             application,
             group,
-            &started,
-            since,
+            &[],
+            target.copy_of.created_at,
         )
         .await?;
-        Ok(ids.into_iter().find(|id| id != deployment_id))
+        let own = target.copy_of.deployment_id.as_deref();
+        Ok(ids
+            .into_iter()
+            .filter(|id| Some(id.as_str()) != own)
+            .collect())
     }
 
     /// Round 4, only when some load balancer to attach (`idle`) serves no instance at all: the
@@ -243,10 +248,70 @@ impl<'a> Flight<'a> {
 /// yet, or a settled group is not the live fleet.
 fn not_live(stage: Stage, evidence: String) -> Ending {
     let reason = match stage {
-        Stage::Running => SkipReason::TrafficNotShifted,
+        Stage::Running { .. } => SkipReason::TrafficNotShifted,
         Stage::Settled { .. } => SkipReason::NotLive,
     };
     Ending::Skipped(Skip::new(reason, evidence))
+}
+
+/// What round 3b read: the listed deployments and their copies, as they are now.
+struct SiblingsRead {
+    deployments: Vec<crate::domain::decision::DeploymentFacts>,
+    copies: autoscaling::Described,
+}
+
+/// Round 3b: the listed deployments (`BatchGetDeployments`) ∥ their copies, by CodeDeploy's
+/// naming (`DescribeAutoScalingGroups`; deployments that copy nothing have none).
+async fn read_siblings(
+    clients: &Clients,
+    deployment_group: &str,
+    ids: &[String],
+) -> Result<SiblingsRead, AwsError> {
+    let copies: Vec<String> = ids
+        .iter()
+        .map(|id| replacement_group_name(deployment_group, id))
+        .collect();
+    let (deployments, copies) = tokio::join!(
+        codedeploy::batch_get_deployments(&clients.codedeploy, ids),
+        autoscaling::describe_groups(&clients.autoscaling, &copies)
+    );
+    if let Some(error) = copies.failed.values().next() {
+        return Err(error.clone());
+    }
+    Ok(SiblingsRead {
+        deployments: deployments?,
+        copies,
+    })
+}
+
+/// The siblings as the rule reads them: whether each one's copy serves a load balancer to
+/// attach. Pure.
+fn siblings(read: SiblingsRead, registrations: &Registrations) -> Vec<Sibling> {
+    let serving = |instance: &String| {
+        registrations
+            .target_groups
+            .values()
+            .chain(registrations.load_balancers.values())
+            .any(|traffic| traffic.serving.contains(instance))
+    };
+    read.deployments
+        .into_iter()
+        .map(|d| {
+            let copy = replacement_group_name(&d.deployment_group, &d.deployment_id);
+            let copy_serves = read
+                .copies
+                .groups
+                .get(&copy)
+                .is_some_and(|g| g.instances.iter().any(serving));
+            Sibling {
+                deployment_id: d.deployment_id,
+                status: d.status,
+                creator: d.creator,
+                created_at: d.created_at,
+                copy_serves,
+            }
+        })
+        .collect()
 }
 
 /// Round 3 for one group: where each load balancer it misses sends traffic now.

@@ -14,9 +14,10 @@ use aws_sdk_autoscaling::types::{AutoScalingGroup, Instance, LifecycleState};
 use aws_sdk_codedeploy::operation::get_deployment::{GetDeploymentError, GetDeploymentOutput};
 use aws_sdk_codedeploy::operation::list_deployments::ListDeploymentsOutput;
 use aws_sdk_codedeploy::types::{
-    BlueGreenDeploymentConfiguration, ComputePlatform, DeploymentInfo, DeploymentOption,
-    DeploymentStatus, DeploymentStyle, DeploymentType, ElbInfo, GreenFleetProvisioningAction,
-    GreenFleetProvisioningOption, LoadBalancerInfo, TargetGroupInfo, TargetInstances,
+    BlueGreenDeploymentConfiguration, ComputePlatform, DeploymentCreator, DeploymentInfo,
+    DeploymentOption, DeploymentStatus, DeploymentStyle, DeploymentType, ElbInfo,
+    GreenFleetProvisioningAction, GreenFleetProvisioningOption, LoadBalancerInfo, TargetGroupInfo,
+    TargetInstances,
 };
 use aws_sdk_elasticloadbalancing::operation::describe_instance_health::DescribeInstanceHealthOutput;
 use aws_sdk_elasticloadbalancing::types::InstanceState;
@@ -204,6 +205,30 @@ fn list_deployments(ids: &'static [&'static str]) -> Rule {
     })
 }
 
+/// BatchGetDeployments of the deployments the listing showed: each `(id, status, creator)`, of
+/// web/web-bg, created after the replacement group's deployment.
+fn batch_get_deployments(
+    deployments: &'static [(&'static str, DeploymentStatus, DeploymentCreator)],
+) -> Rule {
+    mock!(aws_sdk_codedeploy::Client::batch_get_deployments).then_output(move || {
+        let infos = deployments.iter().map(|(id, status, creator)| {
+            DeploymentInfo::builder()
+                .deployment_id(*id)
+                .application_name("web")
+                .deployment_group_name("web-bg")
+                .status(status.clone())
+                .creator(creator.clone())
+                .create_time(aws_sdk_codedeploy::primitives::DateTime::from_secs(
+                    2_000_000_000,
+                ))
+                .build()
+        });
+        aws_sdk_codedeploy::operation::batch_get_deployments::BatchGetDeploymentsOutput::builder()
+            .set_deployments_info(Some(infos.collect()))
+            .build()
+    })
+}
+
 /// Clients answered by the rules, with the SDK's standard retries (3 attempts, near-zero backoff).
 /// Elastic Load Balancing v2 and classic ELB answer the live-fleet round: the replacement group's
 /// instance is registered everywhere; CodeDeploy's ListDeployments (after the test's own rules)
@@ -287,8 +312,17 @@ impl Aws {
 
     /// The SNS success notification through the function.
     async fn invoke(&self) -> Invocation {
+        self.invoke_with(&[]).await
+    }
+
+    /// The same, with more CodeDeploy rules.
+    async fn invoke_with(&self, codedeploy: &[&Rule]) -> Invocation {
+        let codedeploy: Vec<&Rule> = [&self.get, &self.list]
+            .into_iter()
+            .chain(codedeploy.iter().copied())
+            .collect();
         let clients = clients(
-            &[&self.get, &self.list],
+            &codedeploy,
             &[&self.describe_tg],
             &[&self.describe_asg, &self.attach_tg, &self.attach_lb],
         );

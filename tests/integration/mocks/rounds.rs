@@ -92,7 +92,12 @@ async fn a_newer_started_deployment_supersedes_the_copy_and_nothing_is_attached(
         list: list_deployments(&[DEPLOYMENT, "d-NEWER0001"]),
         ..Aws::deployment(1, &[])
     };
-    let invocation = aws.invoke().await;
+    let newer = batch_get_deployments(&[(
+        "d-NEWER0001",
+        DeploymentStatus::InProgress,
+        DeploymentCreator::User,
+    )]);
+    let invocation = aws.invoke_with(&[&newer]).await;
     assert!(invocation.error.is_none(), "{:?}", invocation.error);
     let report = &invocation.response.reports[0];
     assert_eq!(report.reason.map(|r| r.code()), Some("superseded"));
@@ -101,7 +106,42 @@ async fn a_newer_started_deployment_supersedes_the_copy_and_nothing_is_attached(
         "{report:?}"
     );
     assert_eq!(aws.list.num_calls(), 1);
+    assert_eq!(newer.num_calls(), 1);
     assert_eq!(aws.attach_tg.num_calls(), 0);
+    assert_eq!(
+        report.aws_rounds, 4,
+        "GetDeployment, describe, list, creators"
+    );
+}
+
+#[tokio::test]
+async fn deployments_codedeploy_made_by_itself_do_not_supersede_and_cost_one_round() {
+    let aws = Aws {
+        list: list_deployments(&[DEPLOYMENT, "d-SCALED001", "d-ROLLBACK1"]),
+        ..Aws::deployment(1, &[])
+    };
+    let newer = batch_get_deployments(&[
+        (
+            "d-SCALED001",
+            DeploymentStatus::Succeeded,
+            DeploymentCreator::Autoscaling,
+        ),
+        (
+            "d-ROLLBACK1",
+            DeploymentStatus::Succeeded,
+            DeploymentCreator::CodeDeployRollback,
+        ),
+    ]);
+    let invocation = aws.invoke_with(&[&newer]).await;
+    assert!(invocation.error.is_none(), "{:?}", invocation.error);
+    let report = &invocation.response.reports[0];
+    assert_eq!(report.outcome, Outcome::Relinked, "{report:?}");
+    assert_eq!(newer.num_calls(), 1);
+    assert_eq!(aws.attach_tg.num_calls(), 1);
+    assert_eq!(
+        report.aws_rounds, 5,
+        "one round more than an attach with no sibling"
+    );
 }
 
 #[tokio::test]
