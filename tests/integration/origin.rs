@@ -19,9 +19,49 @@ fn eventbridge(account: &str) -> Value {
     event
 }
 
+/// The EventBridge deployment sample in another region.
+fn eventbridge_in(region: &str) -> Value {
+    let mut event = eventbridge("123456789012");
+    event["region"] = json!(region);
+    event["detail"]["region"] = json!(region);
+    event
+}
+
+/// CodeDeploy's instance trigger for d-75I7MBT7C, its message changed by `change`.
+fn instance_trigger(change: impl FnOnce(&mut Value)) -> Value {
+    let mut event = instance_success_sns("d-75I7MBT7C", "i-0a1b2c3d4e5f67890");
+    let sns = &mut event["Records"][0]["Sns"];
+    let mut message: Value = serde_json::from_str(sns["Message"].as_str().unwrap()).unwrap();
+    change(&mut message);
+    sns["Message"] = json!(message.to_string());
+    event
+}
+
 /// Each foreign notification, the error code it gets and the two sides its message names.
 fn foreign() -> Vec<(Value, &'static str, [&'static str; 2])> {
     vec![
+        (
+            eventbridge_in("eu-west-1"),
+            "ForeignRegion",
+            ["eu-west-1", "us-east-1"],
+        ),
+        (
+            instance_trigger(|m| {
+                m["accountId"] = json!("333333333333");
+                m["instanceId"] = json!("arn:aws:ec2:us-east-1:333333333333:instance/i-0a1");
+            }),
+            "ForeignAccount",
+            ["333333333333", "123456789012"],
+        ),
+        (
+            // The instance's ARN alone names the account.
+            instance_trigger(|m| {
+                m.as_object_mut().unwrap().remove("accountId");
+                m["instanceId"] = json!("arn:aws:ec2:us-east-1:444444444444:instance/i-0a1");
+            }),
+            "ForeignAccount",
+            ["444444444444", "123456789012"],
+        ),
         (
             sns_event(|m| m["region"] = json!("eu-west-1")),
             "ForeignRegion",

@@ -53,8 +53,10 @@ pub fn classify_message(
     };
     let deployment_id = field("deploymentId", parsed.deployment_id)?;
     let is_instance = parsed.instance_id.is_some() || parsed.instance_status.is_some();
-    let instance_id =
-        field("instanceId", parsed.instance_id)?.map(|i| instance_id_of(&i).to_owned());
+    let instance_arn = field("instanceId", parsed.instance_id)?;
+    let instance_id = instance_arn
+        .as_deref()
+        .map(|i| instance_id_of(i).to_owned());
     let instance_status = field("instanceStatus", parsed.instance_status)?;
     let Some(deployment_id) = deployment_id else {
         return Err(InputError::new(
@@ -86,15 +88,62 @@ pub fn classify_message(
         Some(i) => Some(i.status.clone()),
         None => field("status", parsed.status)?,
     };
+    // The instance's ARN names a region and an account too: they must agree with the message's
+    // own, and are checked against the function's like them.
+    let (arn_region, arn_account) = instance_arn.as_deref().map_or((None, None), arn_origin);
+    let location_of = |name: &str| format!("{location}.{name}");
+    let region = agreeing(
+        field("region", parsed.region)?,
+        arn_region,
+        &location_of("instanceId"),
+        "region",
+    )?;
+    let account = agreeing(
+        field("accountId", parsed.account_id)?,
+        arn_account,
+        &location_of("instanceId"),
+        "account",
+    )?;
     Ok(Notification::Deployment(DeploymentRef {
         deployment_id,
         application: field("applicationName", parsed.application_name)?,
         deployment_group: field("deploymentGroupName", parsed.deployment_group_name)?,
         reported_status,
-        region: field("region", parsed.region)?,
-        account: field("accountId", parsed.account_id)?,
+        region,
+        account,
         instance,
     }))
+}
+
+/// The region and account of an EC2 instance ARN (`arn:<partition>:ec2:<region>:<account>:
+/// instance/<id>`), each when present; nothing for a bare instance id.
+fn arn_origin(arn: &str) -> (Option<String>, Option<String>) {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    match parts.as_slice() {
+        ["arn", _, "ec2", region, account, _] => (
+            Some(region.to_string()).filter(|r| !r.is_empty()),
+            Some(account.to_string()).filter(|a| !a.is_empty()),
+        ),
+        _ => (None, None),
+    }
+}
+
+/// The message's own `what` (region or account) and the instance ARN's, which must agree: the
+/// one that is given, or an error naming both.
+fn agreeing(
+    own: Option<String>,
+    arn: Option<String>,
+    location: &str,
+    what: &str,
+) -> Result<Option<String>, InputError> {
+    match (own, arn) {
+        (Some(own), Some(arn)) if own != arn => Err(InputError::new(
+            location,
+            format!("the instance ARN names {what} {arn:?} but the message names {own:?}"),
+            &arn,
+        )),
+        (own, arn) => Ok(own.or(arn)),
+    }
 }
 
 /// A message that is not JSON: CodeDeploy's trigger test message, or an error.
@@ -179,6 +228,50 @@ mod tests {
             classify_message(message, None, "m"),
             Ok(Notification::Deployment(_))
         ));
+    }
+
+    #[test]
+    fn the_instance_arn_names_a_region_and_an_account_that_are_checked_too() {
+        let message = |region: &str, account: &str, arn: &str| {
+            format!(
+                r#"{{{region}{account}"deploymentId":"d-1","instanceId":"{arn}","instanceStatus":"Succeeded"}}"#
+            )
+        };
+        let arn = "arn:aws:ec2:eu-west-1:210987654321:instance/i-0abc";
+        // Without the message's own fields, the ARN's are the notification's.
+        let Notification::Deployment(d) =
+            classify_message(&message("", "", arn), None, "m").unwrap()
+        else {
+            panic!("not a deployment")
+        };
+        assert_eq!(
+            (d.region.as_deref(), d.account.as_deref()),
+            (Some("eu-west-1"), Some("210987654321"))
+        );
+        // Disagreeing with them is refused, naming both.
+        let error =
+            classify_message(&message(r#""region":"us-east-1","#, "", arn), None, "m").unwrap_err();
+        assert_eq!(error.location, "m.instanceId");
+        assert!(
+            error
+                .reason
+                .contains(r#"region "eu-west-1" but the message names "us-east-1""#),
+            "{error:?}"
+        );
+        let error = classify_message(
+            &message(r#""accountId":"123456789012","#, "", arn),
+            None,
+            "m",
+        )
+        .unwrap_err();
+        assert!(error.reason.contains("account"), "{error:?}");
+        // A bare instance id names neither.
+        let Notification::Deployment(d) =
+            classify_message(&message("", "", "i-0abc"), None, "m").unwrap()
+        else {
+            panic!("not a deployment")
+        };
+        assert_eq!((d.region, d.account), (None, None));
     }
 
     #[test]
