@@ -35,9 +35,11 @@ Commands:
                                             accounts -> their ids
   {"op": "opt_in", "region": ...}           the account enables an opt-in region (ListRegions)
 
-CodeDeploy as it runs (lifecycle.py), one story per world:
+CodeDeploy as it runs (lifecycle.py), one story per deployment group (the spec's and the walk
+commands' "deployment_group", default web-bg):
   {"op": "story", "spec": {config, termination, capacity, ready_wait}}  a deployment group and a
                                             deployment about to start -> its state
+  {"op": "story_next", "spec": {...}}       the next deployment of the same deployment group
   {"op": "walk_state"}                      where the deployment stands
   {"op": "walk_step"}                       CodeDeploy's next step -> {step, notifications, state}
   {"op": "walk_fail", "rollback": bool}     the deployment fails here -> the same
@@ -183,11 +185,14 @@ def answer(emulator: Emulator, world: World, command: dict[str, Any]) -> Any:
     if op == "opt_in":
         moto_fixes.OPTED_IN.setdefault(world.account, set()).add(world.region)
         return None
-    if op == "story":
-        world.story = story_world(world, command.get("spec", {}))
-        return world.story.state()
+    if op in ("story", "story_next"):
+        spec = command.get("spec", {})
+        start = story_world if op == "story" else BlueGreen
+        story = start(world, spec)
+        world.stories[story.deployment_group] = story
+        return story.state()
     if op.startswith("walk_"):
-        return walk(world.story, command)
+        return walk(world.stories[command.get("deployment_group", "web-bg")], command)
     if op == "requests":
         return emulator.log.snapshot()
     if op == "reset_requests":

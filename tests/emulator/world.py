@@ -73,7 +73,7 @@ class World:
         self.iam = client("iam")
         self.organizations = client("organizations")
         self._network: dict[str, Any] | None = None
-        self.story: Any = None  # the deployment a walk steps through (lifecycle.py)
+        self.stories: dict[str, Any] = {}  # per deployment group, the deployment a walk steps through (lifecycle.py)
         self.shifted: set[str] = set()  # deployments whose traffic is on their copy
         self.half: set[str] = set()  # deployments whose shift stopped after AllowTraffic
 

@@ -2,6 +2,8 @@
 //!
 //! Through the real SDK against the emulator (`emulator`: moto, corrected; `fixtures`: helpers):
 //! - `e2e`: the real binaries, the sample events of `events/`, blue/green worlds end to end;
+//! - `rule`: the rule against CodeDeploy as it really runs (tests/emulator/lifecycle.py): paced
+//!   rerouting, the deployments it starts by itself, rollbacks, failed newer deployments;
 //! - `live`, `lifecycle`: the safety rule (the newest copy, displacing nobody, the outage repair,
 //!   instance-level notifications, one group's failure confined to it) on every path;
 //! - `sweep`, `audit`, `organization`: the scheduled sweep, `relink audit`, across accounts;
@@ -29,5 +31,6 @@ mod mocks;
 mod organization;
 mod origin;
 mod robustness;
+mod rule;
 mod sweep;
 mod walk;

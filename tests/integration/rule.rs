@@ -1,0 +1,231 @@
+//! The rule against CodeDeploy as it really runs (tests/emulator/lifecycle.py), end to end, in
+//! both notification forms: never ahead of its paced rerouting; the deployments it starts by
+//! itself (scale-outs, rollbacks) never supersede the fleet; a newer deployment that failed with
+//! traffic on its copy keeps the older copy out; and a sweep and an audit over a world that holds
+//! all of them.
+
+use crate::emulator::Emulator;
+use crate::fixtures::*;
+use serde_json::{json, Value};
+
+const FORMS: [&str; 2] = ["sns", "eventbridge"];
+const ONE: &str = "CodeDeployDefault.OneAtATime";
+const ALL: &str = "CodeDeployDefault.AllAtOnce";
+
+/// A deployment group `group` (two target groups, a classic load balancer, four instances) and
+/// its deployment about to start -> the deployment's state.
+fn story(emulator: &mut Emulator, group: &str, config: &str) -> Value {
+    emulator.call(json!({"op": "story", "spec": {"deployment_group": group,
+        "config": config, "capacity": 4}}))
+}
+
+/// CodeDeploy's next step of `group`'s deployment -> its notifications.
+fn step(emulator: &mut Emulator, group: &str) -> Vec<Value> {
+    let answer = emulator.call(json!({"op": "walk_step", "deployment_group": group}));
+    answer["notifications"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// Steps `group`'s deployment to its end, its notifications lost -> its success notification.
+fn to_success_unheard(emulator: &mut Emulator, group: &str) -> Value {
+    let mut last = Vec::new();
+    while emulator.call(json!({"op": "walk_state", "deployment_group": group}))["next_step"]
+        .is_string()
+    {
+        last = step(emulator, group);
+    }
+    last.pop().expect("the success notification")
+}
+
+/// One notification, in one form, through `relink replay` -> its report.
+fn deliver(emulator: &Emulator, notification: &Value, form: &str) -> Value {
+    let file = event_file(&notification[form]);
+    let run = emulator.relink(&["--json", "replay", file.path().to_str().unwrap()], &[]);
+    assert!(run.success(), "{}{}", run.stdout(), run.stderr());
+    run.report()
+}
+
+fn copy(state: &Value) -> String {
+    state["copy"].as_str().unwrap().to_owned()
+}
+
+fn attached(emulator: &mut Emulator, group: &str) -> usize {
+    let g = emulator.group(group);
+    g["target_group_arns"].as_array().unwrap().len()
+        + g["load_balancer_names"].as_array().unwrap().len()
+}
+
+/// `group`'s copy is rerouted one instance of four: CodeDeploy has routed traffic to one.
+fn one_of_four_rerouted(emulator: &mut Emulator, group: &str) -> (Value, Vec<Value>) {
+    let state = story(emulator, group, ONE);
+    step(emulator, group); // provision
+    step(emulator, group); // install
+    let first = step(emulator, group); // the first instance through AllowTraffic
+    assert_eq!(first.len(), 1);
+    (state, first)
+}
+
+#[test]
+fn a_copy_codedeploy_is_still_rerouting_to_is_attached_on_no_path_until_the_last_instance() {
+    for form in FORMS {
+        let mut emulator = Emulator::start();
+        let (state, first) = one_of_four_rerouted(&mut emulator, "web-bg");
+        let g = copy(&state);
+        emulator.reset_requests();
+        let report = deliver(&emulator, &first[0], form);
+        assert_eq!(report["reason"], "rerouting", "{form}: {report}");
+        assert!(
+            report["detail"]
+                .as_str()
+                .unwrap()
+                .contains("not routed to yet"),
+            "{report}"
+        );
+        for args in [&["--json", "sweep"][..], &["--json", "audit", "--fix"]] {
+            let run = emulator.relink(args, &[]);
+            assert!(run.success(), "{args:?}: {}", run.stderr());
+        }
+        assert_eq!(mutating(&emulator.requests()), 0, "{form}");
+        assert_eq!(attached(&mut emulator, &g), 0);
+
+        // The next two instances: still ahead. The last: every instance serves, linked.
+        for _ in 0..2 {
+            let next = step(&mut emulator, "web-bg");
+            assert_eq!(deliver(&emulator, &next[0], form)["reason"], "rerouting");
+        }
+        let last = step(&mut emulator, "web-bg");
+        let report = deliver(&emulator, &last[0], form);
+        assert_eq!(report["outcome"], "relinked", "{form}: {report}");
+        assert_eq!(attached(&mut emulator, &g), 3);
+    }
+}
+
+#[test]
+fn deployments_codedeploy_starts_by_itself_never_supersede_the_fleet() {
+    for form in FORMS {
+        // d1 succeeded and nobody heard: its copy serves, unlinked, and scales out once.
+        let mut emulator = Emulator::start();
+        let state = story(&mut emulator, "web-bg", ALL);
+        let g1 = copy(&state);
+        let success = to_success_unheard(&mut emulator, "web-bg");
+        let scaled = emulator.call(
+            json!({"op": "walk_scale", "deployment_group": "web-bg", "group": "copy", "change": "out"}),
+        );
+        let scaled = scaled["notifications"].as_array().unwrap().clone();
+        // The scale-out's own deployment: it copies nothing.
+        let own = deliver(&emulator, scaled.last().unwrap(), form);
+        assert_eq!(own["reason"], "no_fleet", "{form}: {own}");
+        assert_eq!(own["aws_rounds"], 1, "{own}");
+        // d1's success, late: the fleet is still d1's copy.
+        let late = deliver(&emulator, &success, form);
+        assert_eq!(late["outcome"], "relinked", "{form}: {late}");
+        assert_eq!(attached(&mut emulator, &g1), 3);
+    }
+}
+
+#[test]
+fn a_rollback_makes_the_fleet_it_returns_to_live_again() {
+    for form in FORMS {
+        // d1's copy G1 serves, unlinked; d2 shifts traffic to G2, fails, and CodeDeploy's
+        // rollback deployment routes traffic back to G1.
+        let mut emulator = Emulator::start();
+        let g1 = copy(&story(&mut emulator, "web-bg", ALL));
+        let success = to_success_unheard(&mut emulator, "web-bg");
+        let d2 = emulator.call(json!({"op": "story_next", "spec": {"config": ALL}}));
+        for _ in 0..3 {
+            step(&mut emulator, "web-bg"); // provision, install, reroute: G2 serves
+        }
+        let failed = emulator.call(json!({"op": "walk_fail", "rollback": true}));
+        assert_eq!(failed["state"]["fleet"], g1.as_str(), "{failed}");
+        let late = deliver(&emulator, &success, form);
+        assert_eq!(late["outcome"], "relinked", "{form}: {late}");
+        assert_eq!(attached(&mut emulator, &g1), 3);
+        assert_eq!(attached(&mut emulator, &copy(&d2)), 0);
+    }
+}
+
+#[test]
+fn a_newer_deployment_that_failed_with_traffic_on_its_copy_keeps_the_older_copy_out() {
+    for form in FORMS {
+        // d2 routed traffic to G2 and failed before BlockTraffic, without rollback: G1's
+        // instances are still registered beside G2's.
+        let mut emulator = Emulator::start();
+        let g1 = copy(&story(&mut emulator, "web-bg", ALL));
+        let success = to_success_unheard(&mut emulator, "web-bg");
+        emulator.call(json!({"op": "story_next", "spec": {"config": ALL}}));
+        for _ in 0..3 {
+            step(&mut emulator, "web-bg");
+        }
+        emulator.call(json!({"op": "walk_fail", "rollback": false}));
+        emulator.reset_requests();
+        let late = deliver(&emulator, &success, form);
+        assert_eq!(late["reason"], "superseded", "{form}: {late}");
+        assert!(
+            late["detail"]
+                .as_str()
+                .unwrap()
+                .contains("(Failed, created by user) left traffic on its copy"),
+            "{late}"
+        );
+        assert_eq!(mutating(&emulator.requests()), 0);
+        assert_eq!(attached(&mut emulator, &g1), 0);
+    }
+}
+
+#[test]
+fn a_sweep_and_an_audit_over_a_world_holding_all_of_them_attach_only_the_fleets() {
+    for command in [&["--json", "sweep"][..], &["--json", "audit", "--fix"]] {
+        let mut emulator = Emulator::start();
+        // ahead-bg: one instance of four rerouted.
+        let (ahead, _) = one_of_four_rerouted(&mut emulator, "ahead-bg");
+        // scaled-bg: succeeded unheard, then scaled out (an autoscaling deployment).
+        let scaled = story(&mut emulator, "scaled-bg", ALL);
+        to_success_unheard(&mut emulator, "scaled-bg");
+        emulator.call(json!({"op": "walk_scale", "deployment_group": "scaled-bg",
+            "group": "copy", "change": "out"}));
+        // rolled-bg: a rollback returned traffic to d1's copy.
+        let rolled = story(&mut emulator, "rolled-bg", ALL);
+        to_success_unheard(&mut emulator, "rolled-bg");
+        emulator.call(
+            json!({"op": "story_next", "spec": {"deployment_group": "rolled-bg",
+            "config": ALL}}),
+        );
+        for _ in 0..3 {
+            step(&mut emulator, "rolled-bg");
+        }
+        emulator
+            .call(json!({"op": "walk_fail", "deployment_group": "rolled-bg", "rollback": true}));
+        // stopped-bg: a newer deployment failed with traffic on its copy.
+        let stopped = story(&mut emulator, "stopped-bg", ALL);
+        to_success_unheard(&mut emulator, "stopped-bg");
+        let newer = emulator.call(json!({"op": "story_next", "spec": {
+            "deployment_group": "stopped-bg", "config": ALL}}));
+        for _ in 0..3 {
+            step(&mut emulator, "stopped-bg");
+        }
+        emulator
+            .call(json!({"op": "walk_fail", "deployment_group": "stopped-bg", "rollback": false}));
+
+        let run = emulator.relink(command, &[]);
+        assert!(
+            run.success(),
+            "{command:?}: {}{}",
+            run.stdout(),
+            run.stderr()
+        );
+        let linked: Vec<(String, usize)> = [&ahead, &scaled, &rolled, &stopped, &newer]
+            .into_iter()
+            .map(|s| {
+                let g = copy(s);
+                let n = attached(&mut emulator, &g);
+                (g, n)
+            })
+            .collect();
+        let expected = [0, 3, 3, 0, 0];
+        for ((group, n), want) in linked.iter().zip(expected) {
+            assert_eq!(*n, want, "{command:?}: {group}: {}", run.stdout());
+        }
+    }
+}
