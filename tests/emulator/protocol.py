@@ -34,6 +34,8 @@ Commands:
   {"op": "organization", "members": N}      an organization of the default account with N member
                                             accounts -> their ids
   {"op": "opt_in", "region": ...}           the account enables an opt-in region (ListRegions)
+  {"op": "name_fleet", "groups": [...]}     the deployment group names these Auto Scaling groups
+                                            (an operator's update-deployment-group)
 
 CodeDeploy as it runs (lifecycle.py), one story per deployment group (the spec's and the walk
 commands' "deployment_group", default web-bg):
@@ -184,6 +186,11 @@ def answer(emulator: Emulator, world: World, command: dict[str, Any]) -> Any:
         return world.organization(int(command["members"]))
     if op == "opt_in":
         moto_fixes.OPTED_IN.setdefault(world.account, set()).add(world.region)
+        return None
+    if op == "name_fleet":
+        dg = world.codedeploy_backend().deployment_groups[command.get("application", "web")][
+            command.get("deployment_group", "web-bg")]
+        dg.auto_scaling_groups = list(command["groups"])
         return None
     if op in ("story", "story_next"):
         spec = command.get("spec", {})
