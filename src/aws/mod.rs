@@ -117,7 +117,18 @@ pub async fn load_config(region: Option<&str>, profile: Option<&str>) -> SdkConf
         loader = loader.region(aws_config::Region::new(region.to_owned()));
     }
     if let Some(profile) = profile {
-        loader = loader.profile_name(profile);
+        // As with the AWS CLI, a profile named on the command line wins over keys in the
+        // environment, which the default chain would read first.
+        let credentials = aws_config::profile::ProfileFileCredentialsProvider::builder()
+            .configure(
+                &aws_config::provider_config::ProviderConfig::without_region()
+                    .with_http_client(https_client()),
+            )
+            .profile_name(profile)
+            .build();
+        loader = loader
+            .profile_name(profile)
+            .credentials_provider(credentials);
     }
     loader
         .http_client(https_client())

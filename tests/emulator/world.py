@@ -185,7 +185,7 @@ class World:
             AutoScalingGroupName=original,
             LaunchTemplate={"LaunchTemplateName": template, "Version": "$Latest"},
             MinSize=0,
-            MaxSize=6,
+            MaxSize=max(6, spec.get("capacity", 2)),
             DesiredCapacity=spec.get("capacity", 2),
             VPCZoneIdentifier=",".join(net["subnets"]),
             HealthCheckType="ELB",

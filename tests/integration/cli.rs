@@ -293,3 +293,86 @@ fn version_completions_and_manual_need_no_aws() {
         unknown.stderr()
     );
 }
+
+#[test]
+fn a_deployment_that_does_not_exist_is_an_error_for_relink_deployment() {
+    let mut emulator = Emulator::start();
+    emulator.build(json!({"deployment_id": "d-75I7MBT7C", "target_groups": 1}));
+    let run = emulator.relink(&["deployment", "d-ZZZZZZZZZ"], &[]);
+    assert_eq!(run.output.status.code(), Some(1), "{}", run.stderr());
+    assert!(
+        run.stderr().contains("error: no deployment d-ZZZZZZZZZ"),
+        "{}",
+        run.stderr()
+    );
+    // The function's own answer to such a notification stays a skip.
+    let event = event_file(&json!({"deploymentId": "d-ZZZZZZZZZ"}));
+    let replay = emulator.relink(&["replay", event.path().to_str().unwrap()], &[]);
+    assert!(replay.success(), "{}", replay.stderr());
+}
+
+#[test]
+fn a_closed_pipe_ends_relink_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_relink"))
+        .args(["completions", "zsh"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader is gone before relink writes
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        output.status.success() || output.status.signal() == Some(13),
+        "{:?}: {stderr}",
+        output.status
+    );
+}
+
+#[test]
+fn the_sweeps_look_back_is_bounded_on_the_command_line_as_in_the_environment() {
+    for hours in ["18446744073709551615", "721"] {
+        let run = relink_bare(&["sweep", "--lookback-hours", hours], &[]);
+        assert_eq!(
+            run.output.status.code(),
+            Some(2),
+            "{hours}: {}",
+            run.stderr()
+        );
+        assert!(run.stderr().contains("0..=720"), "{}", run.stderr());
+    }
+}
+
+#[test]
+fn a_profile_named_on_the_command_line_wins_over_keys_in_the_environment() {
+    let mut emulator = Emulator::start();
+    emulator.build(json!({"deployment_id": "d-75I7MBT7C", "target_groups": 1}));
+    let dir = tempfile::tempdir().unwrap();
+    let mark = dir.path().join("credential_process-ran");
+    let config = dir.path().join("config");
+    let process = format!(
+        "sh -c 'touch {} && echo {{\\\"Version\\\":1,\\\"AccessKeyId\\\":\\\"relink-cli\\\",\\\"SecretAccessKey\\\":\\\"relink\\\"}}'",
+        mark.display()
+    );
+    std::fs::write(
+        &config,
+        format!("[profile audit]\nregion = us-east-1\ncredential_process = {process}\n"),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    // Emulator::relink puts keys in the environment, as a shell with exported keys would.
+    let run = emulator.relink(
+        &["--profile", "audit", "--json", "audit"],
+        &[("AWS_CONFIG_FILE", config)],
+    );
+    // It audits (exit 1: the copy drifts) with the profile's credentials.
+    assert_eq!(run.output.status.code(), Some(1), "{}", run.stderr());
+    assert_eq!(run.response()["summary"]["drift"], 1, "{}", run.stdout());
+    assert!(
+        mark.exists(),
+        "the profile's credential_process did not run"
+    );
+}

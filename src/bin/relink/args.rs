@@ -3,6 +3,7 @@
 use crate::scope::{parse_accounts, parse_regions};
 use clap::{Args, Parser, Subcommand};
 use clap_complete::Shell;
+use codedeploy_relink::domain::config::MAX_SWEEP_LOOKBACK_HOURS;
 use codedeploy_relink::usecases::organization::{Accounts, Regions};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -109,8 +110,9 @@ pub(crate) enum Command {
     /// deployment that succeeded within the look-back, as the function does on its schedule.
     #[command(after_help = "Example:\n  relink --dry-run sweep --lookback-hours 72")]
     Sweep {
-        /// Hours back to re-check succeeded deployments (overrides RELINK_SWEEP_LOOKBACK_HOURS).
-        #[arg(long)]
+        /// Hours back to re-check succeeded deployments, 0 to 720 (overrides
+        /// RELINK_SWEEP_LOOKBACK_HOURS, which has the same bound).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(0..=MAX_SWEEP_LOOKBACK_HOURS))]
         lookback_hours: Option<u64>,
     },
     /// The dead-letter queue: list, replay or purge what failed every retry.

@@ -7,6 +7,7 @@ use crate::{clients, AwsChoice};
 use anyhow::{bail, Context, Result};
 use codedeploy_relink::domain::config::{AllowList, Config};
 use codedeploy_relink::domain::report::{Outcome, Report};
+use codedeploy_relink::domain::skip::SkipReason;
 use codedeploy_relink::edges::render;
 use codedeploy_relink::usecases::audit::audit;
 use codedeploy_relink::usecases::dlq;
@@ -24,6 +25,7 @@ pub(crate) async fn invoke(
     aws: AwsChoice<'_>,
     payload: Value,
     json: bool,
+    named: Named,
 ) -> Result<ExitCode> {
     // An unreadable payload is answered before any AWS client exists.
     let (response, error) = match invocation::decode(&payload) {
@@ -52,8 +54,17 @@ pub(crate) async fn invoke(
         .sqs
         .as_ref()
         .is_some_and(|s| !s.batch_item_failures.is_empty());
+    // `relink deployment` names one deployment: one that does not exist is the user's error.
+    let unknown = response
+        .reports
+        .iter()
+        .find(|r| named == Named::Deployment && r.reason == Some(SkipReason::DeploymentNotFound));
     let summary = match (&error, redelivered, failed.len()) {
         (Some(error), _, _) => format!("the invocation would fail ({}): {error}", error.error_type()),
+        (None, _, 0) if unknown.is_some() => format!(
+            "no deployment {} in this region and account (CodeDeploy does not know it)",
+            unknown.and_then(|r| r.deployment_id.as_deref()).unwrap_or_default()
+        ),
         (None, true, _) => "some SQS records failed and would be redelivered (see batchItemFailures)".to_owned(),
         (None, false, 0) => return Ok(ExitCode::SUCCESS),
         (None, false, n) => format!("{n} swept deployment(s) failed (the function reports them and does not fail a scheduled invocation)"),
@@ -63,6 +74,14 @@ pub(crate) async fn invoke(
         eprintln!("hint: {hint}");
     }
     Ok(ExitCode::FAILURE)
+}
+
+/// What the command line named: an event (its outcome is the function's) or one deployment
+/// (`relink deployment`: one that does not exist is an error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Named {
+    Event,
+    Deployment,
 }
 
 /// Exactly what the schedule sends the function.

@@ -17,7 +17,9 @@ use codedeploy_relink::aws::Clients;
 use codedeploy_relink::domain::config::{AllowList, Config};
 use codedeploy_relink::domain::event::check_deployment_id;
 use codedeploy_relink::usecases::organization::{Accounts, Regions, Scope};
-use commands::{invoke, read_event, run_audit, run_dlq, run_organization_audit, scheduled_event};
+use commands::{
+    invoke, read_event, run_audit, run_dlq, run_organization_audit, scheduled_event, Named,
+};
 use hints::hint_for_error;
 use serde_json::json;
 use std::process::ExitCode;
@@ -30,6 +32,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    quiet_on_closed_pipe();
     let cli = Cli::parse();
     init_logging(cli.verbose);
     match run(cli).await {
@@ -60,17 +63,26 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     config.dry_run |= cli.dry_run;
     let aws = (cli.region.as_deref(), cli.profile.as_deref());
     match cli.command {
-        Command::Replay { event } => invoke(config, aws, read_event(&event)?, cli.json).await,
+        Command::Replay { event } => {
+            invoke(config, aws, read_event(&event)?, cli.json, Named::Event).await
+        }
         Command::Deployment { id } => {
             // A wrong id is refused here, before any client or AWS call exists.
             check_deployment_id(&id, "the deployment id").map_err(anyhow::Error::msg)?;
-            invoke(config, aws, json!({ "deploymentId": id }), cli.json).await
+            invoke(
+                config,
+                aws,
+                json!({ "deploymentId": id }),
+                cli.json,
+                Named::Deployment,
+            )
+            .await
         }
         Command::Sweep { lookback_hours } => {
             if let Some(hours) = lookback_hours {
                 config.sweep_lookback = Duration::from_secs(hours * 3600);
             }
-            invoke(config, aws, scheduled_event(), cli.json).await
+            invoke(config, aws, scheduled_event(), cli.json, Named::Event).await
         }
         Command::Audit {
             application,
@@ -97,6 +109,17 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Dlq { action, queue } => run_dlq(config, aws, action, queue, cli.json).await,
         Command::Completions { .. } | Command::Man => Ok(ExitCode::SUCCESS),
+    }
+}
+
+/// A reader that closes the pipe (`relink audit --json | head -1`) ends relink quietly, as it
+/// ends other Unix tools: by the default action of SIGPIPE, which Rust's runtime sets to ignore
+/// (every later write would then panic on the broken pipe).
+fn quiet_on_closed_pipe() {
+    // SAFETY: `signal` only sets the process's disposition of SIGPIPE; it touches no memory of
+    // this program and is safe to call from any thread.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
