@@ -172,7 +172,7 @@ fn audit_reports_exactly_the_drift_and_fix_heals_it() {
     assert_eq!(requests, expected);
 
     emulator.reset_requests();
-    let fix = emulator.relink(&["--json", "audit", "--fix"], &[]);
+    let fix = emulator.relink(&["--json", "audit", "--fix", "--yes"], &[]);
     assert_eq!(fix.output.status.code(), Some(0), "{}", fix.stderr());
     let fixed = fix.response();
     assert_eq!(fixed["summary"]["fixed"], 3, "{}", fixed["summary"]);
@@ -264,7 +264,7 @@ fn a_retired_copy_that_still_holds_attachments_is_a_warning_row_never_changed() 
     let d2 = emulator.deploy(json!({"status": "Succeeded"}));
     let g2 = d2["replacement_group"].as_str().unwrap().to_owned();
     emulator.reset_requests();
-    let fix = emulator.relink(&["--json", "audit", "--fix"], &[]);
+    let fix = emulator.relink(&["--json", "audit", "--fix", "--yes"], &[]);
     assert_eq!(fix.output.status.code(), Some(0), "{}", fix.stderr());
     let response = fix.response();
     let rows = response["rows"].as_array().unwrap();

@@ -240,14 +240,30 @@ fn dlq_purge_deletes_only_what_is_older() {
     let queue = emulator.queue("codedeploy-relink-DeadLetterQueue-AB12CD34");
     emulator.send(&queue, &dead_letter(&success_of("d-75I7MBT7C")));
     let young = emulator.relink(
-        &["dlq", "purge", "--queue-url", &queue, "--older-than", "1d"],
+        &[
+            "dlq",
+            "purge",
+            "--yes",
+            "--queue-url",
+            &queue,
+            "--older-than",
+            "1d",
+        ],
         &[],
     );
     assert!(young.success(), "{}", young.stderr());
     assert_eq!(emulator.messages(&queue).len(), 1);
     std::thread::sleep(std::time::Duration::from_millis(1_100));
     let old = emulator.relink(
-        &["dlq", "purge", "--queue-url", &queue, "--older-than", "0s"],
+        &[
+            "dlq",
+            "purge",
+            "--yes",
+            "--queue-url",
+            &queue,
+            "--older-than",
+            "0s",
+        ],
         &[],
     );
     assert!(old.success(), "{}", old.stderr());
@@ -374,5 +390,63 @@ fn a_profile_named_on_the_command_line_wins_over_keys_in_the_environment() {
     assert!(
         mark.exists(),
         "the profile's credential_process did not run"
+    );
+}
+
+#[test]
+fn bulk_changes_need_consent_and_name_the_account_and_region_first() {
+    let mut emulator = Emulator::start();
+    emulator.build(json!({"deployment_id": "d-75I7MBT7C", "target_groups": 1}));
+    let queue = emulator.queue("relink-dlq");
+    emulator.reset_requests();
+    // No terminal to ask on and no --yes: nothing is changed.
+    for args in [
+        &["audit", "--fix"][..],
+        &["dlq", "purge", "--queue-url", &queue, "--older-than", "0s"],
+    ] {
+        let run = emulator.relink(args, &[]);
+        assert_eq!(
+            run.output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            run.stderr()
+        );
+        let stderr = run.stderr();
+        assert!(
+            stderr.contains("in account 123456789012, region us-east-1"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("pass --yes"), "{stderr}");
+    }
+    assert_eq!(mutating(&emulator.requests()), 0);
+    assert_eq!(
+        emulator.group("CodeDeploy_web-bg_d-75I7MBT7C")["target_group_arns"],
+        json!([])
+    );
+
+    // A dry run says so, asks nothing and changes nothing.
+    let dry = emulator.relink(&["--dry-run", "audit", "--fix"], &[]);
+    assert!(
+        dry.stderr().starts_with(
+            "dry run: audit --fix attaches what is missing in account 123456789012, region us-east-1: nothing will be changed"
+        ),
+        "{}",
+        dry.stderr()
+    );
+    assert_eq!(mutating(&emulator.requests()), 0);
+
+    // --yes goes ahead, after the same line.
+    let fixed = emulator.relink(&["--yes", "audit", "--fix"], &[]);
+    assert!(fixed.success(), "{}", fixed.stderr());
+    assert!(
+        fixed.stderr().contains("in account 123456789012"),
+        "{}",
+        fixed.stderr()
+    );
+    assert_eq!(
+        emulator.group("CodeDeploy_web-bg_d-75I7MBT7C")["target_group_arns"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
     );
 }

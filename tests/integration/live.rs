@@ -216,7 +216,7 @@ fn story_4_audit_fix_during_the_termination_wait_fixes_the_newest_copy_only() {
         (Some("replacement"), Some("drift"))
     );
 
-    let fix = emulator.relink(&["--json", "audit", "--fix"], &[]);
+    let fix = emulator.relink(&["--json", "audit", "--fix", "--yes"], &[]);
     assert_eq!(fix.output.status.code(), Some(0), "{}", fix.stderr());
     let summary = fix.response()["summary"].clone();
     assert_eq!(
@@ -250,7 +250,7 @@ fn story_5_a_group_taken_out_of_one_load_balancer_that_serves_another_fleet_stay
         );
         assert!(!detail.contains("web-bg-tg-1"), "{detail}");
     }
-    let fix = emulator.relink(&["--json", "audit", "--fix"], &[]);
+    let fix = emulator.relink(&["--json", "audit", "--fix", "--yes"], &[]);
     assert_eq!(
         audit_row(&fix.response(), G1)["state"],
         "not_live",
@@ -306,7 +306,7 @@ fn a_stranded_fleet_whose_load_balancers_serve_nobody_is_repaired_on_every_path(
     );
     assert_eq!(mutating(&emulator.requests()), 0);
 
-    let fix = emulator.relink(&["--json", "audit", "--fix"], &[]);
+    let fix = emulator.relink(&["--json", "audit", "--fix", "--yes"], &[]);
     let summary = fix.response()["summary"].clone();
     assert_eq!(
         (
@@ -355,7 +355,7 @@ fn a_newer_shift_half_done_keeps_the_previous_copy_out_on_every_path() {
     let swept = emulator.relink(&["--json", "sweep"], &[]);
     assert_superseded(report_for(&swept.response(), D1), &d2_id);
     assert_eq!(report_for(&swept.response(), &d2_id)["outcome"], "relinked");
-    let fix = emulator.relink(&["--json", "audit", "--fix"], &[]);
+    let fix = emulator.relink(&["--json", "audit", "--fix", "--yes"], &[]);
     assert_eq!(
         audit_row(&fix.response(), G1)["state"],
         "superseded",
@@ -404,7 +404,7 @@ fn the_outage_repair_refuses_a_group_codedeploy_does_not_name_or_whose_deploymen
     for args in [
         &["--json", "replay", SUCCESS][..],
         &["--json", "sweep"],
-        &["--json", "audit", "--fix"],
+        &["--json", "audit", "--fix", "--yes"],
     ] {
         let run = emulator.relink(args, &[]);
         assert!(run.success(), "{args:?}: {}", run.stderr());

@@ -132,7 +132,7 @@ fn three_accounts_two_regions_report_exactly_the_drift_and_the_unreachable_accou
 
     // --fix heals exactly the drift, in each account and region.
     let mut fix = args.to_vec();
-    fix.push("--fix");
+    fix.extend(["--fix", "--yes"]);
     let fixed = emulator.relink(&fix, &[]);
     assert_eq!(fixed.output.status.code(), Some(4), "{}", fixed.stderr());
     assert_eq!(

@@ -83,7 +83,10 @@ fn a_copy_codedeploy_is_still_rerouting_to_is_attached_on_no_path_until_the_last
                 .contains("not routed to yet"),
             "{report}"
         );
-        for args in [&["--json", "sweep"][..], &["--json", "audit", "--fix"]] {
+        for args in [
+            &["--json", "sweep"][..],
+            &["--json", "audit", "--fix", "--yes"],
+        ] {
             let run = emulator.relink(args, &[]);
             assert!(run.success(), "{args:?}: {}", run.stderr());
         }
@@ -176,7 +179,10 @@ fn a_newer_deployment_that_failed_with_traffic_on_its_copy_keeps_the_older_copy_
 
 #[test]
 fn a_sweep_and_an_audit_over_a_world_holding_all_of_them_attach_only_the_fleets() {
-    for command in [&["--json", "sweep"][..], &["--json", "audit", "--fix"]] {
+    for command in [
+        &["--json", "sweep"][..],
+        &["--json", "audit", "--fix", "--yes"],
+    ] {
         let mut emulator = Emulator::start();
         // ahead-bg: one instance of four rerouted.
         let (ahead, _) = one_of_four_rerouted(&mut emulator, "ahead-bg");

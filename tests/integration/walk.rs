@@ -230,7 +230,7 @@ impl Walk {
 
     fn sweep_and_audit(&mut self) {
         self.relink(&["--json", "sweep"], true);
-        self.relink(&["--json", "audit", "--fix"], true);
+        self.relink(&["--json", "audit", "--fix", "--yes"], true);
     }
 
     /// Applies one answer of the model (a step, a failure, a scale event).

@@ -41,6 +41,10 @@ pub(crate) struct Cli {
     /// The AWS profile (default: AWS_PROFILE or "default").
     #[arg(long, global = true)]
     pub(crate) profile: Option<String>,
+    /// Go ahead without asking: `audit --fix` and `dlq purge` ask on a terminal and, without
+    /// one, refuse to change anything unless given --yes.
+    #[arg(short, long, global = true)]
+    pub(crate) yes: bool,
     /// Log what happens, with the AWS SDK's full error chains, to standard error.
     #[arg(short, long, global = true)]
     pub(crate) verbose: bool,

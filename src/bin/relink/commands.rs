@@ -5,6 +5,7 @@ use crate::args::{DlqAction, Queue};
 use crate::hints::{hint_for_report, of_the_process};
 use crate::{clients, AwsChoice};
 use anyhow::{bail, Context, Result};
+use codedeploy_relink::aws::{sts, Clients};
 use codedeploy_relink::domain::config::{AllowList, Config};
 use codedeploy_relink::domain::report::{Outcome, Report};
 use codedeploy_relink::domain::skip::SkipReason;
@@ -114,14 +115,58 @@ pub(crate) fn read_event(path: &Path) -> Result<Value> {
     Ok(event)
 }
 
+/// Before a command that changes resources in bulk: one line on standard error naming the
+/// account, the region and whether it is a dry run, then consent — a prompt on a terminal,
+/// `--yes` otherwise. Without it nothing is changed.
+pub(crate) async fn confirm(clients: &Clients, what: &str, dry_run: bool, yes: bool) -> Result<()> {
+    use std::io::{BufRead, IsTerminal, Write};
+    let region = clients.region.as_deref().unwrap_or("(no region)");
+    let account = match sts::caller_account(&clients.sts).await {
+        Ok(account) => format!("account {account}"),
+        Err(_) => "an account relink could not identify".to_owned(),
+    };
+    if dry_run {
+        eprintln!("dry run: {what} in {account}, region {region}: nothing will be changed");
+        return Ok(());
+    }
+    eprintln!("{what} in {account}, region {region}");
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "{what} changes AWS resources: pass --yes to go ahead (there is no terminal to ask on)"
+        );
+    }
+    eprint!("Go ahead? [y/N] ");
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+        Ok(())
+    } else {
+        bail!("cancelled: nothing was changed")
+    }
+}
+
 pub(crate) async fn run_audit(
     config: Config,
     aws: AwsChoice<'_>,
     filter: &AllowList,
     fix: bool,
     json: bool,
+    yes: bool,
 ) -> Result<ExitCode> {
     let clients = clients(aws).await;
+    if fix {
+        confirm(
+            &clients,
+            "audit --fix attaches what is missing",
+            config.dry_run,
+            yes,
+        )
+        .await?;
+    }
     let bar = progress_bar(json, "scanning applications");
     let progress = advance(&bar);
     let report = audit(&clients, &config, filter, fix, &progress)
@@ -147,7 +192,13 @@ pub(crate) async fn run_organization_audit(
     fix: bool,
     scope: &Scope,
     json: bool,
+    yes: bool,
 ) -> Result<ExitCode> {
+    if fix {
+        let home = clients((region, profile)).await;
+        let what = "audit --fix attaches what is missing, across accounts and regions, from";
+        confirm(&home, what, config.dry_run, yes).await?;
+    }
     let base = codedeploy_relink::aws::load_config(region, profile).await;
     let bar = progress_bar(json, "auditing account × region pairs");
     let progress = advance(&bar);
@@ -191,6 +242,7 @@ pub(crate) async fn run_dlq(
     action: DlqAction,
     queue: Queue,
     json: bool,
+    yes: bool,
 ) -> Result<ExitCode> {
     let clients = clients(aws).await;
     let queue_url = match (queue.queue_url, queue.stack) {
@@ -232,6 +284,11 @@ pub(crate) async fn run_dlq(
             })
         }
         DlqAction::Purge { older_than } => {
+            let what = format!(
+                "dlq purge deletes the messages older than {} from {queue_url}",
+                render::duration(older_than)
+            );
+            confirm(&clients, &what, false, yes).await?;
             let (deleted, kept) = dlq::purge(&clients, &queue_url, older_than)
                 .await
                 .context("purging the dead-letter queue")?;

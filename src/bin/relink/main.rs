@@ -96,7 +96,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let filter = AllowList::single(application.as_deref(), deployment_group.as_deref());
             if accounts.is_none() && regions.is_none() {
-                return run_audit(config, aws, &filter, fix, cli.json).await;
+                return run_audit(config, aws, &filter, fix, cli.json, cli.yes).await;
             }
             let scope = Scope {
                 accounts: accounts.unwrap_or(Accounts::Current),
@@ -105,9 +105,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 external_id,
                 concurrency: usize::from(concurrency),
             };
-            run_organization_audit(config, aws, &filter, fix, &scope, cli.json).await
+            run_organization_audit(config, aws, &filter, fix, &scope, cli.json, cli.yes).await
         }
-        Command::Dlq { action, queue } => run_dlq(config, aws, action, queue, cli.json).await,
+        Command::Dlq { action, queue } => {
+            run_dlq(config, aws, action, queue, cli.json, cli.yes).await
+        }
         Command::Completions { .. } | Command::Man => Ok(ExitCode::SUCCESS),
     }
 }
