@@ -7,7 +7,8 @@
 //! - `live`, `lifecycle`: the safety rule (the newest copy, displacing nobody, the outage repair,
 //!   instance-level notifications, one group's failure confined to it) on every path;
 //! - `sweep`, `audit`, `organization`: the scheduled sweep, `relink audit`, across accounts;
-//! - `cli`: the `relink` CLI's errors, hints and dead-letter commands;
+//! - `cli`: the `relink` CLI's errors, hints and dead-letter commands; `contract`: its account,
+//!   consent, exit codes and pipes;
 //! - `metrics`: the function's embedded-metric-format records;
 //! - `origin`: notifications of another account or region refused before any call;
 //! - `faults`: injected faults, asserted on the outcome and the requests made;
@@ -19,6 +20,7 @@
 
 mod audit;
 mod cli;
+mod contract;
 mod e2e;
 mod emulator;
 mod events;

@@ -1,11 +1,12 @@
 //! The rule against CodeDeploy as it really runs (tests/emulator/lifecycle.py), end to end, in
 //! both notification forms: never ahead of its paced rerouting; the deployments it starts by
 //! itself (scale-outs, rollbacks) never supersede the fleet; a newer deployment that failed with
-//! traffic on its copy keeps the older copy out; and a sweep and an audit over a world that holds
-//! all of them.
+//! traffic on its copy keeps the older copy out; a sweep and an audit over a world that holds
+//! all of them; and the outage repair's refusals.
 
 use crate::emulator::Emulator;
 use crate::fixtures::*;
+use crate::live::{assert_unattached, d1_succeeded, D1, G1};
 use serde_json::{json, Value};
 
 const FORMS: [&str; 2] = ["sns", "eventbridge"];
@@ -234,4 +235,60 @@ fn a_sweep_and_an_audit_over_a_world_holding_all_of_them_attach_only_the_fleets(
             assert_eq!(*n, want, "{command:?}: {group}: {}", run.stdout());
         }
     }
+}
+
+#[test]
+fn the_outage_repair_refuses_a_group_codedeploy_does_not_name_or_whose_deployment_runs() {
+    // Every load balancer serves nobody, but an operator pointed the deployment group at another
+    // Auto Scaling group: linking d1's copy would not repair the fleet CodeDeploy deploys to.
+    let mut emulator = Emulator::start();
+    let world = d1_succeeded(&mut emulator, "KEEP_ALIVE");
+    emulator.replace(G1);
+    let original = world["replaced_group"].as_str().unwrap();
+    emulator.call(json!({"op": "name_fleet", "groups": [original]}));
+    emulator.reset_requests();
+    for args in [
+        &["--json", "replay", SUCCESS][..],
+        &["--json", "sweep"],
+        &["--json", "audit", "--fix", "--yes"],
+    ] {
+        let run = emulator.relink(args, &[]);
+        assert!(run.success(), "{args:?}: {}", run.stderr());
+    }
+    let replay = emulator
+        .relink(&["--json", "replay", SUCCESS], &[])
+        .report();
+    assert_eq!(replay["reason"], "not_live", "{replay}");
+    assert!(
+        replay["detail"].as_str().unwrap().contains(&format!(
+            "but CodeDeploy names [{original}] as the fleet of web/web-bg, not {G1}"
+        )),
+        "{replay}"
+    );
+    assert_eq!(mutating(&emulator.requests()), 0);
+    assert_unattached(&mut emulator, G1);
+
+    // A running deployment whose load balancers serve nobody (an operator deregistered the
+    // original fleet): no repair before CodeDeploy has moved traffic.
+    let mut emulator = Emulator::start();
+    let world = emulator.build(json!({"deployment_id": D1, "status": "InProgress",
+        "traffic_shifted": false, "target_groups": 2, "classic_load_balancers": 1}));
+    let original = world["replaced_group"].as_str().unwrap().to_owned();
+    emulator.deregister(&original, &["web-bg-tg-1", "web-bg-tg-2", "web-bg-clb-1"]);
+    emulator.reset_requests();
+    let report = emulator
+        .relink(&["--json", "replay", SUCCESS], &[])
+        .report();
+    assert_eq!(report["reason"], "traffic_not_shifted", "{report}");
+    assert!(
+        report["detail"]
+            .as_str()
+            .unwrap()
+            .contains("has not succeeded"),
+        "{report}"
+    );
+    let swept = emulator.relink(&["--json", "sweep"], &[]);
+    assert!(swept.success(), "{}", swept.stderr());
+    assert_eq!(mutating(&emulator.requests()), 0);
+    assert_unattached(&mut emulator, G1);
 }
