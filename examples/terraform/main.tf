@@ -35,9 +35,9 @@ variable "deployment_groups" {
 }
 
 variable "dry_run" {
-  description = "true: decide and log, attach nothing."
+  description = "true: decide and log, attach nothing. Start with it, read the reports, then set false."
   type        = bool
-  default     = false
+  default     = true
 }
 
 variable "alarm_email" {
