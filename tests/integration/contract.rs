@@ -146,3 +146,30 @@ fn bulk_changes_need_consent_and_name_the_account_and_region_first() {
         Some(1)
     );
 }
+
+#[test]
+fn a_sweep_that_fails_says_why_in_its_error_line() {
+    // An endpoint that refuses every request: the sweep's listing fails.
+    let run = relink_bare(
+        &["sweep"],
+        &[
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "relink"),
+            ("AWS_SECRET_ACCESS_KEY", "relink"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+            ("AWS_MAX_ATTEMPTS", "1"),
+        ],
+    );
+    assert_eq!(run.output.status.code(), Some(1), "{}", run.stderr());
+    let error = run
+        .stderr()
+        .lines()
+        .find(|l| l.starts_with("error: "))
+        .unwrap_or_default()
+        .to_owned();
+    assert!(error.contains("swept deployment(s) failed"), "{error}");
+    assert!(
+        error.contains("; the first: ") && error.contains("ListDeployments"),
+        "{error}"
+    );
+}

@@ -61,14 +61,24 @@ pub(crate) async fn invoke(
         .iter()
         .find(|r| named == Named::Deployment && r.reason == Some(SkipReason::DeploymentNotFound));
     let summary = match (&error, redelivered, failed.len()) {
-        (Some(error), _, _) => format!("the invocation would fail ({}): {error}", error.error_type()),
+        (Some(error), _, _) => format!(
+            "the invocation would fail ({}): {error}",
+            error.error_type()
+        ),
         (None, _, 0) if unknown.is_some() => format!(
             "no deployment {} in this region and account (CodeDeploy does not know it)",
-            unknown.and_then(|r| r.deployment_id.as_deref()).unwrap_or_default()
+            unknown
+                .and_then(|r| r.deployment_id.as_deref())
+                .unwrap_or_default()
         ),
-        (None, true, _) => "some SQS records failed and would be redelivered (see batchItemFailures)".to_owned(),
+        (None, true, _) => {
+            "some SQS records failed and would be redelivered (see batchItemFailures)".to_owned()
+        }
         (None, false, 0) => return Ok(ExitCode::SUCCESS),
-        (None, false, n) => format!("{n} swept deployment(s) failed (the function reports them and does not fail a scheduled invocation)"),
+        (None, false, n) => {
+            let first = failed[0].detail.as_deref().unwrap_or("no detail");
+            format!("{n} swept deployment(s) failed (the function reports them and does not fail a scheduled invocation); the first: {first}")
+        }
     };
     eprintln!("error: {summary}");
     if let Some(hint) = failed.iter().find_map(|r| hint_for_report(r)) {
