@@ -173,3 +173,32 @@ fn a_sweep_that_fails_says_why_in_its_error_line() {
         "{error}"
     );
 }
+
+#[test]
+fn filters_that_match_nothing_are_named_in_a_warning() {
+    let mut emulator = Emulator::start();
+    emulator.build(json!({"deployment_id": "d-75I7MBT7C", "target_groups": 1}));
+    let run = emulator.relink(&["audit", "--deployment-group", "web/*"], &[]);
+    assert!(run.success(), "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .contains("warning: no deployment group matches --deployment-group 'web/*'"),
+        "{}",
+        run.stderr()
+    );
+    let run = emulator.relink(&["audit"], &[("RELINK_DEPLOYMENT_GROUPS", "Web/*")]);
+    assert!(run.success(), "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .contains("warning: RELINK_DEPLOYMENT_GROUPS allows none of the 1 deployment group(s)"),
+        "{}",
+        run.stderr()
+    );
+    // A filter that matches says nothing.
+    let run = emulator.relink(&["audit", "--application", "web"], &[]);
+    assert!(
+        !run.stderr().contains("warning: no deployment group"),
+        "{}",
+        run.stderr()
+    );
+}

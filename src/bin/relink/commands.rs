@@ -10,7 +10,7 @@ use codedeploy_relink::domain::config::{AllowList, Config};
 use codedeploy_relink::domain::report::{Outcome, Report};
 use codedeploy_relink::domain::skip::SkipReason;
 use codedeploy_relink::edges::render;
-use codedeploy_relink::usecases::audit::audit;
+use codedeploy_relink::usecases::audit::{audit, AuditSummary};
 use codedeploy_relink::usecases::dlq;
 use codedeploy_relink::usecases::invocation::{self, Caller, Relinker};
 use codedeploy_relink::usecases::organization::{audit_organization, Scope};
@@ -166,6 +166,7 @@ pub(crate) async fn run_audit(
     fix: bool,
     json: bool,
     yes: bool,
+    filters: &str,
 ) -> Result<ExitCode> {
     let clients = clients(aws).await;
     if fix {
@@ -188,11 +189,27 @@ pub(crate) async fn run_audit(
     } else {
         print!("{}", render::audit(&report));
     }
+    warn_if_nothing_matched(&report.summary, filters, config.allow_list.is_restricted());
     Ok(if report.drift_remains() {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// A filter that matched nothing is said, naming it: an audit of nothing looks like a clean one.
+fn warn_if_nothing_matched(summary: &AuditSummary, filters: &str, allow_list: bool) {
+    if !filters.is_empty() && summary.deployment_groups == 0 {
+        eprintln!(
+            "warning: no deployment group matches {filters} (patterns are case-sensitive, with * and ? wildcards)"
+        );
+    }
+    let not_allowed = summary.not_audited.get("not_allowed").copied().unwrap_or(0);
+    if allow_list && summary.deployment_groups > 0 && not_allowed == summary.deployment_groups {
+        eprintln!(
+            "warning: RELINK_DEPLOYMENT_GROUPS allows none of the {not_allowed} deployment group(s) found (patterns are application/group, case-sensitive)"
+        );
+    }
 }
 
 pub(crate) async fn run_organization_audit(

@@ -96,7 +96,23 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let filter = AllowList::single(application.as_deref(), deployment_group.as_deref());
             if accounts.is_none() && regions.is_none() {
-                return run_audit(config, aws, &filter, fix, cli.json, cli.yes).await;
+                let named: Vec<String> = [
+                    ("--application", &application),
+                    ("--deployment-group", &deployment_group),
+                ]
+                .into_iter()
+                .filter_map(|(flag, value)| value.as_ref().map(|v| format!("{flag} '{v}'")))
+                .collect();
+                return run_audit(
+                    config,
+                    aws,
+                    &filter,
+                    fix,
+                    cli.json,
+                    cli.yes,
+                    &named.join(" "),
+                )
+                .await;
             }
             let scope = Scope {
                 accounts: accounts.unwrap_or(Accounts::Current),
