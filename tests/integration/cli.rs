@@ -14,9 +14,10 @@ const DEBUG_TEXT: [&str; 5] = [
     "IMDS",
 ];
 
-/// Standard error is the error line and the hint line, and nothing of the SDK's internals.
-fn assert_plain_error(run: &Run, code: &str, hint: &str) {
-    assert_eq!(run.output.status.code(), Some(1), "{}", run.stderr());
+/// Standard error is the error line and the hint line, and nothing of the SDK's internals; the
+/// exit status is `status`.
+fn assert_plain_error(run: &Run, status: i32, code: &str, hint: &str) {
+    assert_eq!(run.output.status.code(), Some(status), "{}", run.stderr());
     let stderr = run.stderr();
     let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
     assert_eq!(lines.len(), 2, "{stderr}");
@@ -50,7 +51,8 @@ fn a_deployment_id_that_is_not_one_is_refused_before_any_aws_call() {
 #[test]
 fn missing_credentials_and_region_are_said_plainly_and_not_retryable() {
     let no_credentials = relink_bare(&["deployment", "d-1"], &[("AWS_REGION", "us-east-1")]);
-    assert_plain_error(&no_credentials, "NoCredentials", "AWS_PROFILE");
+    // relink could not do the work at all: 2, as for a usage error.
+    assert_plain_error(&no_credentials, 2, "NoCredentials", "AWS_PROFILE");
     // Said once: the error of the whole process is not repeated in a report on standard output.
     assert_eq!(no_credentials.stdout(), "", "{}", no_credentials.stderr());
     assert!(
@@ -60,7 +62,7 @@ fn missing_credentials_and_region_are_said_plainly_and_not_retryable() {
 
     let keys = [("AWS_ACCESS_KEY_ID", "x"), ("AWS_SECRET_ACCESS_KEY", "y")];
     let no_region = relink_bare(&["deployment", "d-1"], &keys);
-    assert_plain_error(&no_region, "NoRegion", "--region");
+    assert_plain_error(&no_region, 2, "NoRegion", "--region");
 
     let verbose = relink_bare(&["-v", "deployment", "d-1"], &[("AWS_REGION", "us-east-1")]);
     assert!(
@@ -78,6 +80,7 @@ fn access_denied_names_the_action_to_grant_and_flags_reach_the_sdk() {
     let denied = emulator.relink(&["deployment", "d-75I7MBT7C"], &[]);
     assert_plain_error(
         &denied,
+        1,
         "AccessDeniedException",
         "grant codedeploy:GetDeployment",
     );
@@ -110,7 +113,8 @@ fn an_unreadable_event_fails_before_any_aws_call() {
         "events/invalid/not-an-object.json",
     ] {
         let run = emulator.relink(&["replay", file], &[]);
-        assert_eq!(run.output.status.code(), Some(1), "{}", run.stderr());
+        // An event relink cannot read: 2, as for a file that is not JSON.
+        assert_eq!(run.output.status.code(), Some(2), "{}", run.stderr());
         assert!(
             run.stderr().contains("Relink.InvalidEvent"),
             "{}",

@@ -19,7 +19,16 @@ Examples:
   relink dlq replay --stack codedeploy-relink          replay what waits in the dead-letter queue
 
 AWS: credentials and region as for the AWS CLI (AWS_PROFILE, AWS_REGION, …, or --profile,
---region). The function's settings: RELINK_* variables, as in Lambda (see the README).";
+--region; an explicit --profile wins over keys in the environment). The function's settings:
+RELINK_* variables, as in Lambda (see the README).
+
+Exit status:
+  0  done: nothing failed and, for audit, no drift remains
+  1  the work ran and something failed, or audit found drift that remains
+  2  relink could not do the work: a usage error, an event it cannot read, no credentials or
+     region, a deployment id that is not one, a change refused for want of --yes
+  4  audit --accounts/--regions: an account or region could not be audited (5: that and drift)
+  Killed by SIGPIPE when the reader of its output goes away, as other Unix tools.";
 
 /// The version and the commit the binary was built from (build.rs).
 const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("RELINK_BUILD"), ")");

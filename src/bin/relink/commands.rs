@@ -12,7 +12,7 @@ use codedeploy_relink::domain::skip::SkipReason;
 use codedeploy_relink::edges::render;
 use codedeploy_relink::usecases::audit::{audit, AuditSummary};
 use codedeploy_relink::usecases::dlq;
-use codedeploy_relink::usecases::invocation::{self, Caller, Relinker};
+use codedeploy_relink::usecases::invocation::{self, Caller, InvocationError, Relinker};
 use codedeploy_relink::usecases::organization::{audit_organization, Scope};
 use serde_json::{json, Value};
 use std::io::Read;
@@ -84,7 +84,14 @@ pub(crate) async fn invoke(
     if let Some(hint) = failed.iter().find_map(|r| hint_for_report(r)) {
         eprintln!("hint: {hint}");
     }
-    Ok(ExitCode::FAILURE)
+    // The exit status contract (--help, args.rs): 2 when relink could not do the work at all
+    // (an event it cannot read, no credentials or region), 1 when the work ran and failed.
+    let invalid = matches!(&error, Some(InvocationError::InvalidEvent(_)));
+    Ok(if invalid || of_the_process {
+        ExitCode::from(2)
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// What the command line named: an event (its outcome is the function's) or one deployment
