@@ -202,3 +202,14 @@ fn filters_that_match_nothing_are_named_in_a_warning() {
         run.stderr()
     );
 }
+
+#[test]
+fn logs_written_to_a_pipe_carry_no_colour_codes() {
+    // Standard error is a pipe here: -v's logs and the error of an invalid event are plain.
+    let run = relink_bare(
+        &["-v", "replay", "events/invalid/unknown-shape.json"],
+        &[("AWS_REGION", "us-east-1")],
+    );
+    assert!(!run.stderr().is_empty());
+    assert!(!run.stderr().contains('\u{1b}'), "{:?}", run.stderr());
+}
