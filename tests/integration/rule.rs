@@ -48,6 +48,25 @@ fn deliver(emulator: &Emulator, notification: &Value, form: &str) -> Value {
     run.report()
 }
 
+/// The next deployment of `group` (AllAtOnce) routes traffic to its copy, then fails before
+/// BlockTraffic, rolled back or not -> its state, and the failure's answer.
+fn a_newer_deployment_fails(
+    emulator: &mut Emulator,
+    group: &str,
+    rollback: bool,
+) -> (Value, Value) {
+    let newer = emulator.call(
+        json!({"op": "story_next", "spec": {"deployment_group": group,
+        "config": ALL}}),
+    );
+    for _ in 0..3 {
+        step(emulator, group); // provision, install, reroute: its copy serves
+    }
+    let failed = emulator.call(json!({"op": "walk_fail", "deployment_group": group,
+        "rollback": rollback}));
+    (newer, failed)
+}
+
 fn copy(state: &Value) -> String {
     state["copy"].as_str().unwrap().to_owned()
 }
@@ -137,11 +156,7 @@ fn a_rollback_makes_the_fleet_it_returns_to_live_again() {
         let mut emulator = Emulator::start();
         let g1 = copy(&story(&mut emulator, "web-bg", ALL));
         let success = to_success_unheard(&mut emulator, "web-bg");
-        let d2 = emulator.call(json!({"op": "story_next", "spec": {"config": ALL}}));
-        for _ in 0..3 {
-            step(&mut emulator, "web-bg"); // provision, install, reroute: G2 serves
-        }
-        let failed = emulator.call(json!({"op": "walk_fail", "rollback": true}));
+        let (d2, failed) = a_newer_deployment_fails(&mut emulator, "web-bg", true);
         assert_eq!(failed["state"]["fleet"], g1.as_str(), "{failed}");
         let late = deliver(&emulator, &success, form);
         assert_eq!(late["outcome"], "relinked", "{form}: {late}");
@@ -158,11 +173,7 @@ fn a_newer_deployment_that_failed_with_traffic_on_its_copy_keeps_the_older_copy_
         let mut emulator = Emulator::start();
         let g1 = copy(&story(&mut emulator, "web-bg", ALL));
         let success = to_success_unheard(&mut emulator, "web-bg");
-        emulator.call(json!({"op": "story_next", "spec": {"config": ALL}}));
-        for _ in 0..3 {
-            step(&mut emulator, "web-bg");
-        }
-        emulator.call(json!({"op": "walk_fail", "rollback": false}));
+        a_newer_deployment_fails(&mut emulator, "web-bg", false);
         emulator.reset_requests();
         let late = deliver(&emulator, &success, form);
         assert_eq!(late["reason"], "superseded", "{form}: {late}");
