@@ -206,25 +206,11 @@ fn a_sweep_and_an_audit_over_a_world_holding_all_of_them_attach_only_the_fleets(
         // rolled-bg: a rollback returned traffic to d1's copy.
         let rolled = story(&mut emulator, "rolled-bg", ALL);
         to_success_unheard(&mut emulator, "rolled-bg");
-        emulator.call(
-            json!({"op": "story_next", "spec": {"deployment_group": "rolled-bg",
-            "config": ALL}}),
-        );
-        for _ in 0..3 {
-            step(&mut emulator, "rolled-bg");
-        }
-        emulator
-            .call(json!({"op": "walk_fail", "deployment_group": "rolled-bg", "rollback": true}));
+        a_newer_deployment_fails(&mut emulator, "rolled-bg", true);
         // stopped-bg: a newer deployment failed with traffic on its copy.
         let stopped = story(&mut emulator, "stopped-bg", ALL);
         to_success_unheard(&mut emulator, "stopped-bg");
-        let newer = emulator.call(json!({"op": "story_next", "spec": {
-            "deployment_group": "stopped-bg", "config": ALL}}));
-        for _ in 0..3 {
-            step(&mut emulator, "stopped-bg");
-        }
-        emulator
-            .call(json!({"op": "walk_fail", "deployment_group": "stopped-bg", "rollback": false}));
+        let (newer, _) = a_newer_deployment_fails(&mut emulator, "stopped-bg", false);
 
         let run = emulator.relink(command, &[]);
         assert!(
