@@ -13,8 +13,9 @@
 //! 3. [`usecases::relink::link`] describes the replacement group and plans what is missing
 //!    ([`domain::plan`]);
 //! 4. just before the attach it reads the load balancers' traffic and the deployment group's newer
-//!    deployments, applies the safety rule ([`domain::live`]: the newest copy, displacing nobody,
-//!    or the outage repair) and attaches through [`aws::autoscaling`];
+//!    deployments, applies the safety rule ([`domain::live`]: the newest fleet, never ahead of
+//!    CodeDeploy, displacing nobody, or the outage repair) and attaches through
+//!    [`aws::autoscaling`];
 //! 5. the job's one record ([`domain::job::Job`]), which gained what each round found and counted
 //!    the rounds, becomes its report once ([`domain::job::Job::finish`]), and
 //!    [`usecases::invocation::answer`] makes the response.

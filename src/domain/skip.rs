@@ -50,7 +50,8 @@ pub enum SkipReason {
     /// The group is not the fleet its load balancers serve (a newer deployment moved traffic away,
     /// or an operator took it out): attaching would put its instances back into traffic.
     NotLive,
-    /// A newer deployment of the deployment group has started: the group is not its newest copy.
+    /// A newer deployment of the deployment group that makes a fleet has started (or failed with
+    /// traffic on its copy): the group is not its newest fleet.
     Superseded,
 }
 

@@ -9,7 +9,9 @@
 //!    be attached and what is; a group that misses nothing ends here, already linked;
 //! 3. for each group that misses something, just before its attach: `DescribeTargetHealth` ∥
 //!    `DescribeInstanceHealth` for the load balancers to attach ∥ `ListDeployments` of its
-//!    deployment group (unless a listing already told): is the group the newest copy, and does
+//!    deployment group created since the group's own deployment; only when that lists others,
+//!    `BatchGetDeployments` of them ∥ `DescribeAutoScalingGroups` of their copies (one round
+//!    more): is the group the newest fleet, is CodeDeploy done routing traffic to it, and does
 //!    attaching displace nobody ([`crate::domain::live`])? If not, it is left alone;
 //! 4. only for the outage repair (a load balancer serves no instance at all):
 //!    `GetDeploymentGroup`, unless the audit already read it: does CodeDeploy name the group as
@@ -17,8 +19,9 @@
 //! 5. the attach calls: one group's calls one after another (Auto Scaling answers concurrent
 //!    changes to one group with `ResourceContention`), different groups concurrently.
 //!
-//! So a relink that attaches takes 4 sequential rounds (5 for the outage repair), an already
-//! linked group 2, and a skip decided from the deployment alone 1. Jobs for the same Auto Scaling
+//! So a relink that attaches takes 4 sequential rounds (one more when its deployment group has
+//! newer deployments, one more for the outage repair), an already linked group 2, and a skip
+//! decided from the deployment alone 1. Jobs for the same Auto Scaling
 //! group (two records of one deployment, a deployment and its instances' successes) are one job:
 //! the first leads, the others share its result, so two attaches to one group are never in flight
 //! together. A failure that belongs to one group (its load balancer gone, a read throttled or
