@@ -213,3 +213,25 @@ fn logs_written_to_a_pipe_carry_no_colour_codes() {
     assert!(!run.stderr().is_empty());
     assert!(!run.stderr().contains('\u{1b}'), "{:?}", run.stderr());
 }
+
+#[test]
+fn the_manual_page_has_its_exit_status_and_names_no_page_that_does_not_ship() {
+    let run = relink_bare(&["man"], &[]);
+    assert!(run.success(), "{}", run.stderr());
+    let page = run.stdout();
+    assert!(page.contains(".TH relink 1"), "{page}");
+    for section in [
+        "COMMANDS",
+        "\"EXAMPLES\"",
+        "\"ENVIRONMENT\"",
+        "\"EXIT STATUS\"",
+    ] {
+        assert!(
+            page.contains(&format!(".SH {section}")),
+            "{section}: {page}"
+        );
+    }
+    assert!(page.contains("\\fBrelink audit\\fR"), "{page}");
+    // Only relink(1) ships: no relink-audit(1) and the like.
+    assert!(!page.contains("(1)"), "{page}");
+}

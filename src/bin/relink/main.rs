@@ -54,7 +54,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         Command::Man => {
-            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            man_page(&mut std::io::stdout())?;
             return Ok(ExitCode::SUCCESS);
         }
         _ => {}
@@ -128,6 +128,63 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Completions { .. } | Command::Man => Ok(ExitCode::SUCCESS),
     }
+}
+
+/// relink(1): clap_mangen's title, name, synopsis, description and options, then the commands as
+/// `relink COMMAND` (clap_mangen would name a relink-COMMAND(1) page for each, which does not
+/// ship), and the help's closing paragraphs as EXAMPLES, ENVIRONMENT and EXIT STATUS.
+fn man_page(out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let command = Cli::command();
+    let man = clap_mangen::Man::new(command.clone());
+    man.render_title(out)?;
+    man.render_name_section(out)?;
+    man.render_synopsis_section(out)?;
+    man.render_description_section(out)?;
+    man.render_options_section(out)?;
+    writeln!(out, ".SH COMMANDS")?;
+    for sub in command.get_subcommands().filter(|s| s.get_name() != "help") {
+        let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+        writeln!(
+            out,
+            ".TP\n\\fBrelink {}\\fR\n{}",
+            roff(sub.get_name()),
+            roff(&about)
+        )?;
+    }
+    writeln!(
+        out,
+        ".PP\n\\fBrelink help\\fR \\fICOMMAND\\fR shows a command's options."
+    )?;
+    let after = command
+        .get_after_help()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    for paragraph in after.split("\n\n") {
+        let heading = match paragraph.split(':').next().unwrap_or_default() {
+            "Examples" => "EXAMPLES",
+            "AWS" => "ENVIRONMENT",
+            "Exit status" => "EXIT STATUS",
+            _ => "NOTES",
+        };
+        let body = paragraph.strip_prefix("Examples:\n").unwrap_or(paragraph);
+        let body = body.strip_prefix("Exit status:\n").unwrap_or(body);
+        writeln!(out, ".SH \"{heading}\"\n.nf\n{}\n.fi", roff(body))?;
+    }
+    man.render_version_section(out)
+}
+
+/// Text made safe for roff: backslashes and hyphens escaped, no line starting a request.
+fn roff(text: &str) -> String {
+    text.replace('\\', "\\e")
+        .replace('-', "\\-")
+        .replace('\'', "\\(aq")
+        .lines()
+        .map(|line| match line.starts_with('.') {
+            true => format!("\\&{line}"),
+            false => line.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// A reader that closes the pipe (`relink audit --json | head -1`) ends relink quietly, as it
