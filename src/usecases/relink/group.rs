@@ -106,24 +106,11 @@ impl<'a> Flight<'a> {
             (Ok(registrations), Ok(listed)) => (registrations, listed),
             (Err(error), _) | (_, Err(error)) => return self.job.failure(error),
         };
-        // Round 3b, only when the listing shows deployments besides the group's own: who made
-        // them, their status now, and whether their copies serve.
-        if !listed.is_empty() {
-            self.job.round();
-            let siblings = match read_siblings(clients, self.deployment_group().1, &listed).await {
-                Ok(read) => siblings(read, &registrations),
-                Err(error) => return self.job.failure(error),
-            };
-            if let Some((_, why)) = superseded(&target.copy_of, &siblings) {
-                let (application, group) = self.deployment_group();
-                return Ending::Skipped(Skip::new(
-                    SkipReason::Superseded,
-                    format!(
-                        "a newer deployment of {application}/{group}, {why}: {} is not its newest fleet",
-                        target.group
-                    ),
-                ));
-            }
+        if let Some(ending) = self
+            .supersession(clients, target, &registrations, &listed)
+            .await
+        {
+            return ending;
         }
         let rerouting = matches!(target.stage, Stage::Running { rerouting: true });
         let idle = match assess(&target.group, &instances, &plan, &registrations, rerouting) {
@@ -214,6 +201,35 @@ impl<'a> Flight<'a> {
             .into_iter()
             .filter(|id| Some(id.as_str()) != own)
             .collect())
+    }
+
+    /// Round 3b, only when the listing shows deployments besides the group's own (`listed`):
+    /// who made them, their status now and whether their copies serve. The ending when one of
+    /// them supersedes the group, or the read failed.
+    async fn supersession(
+        &mut self,
+        clients: &Clients,
+        target: &RelinkTarget,
+        registrations: &Registrations,
+        listed: &[String],
+    ) -> Option<Ending> {
+        if listed.is_empty() {
+            return None;
+        }
+        self.job.round();
+        let siblings = match read_siblings(clients, self.deployment_group().1, listed).await {
+            Ok(read) => siblings(read, registrations),
+            Err(error) => return Some(self.job.failure(error)),
+        };
+        let (_, why) = superseded(&target.copy_of, &siblings)?;
+        let (application, group) = self.deployment_group();
+        Some(Ending::Skipped(Skip::new(
+            SkipReason::Superseded,
+            format!(
+                "a newer deployment of {application}/{group}, {why}: {} is not its newest fleet",
+                target.group
+            ),
+        )))
     }
 
     /// Round 4, only when some load balancer to attach (`idle`) serves no instance at all: the
