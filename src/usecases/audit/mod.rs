@@ -87,11 +87,24 @@ pub async fn audit(
         })
         .filter(|id| !running.contains(id))
         .collect();
-    let named = if named.is_empty() {
-        Vec::new()
-    } else {
-        codedeploy::batch_get_deployments(cd, &named).await?
+    // Unread, a group's creation time is unknown and every deployment of its deployment group
+    // counts as newer (fail closed): a failed read costs those groups a longer listing, and fails
+    // no other group's job.
+    let named = match named.is_empty() {
+        true => Vec::new(),
+        false => codedeploy::batch_get_deployments(cd, &named)
+            .await
+            .unwrap_or_else(|error| {
+                tracing::warn!(%error, "could not read when the named fleets' deployments were created");
+                Vec::new()
+            }),
     };
+    // What is known of deployments, for the creation times (the running ones included, though a
+    // deployment group names a copy only once its deployment succeeded).
+    let known: Vec<DeploymentFacts> = named
+        .into_iter()
+        .chain(deployments.iter().cloned())
+        .collect();
 
     let dry_run = !fix || config.dry_run;
     let mut summary = AuditSummary {
@@ -100,7 +113,7 @@ pub async fn audit(
         ..AuditSummary::default()
     };
     let (roles, jobs): (Vec<Role>, Vec<Job>) =
-        jobs(&groups, &deployments, &named, config, filter, &mut summary)
+        jobs(&groups, &deployments, &known, config, filter, &mut summary)
             .into_iter()
             .unzip();
 
@@ -132,14 +145,14 @@ pub async fn audit(
 fn jobs(
     groups: &[DeploymentGroupFacts],
     deployments: &[DeploymentFacts],
-    named: &[DeploymentFacts],
+    known: &[DeploymentFacts],
     config: &Config,
     filter: &AllowList,
     summary: &mut AuditSummary,
 ) -> Vec<(Role, Job)> {
     let mut jobs = Vec::new();
     for group in groups {
-        match decide_group(group, config, named) {
+        match decide_group(group, config, known) {
             Err(skip) => {
                 *summary
                     .not_audited
