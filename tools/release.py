@@ -96,7 +96,8 @@ CHECK_USAGE = """release.py check: assembles a release into dist/release and che
   codedeploy-relink-V-stackset.json       the template expanded for StackSets, its code bucket
                                           prefix a parameter (tools/stackset.py)
   relink-V-{x86_64,aarch64}-linux-musl.tar.gz
-                                          the static CLI, its man page, shell completions, docs
+                                          the static CLI, its man page, shell completions, docs,
+                                          and the sample events (events/*.json) the README replays
   codedeploy-relink-V.cdx.json            the SBOM (CycloneDX 1.6) of the shipped crates
   RELEASE_NOTES.md                        CHANGELOG.md's entry for V
   SHA256SUMS                              of all the above
@@ -200,10 +201,14 @@ def archive(arch: str, version: str, prebuilt: bool, generator: list[str], epoch
     files["relink.1"] = (generate("man"), 0o644)
     for shell in ("bash", "zsh", "fish"):
         files[f"completions/relink.{shell}"] = (generate("completions", shell), 0o644)
+    # The samples, so that `relink --dry-run replay events/sns-deployment-success.json` works from
+    # the unpacked archive as the README shows.
+    for sample in sorted((ROOT / "events").glob("*.json")):
+        files[f"events/{sample.name}"] = (sample.read_bytes(), 0o644)
     target = OUT / f"{top}.tar.gz"
     raw = io.BytesIO()
     with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as tar:
-        for directory in sorted({top, f"{top}/completions"}):
+        for directory in sorted({top, f"{top}/completions", f"{top}/events"}):
             info = tarfile.TarInfo(directory)
             info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, epoch
             tar.addfile(info)
@@ -237,6 +242,8 @@ def check_archive(path: Path, arch: str, version: str, commit: str) -> None:
             raise Refused(f'{top}/relink --version says "{said}", not "relink {version} (commit {commit})"')
         if not is_manual((Path(tmp) / top / "relink.1").read_text()):
             raise Refused(f"{top}/relink.1 is not the manual page")
+        if not (Path(tmp) / top / "events" / "sns-deployment-success.json").is_file():
+            raise Refused(f"{top}/events/sns-deployment-success.json, which the README replays, is missing")
     print(f"{path.name}: static, runs: {said}")
 
 

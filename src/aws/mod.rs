@@ -210,6 +210,10 @@ where
 {
     let resource = resource.into();
     tracing::debug!(operation, resource = %resource, error = %DisplayErrorContext(&err), "AWS call failed");
+    // No region: the SDK says "Missing Region" when it resolves the endpoint, and "missing
+    // signing region" when an endpoint is given (AWS_ENDPOINT_URL) but no region.
+    let root = root_cause(&err).to_ascii_lowercase();
+    let no_region = root.contains("missing region") || root.contains("missing signing region");
     let (code, message, retryable) = match &err {
         SdkError::ServiceError(context) => {
             let status = context.raw().status().as_u16();
@@ -231,7 +235,7 @@ where
             "no AWS credentials were found (environment, profile, web identity, container and instance metadata were tried)".to_owned(),
             false,
         ),
-        _ if root_cause(&err).contains("Missing Region") => (
+        _ if no_region => (
             "NoRegion".to_owned(),
             "no AWS region is configured".to_owned(),
             false,

@@ -37,19 +37,24 @@ impl InputError {
     }
 }
 
-/// The beginning of `text`, control characters and quotes escaped, at most [`EXCERPT_CHARS`]
+/// The beginning of `text`, control characters escaped, at most [`EXCERPT_CHARS`]
 /// characters (and `…` when cut), so that an error can quote input of any size safely.
 pub fn excerpt(text: &str) -> String {
     let mut out = String::new();
     let mut count = 0;
     for c in text.chars() {
-        let escaped = c.escape_debug();
-        let width = escaped.len();
+        // Control characters escaped (a log line stays one line); quotes kept as they are, for
+        // people to read.
+        let escaped = match c.is_control() {
+            true => c.escape_debug().to_string(),
+            false => c.to_string(),
+        };
+        let width = escaped.chars().count();
         if count + width > EXCERPT_CHARS {
             out.push('…');
             break;
         }
-        out.extend(escaped);
+        out.push_str(&escaped);
         count += width;
     }
     out

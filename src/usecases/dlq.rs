@@ -182,17 +182,30 @@ pub async fn purge(
     Ok((deleted, kept.len()))
 }
 
+/// Why the dead-letter queue of a stack was not found.
+#[derive(Debug, thiserror::Error)]
+pub enum StackQueueError {
+    /// The queues could not be listed.
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    /// No queue, or more than one, has the stack's prefix.
+    #[error("{count} queues are named {prefix}*: pass --queue-url (the stack output DeadLetterQueueUrl)")]
+    NotOne {
+        /// How many queues have the prefix.
+        count: usize,
+        /// `<stack>-DeadLetterQueue-`.
+        prefix: String,
+    },
+}
+
 /// The queue of a stack made from template.yaml: the one queue named `<stack>-DeadLetterQueue-…`
 /// (how CloudFormation names it), or an error saying how to give it.
-pub async fn queue_of_stack(clients: &Clients, stack: &str) -> Result<String, String> {
+pub async fn queue_of_stack(clients: &Clients, stack: &str) -> Result<String, StackQueueError> {
     let prefix = format!("{stack}-DeadLetterQueue-");
-    match sqs::queue_url_by_prefix(&clients.sqs, &prefix).await {
-        Ok(urls) if urls.len() == 1 => Ok(urls[0].clone()),
-        Ok(urls) => Err(format!(
-            "{} queues are named {prefix}*: pass --queue-url (the stack output DeadLetterQueueUrl)",
-            urls.len()
-        )),
-        Err(error) => Err(error.to_string()),
+    let mut urls = sqs::queue_url_by_prefix(&clients.sqs, &prefix).await?;
+    match urls.len() {
+        1 => Ok(urls.remove(0)),
+        count => Err(StackQueueError::NotOne { count, prefix }),
     }
 }
 

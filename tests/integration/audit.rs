@@ -190,12 +190,17 @@ fn audit_reports_exactly_the_drift_and_fix_heals_it() {
     assert_eq!(again.output.status.code(), Some(0), "{}", again.stderr());
     let table = String::from_utf8_lossy(&again.output.stdout).into_owned();
     assert!(
-        table.contains("7 linked, 0 drift, 0 fixed, 0 failed, 1 gone, 0 not live"),
+        table.contains("8 Auto Scaling group(s): 7 linked, 1 gone, 1 warning(s)\n"),
         "{table}"
     );
+    assert!(table.contains("  extra: tg:web-bg-legacy\n"), "{table}");
+    // The warning is a diagnostic: standard error.
     assert!(
-        table.contains("warning: web-bg-asg: target group web-bg-legacy"),
-        "{table}"
+        again
+            .stderr()
+            .contains("warning: web-bg-asg: target group web-bg-legacy"),
+        "{}",
+        again.stderr()
     );
 }
 
@@ -242,7 +247,12 @@ fn a_failed_listing_fails_the_audit_never_reports_an_empty_region() {
             "{action}: {}",
             run.stderr()
         );
-        assert!(run.output.stdout.is_empty(), "{action}: no table, no JSON");
+        // No table and no rows: the envelope carries the error alone.
+        let envelope = run.response();
+        assert_eq!(envelope["rows"], Value::Null, "{action}: {envelope}");
+        assert_eq!(envelope["summary"], Value::Null, "{action}: {envelope}");
+        let message = envelope["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(action), "{action}: {envelope}");
         assert!(
             run.stderr().contains(action) && run.stderr().contains(code),
             "{action}: {}",

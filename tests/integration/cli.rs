@@ -56,8 +56,9 @@ fn missing_credentials_and_region_are_said_plainly_and_not_retryable() {
     // Said once: the error of the whole process is not repeated in a report on standard output.
     assert_eq!(no_credentials.stdout(), "", "{}", no_credentials.stderr());
     assert!(
-        no_credentials.stderr().contains("Relink.Failed"),
-        "not Retryable"
+        !no_credentials.stderr().contains("a retry may help"),
+        "not retryable: {}",
+        no_credentials.stderr()
     );
 
     let keys = [("AWS_ACCESS_KEY_ID", "x"), ("AWS_SECRET_ACCESS_KEY", "y")];
@@ -116,7 +117,8 @@ fn an_unreadable_event_fails_before_any_aws_call() {
         // An event relink cannot read: 2, as for a file that is not JSON.
         assert_eq!(run.output.status.code(), Some(2), "{}", run.stderr());
         assert!(
-            run.stderr().contains("Relink.InvalidEvent"),
+            run.stderr()
+                .starts_with("error: the event cannot be read: "),
             "{}",
             run.stderr()
         );
@@ -190,7 +192,7 @@ fn dlq_replay_deletes_exactly_what_succeeded_or_skipped() {
         &[],
     );
     assert!(listed.success(), "{}", listed.stderr());
-    let letters = listed.response();
+    let letters = listed.response()["rows"].clone();
     assert_eq!(letters.as_array().unwrap().len(), 3, "{letters}");
     assert!(letters
         .as_array()

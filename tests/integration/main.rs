@@ -32,6 +32,7 @@ mod metrics;
 mod mocks;
 mod organization;
 mod origin;
+mod output;
 mod robustness;
 mod rule;
 mod sweep;

@@ -179,8 +179,15 @@ fn three_accounts_two_regions_report_exactly_the_drift_and_the_unreachable_accou
     assert_eq!(wrong.output.status.code(), Some(4), "{}", wrong.stderr());
     let table = String::from_utf8_lossy(&wrong.output.stdout).into_owned();
     assert!(
-        table.contains("ACCOUNT") && table.contains("unreachable: 222222222222: AssumeRole"),
+        table.contains("111111111111  us-east-1  web-1-us-east-1/"),
         "{table}"
+    );
+    assert!(
+        wrong
+            .stderr()
+            .contains("unreachable: 222222222222: AssumeRole"),
+        "{}",
+        wrong.stderr()
     );
 }
 

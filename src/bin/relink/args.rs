@@ -31,7 +31,8 @@ Exit status:
   Killed by SIGPIPE when the reader of its output goes away, as other Unix tools.";
 
 /// The version and the commit the binary was built from (build.rs).
-const VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (", env!("RELINK_BUILD"), ")");
+pub(crate) const VERSION: &str =
+    concat!(env!("CARGO_PKG_VERSION"), " (", env!("RELINK_BUILD"), ")");
 
 /// Re-attach a CodeDeploy blue/green deployment group's load balancers to the Auto Scaling group
 /// CodeDeploy copied — only where the load balancers serve it.
@@ -55,8 +56,11 @@ pub(crate) struct Cli {
     #[arg(short, long, global = true)]
     pub(crate) yes: bool,
     /// Log what happens, with the AWS SDK's full error chains, to standard error.
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, conflicts_with = "quiet")]
     pub(crate) verbose: bool,
+    /// Print only what failed or needs attention: no summaries, nothing for what is fine.
+    #[arg(short, long, global = true)]
+    pub(crate) quiet: bool,
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -113,8 +117,9 @@ pub(crate) enum Command {
         /// The external id the role's trust policy requires.
         #[arg(long, requires = "role_name")]
         external_id: Option<String>,
-        /// Accounts, and account × region pairs, audited at once.
-        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+        /// Accounts, and account × region pairs, audited at once, 1 to 64 [default: 8].
+        #[arg(long, default_value_t = 8, hide_default_value = true,
+            value_parser = clap::value_parser!(u16).range(1..=64))]
         concurrency: u16,
     },
     /// Run the scheduled sweep once.
@@ -146,6 +151,26 @@ pub(crate) enum Command {
     /// Print the manual page (roff), as the releases ship it.
     #[command(hide = true)]
     Man,
+}
+
+impl Command {
+    /// The command as people type it (`audit`, `dlq replay`), for the JSON envelope.
+    pub(crate) fn name(&self) -> String {
+        let name = match self {
+            Command::Replay { .. } => "replay",
+            Command::Deployment { .. } => "deployment",
+            Command::Sweep { .. } => "sweep",
+            Command::Audit { .. } => "audit",
+            Command::Dlq { action, .. } => match action {
+                DlqAction::List => "dlq list",
+                DlqAction::Replay { .. } => "dlq replay",
+                DlqAction::Purge { .. } => "dlq purge",
+            },
+            Command::Completions { .. } => "completions",
+            Command::Man => "man",
+        };
+        name.to_owned()
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,19 +1,22 @@
 //! One function per command: each builds what it needs, runs the library's use case, prints for
-//! people (through [`render`]) or as JSON, and says how the process exits.
+//! people (through [`render`]) or one JSON envelope (through [`Ui`]), and says how the process
+//! exits.
 
 use crate::args::{DlqAction, Queue};
 use crate::hints::{hint_for_report, of_the_process};
+use crate::output::{advance, confirm, progress_bar, Ui};
 use crate::{clients, AwsChoice};
 use anyhow::{bail, Context, Result};
-use codedeploy_relink::aws::{sts, Clients};
+
 use codedeploy_relink::domain::config::{AllowList, Config};
 use codedeploy_relink::domain::report::{Outcome, Report};
 use codedeploy_relink::domain::skip::SkipReason;
-use codedeploy_relink::edges::render;
-use codedeploy_relink::usecases::audit::{audit, AuditSummary};
+use codedeploy_relink::edges::render::{self, Shown};
+use codedeploy_relink::usecases::audit::{audit, AuditSummary, State};
 use codedeploy_relink::usecases::dlq;
 use codedeploy_relink::usecases::invocation::{self, Caller, InvocationError, Relinker};
 use codedeploy_relink::usecases::organization::{audit_organization, Scope};
+use codedeploy_relink::usecases::sweep::SweepSummary;
 use serde_json::{json, Value};
 use std::io::Read;
 use std::path::Path;
@@ -25,7 +28,7 @@ pub(crate) async fn invoke(
     config: Config,
     aws: AwsChoice<'_>,
     payload: Value,
-    json: bool,
+    ui: &Ui,
     named: Named,
 ) -> Result<ExitCode> {
     // An unreadable payload is answered before any AWS client exists.
@@ -46,11 +49,6 @@ pub(crate) async fn invoke(
         && failed
             .iter()
             .all(|r| r.error_code.as_deref().is_some_and(of_the_process));
-    if json {
-        println!("{}", serde_json::to_string_pretty(&response)?);
-    } else if !of_the_process {
-        print!("{}", render::response(&response));
-    }
     let redelivered = response
         .sqs
         .as_ref()
@@ -60,33 +58,81 @@ pub(crate) async fn invoke(
         .reports
         .iter()
         .find(|r| named == Named::Deployment && r.reason == Some(SkipReason::DeploymentNotFound));
-    let summary = match (&error, redelivered, failed.len()) {
-        (Some(error), _, _) => format!(
-            "the invocation would fail ({}): {error}",
-            error.error_type()
-        ),
-        (None, _, 0) if unknown.is_some() => format!(
+    let what = match response.summary {
+        Some(_) => "swept deployment(s)",
+        None => "record(s)",
+    };
+    let summary_line = match (&error, redelivered, failed.len()) {
+        (Some(InvocationError::InvalidEvent(input)), _, _) => {
+            Some(format!("the event cannot be read: {input}"))
+        }
+        (Some(InvocationError::RecordsFailed { retryable, .. }), _, _) => {
+            let again = if *retryable {
+                " (a retry may help)"
+            } else {
+                ""
+            };
+            let first = failures(&failed, response.reports.len(), what);
+            Some(format!("{first}{again}"))
+        }
+        (None, _, 0) if unknown.is_some() => Some(format!(
             "no deployment {} in this region and account (CodeDeploy does not know it)",
             unknown
                 .and_then(|r| r.deployment_id.as_deref())
                 .unwrap_or_default()
-        ),
-        (None, true, _) => {
-            "some SQS records failed and would be redelivered (see batchItemFailures)".to_owned()
+        )),
+        (None, true, _) => Some(format!(
+            "{}; Lambda would redeliver those messages (batchItemFailures)",
+            failures(&failed, response.reports.len(), what)
+        )),
+        (None, false, 0) => None,
+        (None, false, _) => Some(failures(&failed, response.reports.len(), what)),
+    };
+    let hint = failed.iter().find_map(|r| hint_for_report(r));
+    if ui.json {
+        let mut summary = serde_json::to_value(
+            response
+                .summary
+                .clone()
+                .unwrap_or_else(|| SweepSummary::of(&response.reports)),
+        )?;
+        if let Some(sqs) = &response.sqs {
+            let ids: Vec<&str> = sqs
+                .batch_item_failures
+                .iter()
+                .map(|f| f.item_identifier.as_str())
+                .collect();
+            summary["batch_item_failures"] = json!(ids);
         }
-        (None, false, 0) => return Ok(ExitCode::SUCCESS),
-        (None, false, n) => {
-            let first = failed[0].detail.as_deref().unwrap_or("no detail");
-            format!("{n} swept deployment(s) failed (the function reports them and does not fail a scheduled invocation); the first: {first}")
-        }
+        let envelope = ui.envelope().reports(&response.reports).summary(&summary);
+        ui.print_json(&match &summary_line {
+            Some(message) => envelope.error(message.clone(), hint.clone()),
+            None => envelope,
+        })?;
+    } else if !of_the_process {
+        let shown = match (ui.quiet, named) {
+            (true, _) => Shown::Problems,
+            (false, Named::Sweep) => Shown::Changes,
+            (false, _) => Shown::All,
+        };
+        print!("{}", render::response(&response, shown, ui.width));
+    }
+    let Some(summary) = summary_line else {
+        return Ok(ExitCode::SUCCESS);
     };
     eprintln!("error: {summary}");
-    if let Some(hint) = failed.iter().find_map(|r| hint_for_report(r)) {
+    if let Some(hint) = hint {
         eprintln!("hint: {hint}");
     }
     // The exit status contract (--help, args.rs): 2 when relink could not do the work at all
     // (an event it cannot read, no credentials or region), 1 when the work ran and failed.
-    let invalid = matches!(&error, Some(InvocationError::InvalidEvent(_)));
+    // An event none of whose records could be read is an event relink cannot read.
+    let unreadable = !failed.is_empty()
+        && failed.len() == response.reports.len()
+        && failed
+            .iter()
+            .all(|r| r.error_code.as_deref() == Some("InvalidMessage"));
+    let invalid = matches!(&error, Some(InvocationError::InvalidEvent(_))) || unreadable;
     Ok(if invalid || of_the_process {
         ExitCode::from(2)
     } else {
@@ -94,12 +140,35 @@ pub(crate) async fn invoke(
     })
 }
 
-/// What the command line named: an event (its outcome is the function's) or one deployment
-/// (`relink deployment`: one that does not exist is an error).
+/// The failed reports in a line: the one failure itself, or how many failed and the first.
+fn failures(failed: &[&Report], total: usize, what: &str) -> String {
+    let detail = |r: &Report| r.detail.clone().unwrap_or_else(|| "no detail".to_owned());
+    match failed {
+        [] => "nothing failed".to_owned(),
+        [one] if total == 1 => detail(one),
+        [first, ..] => {
+            let detail = detail(first);
+            // The record's place, unless the detail starts with it (the sweep's does).
+            let place = match detail.starts_with(&first.source) {
+                true => String::new(),
+                false => format!(" ({})", first.source),
+            };
+            format!(
+                "{} of {total} {what} failed; the first{place}: {detail}",
+                failed.len()
+            )
+        }
+    }
+}
+
+/// What the command line named: an event (its outcome is the function's), one deployment
+/// (`relink deployment`: one that does not exist is an error), or the sweep (its output shows
+/// what changed or failed, not the many deployments that need nothing).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Named {
     Event,
     Deployment,
+    Sweep,
 }
 
 /// Exactly what the schedule sends the function.
@@ -132,47 +201,12 @@ pub(crate) fn read_event(path: &Path) -> Result<Value> {
     Ok(event)
 }
 
-/// Before a command that changes resources in bulk: one line on standard error naming the
-/// account, the region and whether it is a dry run, then consent — a prompt on a terminal,
-/// `--yes` otherwise. Without it nothing is changed.
-pub(crate) async fn confirm(clients: &Clients, what: &str, dry_run: bool, yes: bool) -> Result<()> {
-    use std::io::{BufRead, IsTerminal, Write};
-    let region = clients.region.as_deref().unwrap_or("(no region)");
-    let account = match sts::caller_account(&clients.sts).await {
-        Ok(account) => format!("account {account}"),
-        Err(_) => "an account relink could not identify".to_owned(),
-    };
-    if dry_run {
-        eprintln!("dry run: {what} in {account}, region {region}: nothing will be changed");
-        return Ok(());
-    }
-    eprintln!("{what} in {account}, region {region}");
-    if yes {
-        return Ok(());
-    }
-    if !std::io::stdin().is_terminal() {
-        bail!(
-            "{what} changes AWS resources: pass --yes to go ahead (there is no terminal to ask on)"
-        );
-    }
-    eprint!("Go ahead? [y/N] ");
-    std::io::stderr().flush()?;
-    let mut answer = String::new();
-    std::io::stdin().lock().read_line(&mut answer)?;
-    if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
-        Ok(())
-    } else {
-        bail!("cancelled: nothing was changed")
-    }
-}
-
 pub(crate) async fn run_audit(
     config: Config,
     aws: AwsChoice<'_>,
     filter: &AllowList,
     fix: bool,
-    json: bool,
-    yes: bool,
+    ui: &Ui,
     filters: &str,
 ) -> Result<ExitCode> {
     let clients = clients(aws).await;
@@ -181,20 +215,33 @@ pub(crate) async fn run_audit(
             &clients,
             "audit --fix attaches what is missing",
             config.dry_run,
-            yes,
+            ui.yes,
         )
         .await?;
     }
-    let bar = progress_bar(json, "scanning applications");
+    let bar = progress_bar(ui.json, "scanning applications");
     let progress = advance(&bar);
     let report = audit(&clients, &config, filter, fix, &progress)
         .await
         .context("auditing the region")?;
     bar.finish_and_clear();
-    if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    if ui.json {
+        ui.print_json(&ui.envelope().rows(&report.rows).summary(&report.summary))?;
     } else {
-        print!("{}", render::audit(&report));
+        print!("{}", render::audit(&report, ui.quiet, ui.width));
+        // The notes are diagnostics: standard error, each error with its hint.
+        for (note, row) in render::audit_notes(&report, ui.width) {
+            let problem = note.starts_with("error") || note.starts_with("warning");
+            if ui.quiet && !problem {
+                continue;
+            }
+            eprint!("{note}");
+            if row.state == State::Failed {
+                if let Some(hint) = hint_for_report(&row.report) {
+                    eprintln!("hint: {hint}");
+                }
+            }
+        }
     }
     warn_if_nothing_matched(&report.summary, filters, config.allow_list.is_restricted());
     Ok(if report.drift_remains() {
@@ -225,49 +272,29 @@ pub(crate) async fn run_organization_audit(
     filter: &AllowList,
     fix: bool,
     scope: &Scope,
-    json: bool,
-    yes: bool,
+    ui: &Ui,
 ) -> Result<ExitCode> {
     if fix {
         let home = clients((region, profile)).await;
         let what = "audit --fix attaches what is missing, across accounts and regions, from";
-        confirm(&home, what, config.dry_run, yes).await?;
+        confirm(&home, what, config.dry_run, ui.yes).await?;
     }
     let base = codedeploy_relink::aws::load_config(region, profile).await;
-    let bar = progress_bar(json, "auditing account × region pairs");
+    let bar = progress_bar(ui.json, "auditing account × region pairs");
     let progress = advance(&bar);
     let report = audit_organization(&base, &config, filter, fix, scope, &progress)
         .await
         .context("auditing the accounts")?;
     bar.finish_and_clear();
-    if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    if ui.json {
+        ui.print_json(&ui.envelope().rows(&report.rows).summary(&report.summary))?;
     } else {
-        print!("{}", render::organization(&report));
+        print!("{}", render::organization(&report, ui.quiet, ui.width));
+        for note in render::organization_notes(&report, ui.width) {
+            eprint!("{note}");
+        }
     }
     Ok(ExitCode::from(report.exit_code()))
-}
-
-/// The (done, total) callback of the library's long runs, moving `bar`.
-fn advance(bar: &indicatif::ProgressBar) -> impl Fn(usize, usize) + Sync + '_ {
-    move |done, total| {
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
-    }
-}
-
-/// A progress bar on standard error, hidden for --json and when standard error is not a terminal.
-fn progress_bar(json: bool, what: &str) -> indicatif::ProgressBar {
-    use std::io::IsTerminal;
-    if json || !std::io::stderr().is_terminal() {
-        return indicatif::ProgressBar::hidden();
-    }
-    indicatif::ProgressBar::new(0).with_style(
-        indicatif::ProgressStyle::with_template(&format!(
-            "{{spinner}} {what} {{pos}}/{{len}} {{wide_bar}} {{elapsed}}"
-        ))
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-    )
 }
 
 pub(crate) async fn run_dlq(
@@ -275,16 +302,14 @@ pub(crate) async fn run_dlq(
     aws: AwsChoice<'_>,
     action: DlqAction,
     queue: Queue,
-    json: bool,
-    yes: bool,
+    ui: &Ui,
 ) -> Result<ExitCode> {
     let clients = clients(aws).await;
     let queue_url = match (queue.queue_url, queue.stack) {
         (Some(url), _) => url,
-        (None, Some(stack)) => match dlq::queue_of_stack(&clients, &stack).await {
-            Ok(url) => url,
-            Err(why) => bail!("finding the dead-letter queue of stack {stack}: {why}"),
-        },
+        (None, Some(stack)) => dlq::queue_of_stack(&clients, &stack)
+            .await
+            .with_context(|| format!("finding the dead-letter queue of stack {stack}"))?,
         (None, None) => bail!("name the queue with --queue-url or --stack"),
     };
     match action {
@@ -292,10 +317,11 @@ pub(crate) async fn run_dlq(
             let letters = dlq::list(&clients, &queue_url)
                 .await
                 .context("listing the dead-letter queue")?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&letters)?);
-            } else {
-                print!("{}", render::letters(&letters));
+            if ui.json {
+                let summary = json!({ "messages": letters.len() });
+                ui.print_json(&ui.envelope().rows(&letters).summary(&summary))?;
+            } else if !ui.quiet {
+                print!("{}", render::letters(&letters, ui.width));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -305,12 +331,14 @@ pub(crate) async fn run_dlq(
             let replayed = dlq::replay(&relinker, &clients, &queue_url, max, dry_run)
                 .await
                 .context("replaying the dead-letter queue")?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&replayed)?);
-            } else {
-                print!("{}", render::replayed(&replayed));
-            }
             let kept = replayed.iter().filter(|r| !r.deleted).count();
+            if ui.json {
+                let summary = json!({ "replayed": replayed.len(), "deleted": replayed.len() - kept,
+                    "kept": kept });
+                ui.print_json(&ui.envelope().rows(&replayed).summary(&summary))?;
+            } else if !ui.quiet || kept > 0 {
+                print!("{}", render::replayed(&replayed, ui.width));
+            }
             Ok(if kept > 0 && !dry_run {
                 ExitCode::FAILURE
             } else {
@@ -322,17 +350,15 @@ pub(crate) async fn run_dlq(
                 "dlq purge deletes the messages older than {} from {queue_url}",
                 render::duration(older_than)
             );
-            confirm(&clients, &what, false, yes).await?;
+            confirm(&clients, &what, false, ui.yes).await?;
             let (deleted, kept) = dlq::purge(&clients, &queue_url, older_than)
                 .await
                 .context("purging the dead-letter queue")?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&json!({"deleted": deleted, "kept": kept}))?
-                );
-            } else {
-                print!("{}", render::letters(&deleted));
+            if ui.json {
+                let summary = json!({ "deleted": deleted.len(), "kept": kept });
+                ui.print_json(&ui.envelope().rows(&deleted).summary(&summary))?;
+            } else if !ui.quiet {
+                print!("{}", render::letters(&deleted, ui.width));
                 println!(
                     "purged {} message(s) older than {}; {kept} kept",
                     deleted.len(),

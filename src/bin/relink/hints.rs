@@ -4,6 +4,7 @@
 
 use codedeploy_relink::domain::error::AwsError;
 use codedeploy_relink::domain::report::Report;
+use codedeploy_relink::usecases::dlq::StackQueueError;
 
 /// A hint for the failure a report records, when it is a common one.
 pub(crate) fn hint_for_report(report: &Report) -> Option<String> {
@@ -17,7 +18,15 @@ pub(crate) fn hint_for_report(report: &Report) -> Option<String> {
 pub(crate) fn hint_for_error(error: &anyhow::Error) -> Option<String> {
     error
         .chain()
-        .find_map(|cause| cause.downcast_ref::<AwsError>())
+        .find_map(|cause| {
+            // A transparent wrapper shows its AWS error's text but is not that error itself.
+            cause
+                .downcast_ref::<AwsError>()
+                .or(match cause.downcast_ref::<StackQueueError>() {
+                    Some(StackQueueError::Aws(aws)) => Some(aws),
+                    _ => None,
+                })
+        })
         .and_then(|aws| hint(Some(aws.operation), &aws.code))
 }
 

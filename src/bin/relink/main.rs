@@ -2,12 +2,14 @@
 //! through exactly the Lambda function's use case (`Relinker::invoke`); `audit` checks a whole
 //! region or every account and region; `dlq` works the dead-letter queue. The flags are in `args`,
 //! one function per command in `commands`, the hints for common failures in `hints`, `--accounts`
-//! and `--regions` in `scope`; everything
-//! printed for people comes from `render`; errors are one line, with a hint.
+//! and `--regions` in `scope`, the output's choices (`--json`, `--quiet`, width, progress, consent)
+//! in `output`; everything printed for people comes from `render`, for machines from `envelope`;
+//! errors are one line on standard error, with a hint.
 
 mod args;
 mod commands;
 mod hints;
+mod output;
 mod scope;
 
 use anyhow::{Context, Result};
@@ -21,6 +23,7 @@ use commands::{
     invoke, read_event, run_audit, run_dlq, run_organization_audit, scheduled_event, Named,
 };
 use hints::hint_for_error;
+use output::Ui;
 use serde_json::json;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -35,19 +38,31 @@ async fn main() -> ExitCode {
     quiet_on_closed_pipe();
     let cli = Cli::parse();
     init_logging(cli.verbose);
-    match run(cli).await {
+    let ui = Ui {
+        json: cli.json,
+        quiet: cli.quiet,
+        yes: cli.yes,
+        width: output::width(),
+        command: cli.command.name(),
+        dry_run: cli.dry_run,
+    };
+    match run(cli, ui.clone()).await {
         Ok(code) => code,
         Err(error) => {
+            let hint = hint_for_error(&error);
             eprintln!("error: {error:#}");
-            if let Some(hint) = hint_for_error(&error) {
+            if let Some(hint) = &hint {
                 eprintln!("hint: {hint}");
+            }
+            if ui.json {
+                let _ = ui.print_json(&ui.envelope().error(format!("{error:#}"), hint));
             }
             ExitCode::from(2)
         }
     }
 }
 
-async fn run(cli: Cli) -> Result<ExitCode> {
+async fn run(cli: Cli, mut ui: Ui) -> Result<ExitCode> {
     match cli.command {
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "relink", &mut std::io::stdout());
@@ -61,10 +76,12 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     }
     let mut config = Config::from_env().context("reading the RELINK_* configuration")?;
     config.dry_run |= cli.dry_run;
+    ui.dry_run = config.dry_run;
+    let ui = &ui;
     let aws = (cli.region.as_deref(), cli.profile.as_deref());
     match cli.command {
         Command::Replay { event } => {
-            invoke(config, aws, read_event(&event)?, cli.json, Named::Event).await
+            invoke(config, aws, read_event(&event)?, ui, Named::Event).await
         }
         Command::Deployment { id } => {
             // A wrong id is refused here, before any client or AWS call exists.
@@ -73,7 +90,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 config,
                 aws,
                 json!({ "deploymentId": id }),
-                cli.json,
+                ui,
                 Named::Deployment,
             )
             .await
@@ -82,7 +99,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             if let Some(hours) = lookback_hours {
                 config.sweep_lookback = Duration::from_secs(hours * 3600);
             }
-            invoke(config, aws, scheduled_event(), cli.json, Named::Event).await
+            invoke(config, aws, scheduled_event(), ui, Named::Sweep).await
         }
         Command::Audit {
             application,
@@ -103,16 +120,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 .into_iter()
                 .filter_map(|(flag, value)| value.as_ref().map(|v| format!("{flag} '{v}'")))
                 .collect();
-                return run_audit(
-                    config,
-                    aws,
-                    &filter,
-                    fix,
-                    cli.json,
-                    cli.yes,
-                    &named.join(" "),
-                )
-                .await;
+                return run_audit(config, aws, &filter, fix, ui, &named.join(" ")).await;
             }
             let scope = Scope {
                 accounts: accounts.unwrap_or(Accounts::Current),
@@ -121,11 +129,9 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 external_id,
                 concurrency: usize::from(concurrency),
             };
-            run_organization_audit(config, aws, &filter, fix, &scope, cli.json, cli.yes).await
+            run_organization_audit(config, aws, &filter, fix, &scope, ui).await
         }
-        Command::Dlq { action, queue } => {
-            run_dlq(config, aws, action, queue, cli.json, cli.yes).await
-        }
+        Command::Dlq { action, queue } => run_dlq(config, aws, action, queue, ui).await,
         Command::Completions { .. } | Command::Man => Ok(ExitCode::SUCCESS),
     }
 }
@@ -212,7 +218,8 @@ fn init_logging(verbose: bool) {
     let default = if verbose {
         "debug,hyper_util=info,h2=info,rustls=info"
     } else {
-        "warn,codedeploy_relink::domain::report=off,aws_config=off,aws_smithy_runtime=off"
+        // The invalid event's log line: the error line says the same.
+        "warn,codedeploy_relink::domain::report=off,codedeploy_relink::usecases::invocation::answer=off,aws_config=off,aws_smithy_runtime=off"
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     // Colour only for a person at a terminal, and never with NO_COLOR (no-color.org).

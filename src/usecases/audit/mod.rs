@@ -136,6 +136,10 @@ pub async fn audit(
         .map(|(attempt, role)| row(role, attempt.report))
         .collect();
     rows.extend(retired::retired_rows(&rows, &all_groups?));
+    // A report says dry run only where one was asked for: a plain audit changes nothing by design.
+    for row in &mut rows {
+        row.report.dry_run = fix && config.dry_run;
+    }
     summary.count(&rows);
     Ok(AuditReport { rows, summary })
 }
