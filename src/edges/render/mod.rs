@@ -1,6 +1,6 @@
 //! Everything `relink` prints for people: an invocation's reports as blocks, the sweep's summary,
 //! the SQS partial-batch answer, the dead-letter queue's messages; the audits' listings are in
-//! [`audit`](mod@audit). Tables and long lines fit the width given (the terminal's), and are left whole
+//! `audit.rs`. Tables and long lines fit the width given (the terminal's), and are left whole
 //! without one (a pipe, a file). (`--json` prints [`crate::edges::envelope`] instead; the Lambda
 //! function prints nothing but its logs.)
 
