@@ -50,6 +50,38 @@ pub struct Clients {
     pub sts: aws_sdk_sts::Client,
     /// SQS: the dead-letter queue, for `relink dlq`.
     pub sqs: aws_sdk_sqs::Client,
+    /// Awaited before every attach, or planned attach in a dry run: the CLI names the account and
+    /// region there, once. None in the function.
+    pub before_change: Option<BeforeChange>,
+    /// The credentials' account once asked ([`Clients::caller_account`]), shared by the clones;
+    /// empty at first (`Default::default()`).
+    pub account: std::sync::Arc<tokio::sync::OnceCell<String>>,
+}
+
+/// What to do before an attach (its argument: whether it is a dry run), shared by every job.
+#[derive(Clone)]
+pub struct BeforeChange(
+    std::sync::Arc<dyn Fn(bool) -> futures::future::BoxFuture<'static, ()> + Send + Sync>,
+);
+
+impl BeforeChange {
+    /// Wraps `hook`.
+    pub fn new(
+        hook: impl Fn(bool) -> futures::future::BoxFuture<'static, ()> + Send + Sync + 'static,
+    ) -> Self {
+        BeforeChange(std::sync::Arc::new(hook))
+    }
+
+    /// Runs the hook.
+    pub async fn call(&self, dry_run: bool) {
+        (self.0)(dry_run).await
+    }
+}
+
+impl std::fmt::Debug for BeforeChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BeforeChange")
+    }
 }
 
 impl Clients {
@@ -75,11 +107,22 @@ impl Clients {
             elb: aws_sdk_elasticloadbalancing::Client::new(config),
             sts: aws_sdk_sts::Client::new(config),
             sqs: aws_sdk_sqs::Client::new(config),
+            before_change: None,
+            account: Default::default(),
         }
     }
 }
 
 impl Clients {
+    /// The account of the credentials in use (STS `GetCallerIdentity`), asked once for these
+    /// clients and their clones.
+    pub async fn caller_account(&self) -> Result<String, AwsError> {
+        self.account
+            .get_or_try_init(|| sts::caller_account(&self.sts))
+            .await
+            .cloned()
+    }
+
     /// The clients of `config` acting in `region` (an account × region pair of the organization
     /// audit).
     pub fn in_region(config: &SdkConfig, region: &str) -> Self {

@@ -56,7 +56,7 @@ fn classic_attach_denied_keeps_the_target_groups_and_a_replay_completes_the_rest
     );
     assert_eq!(report["load_balancers"]["missing"], json!(["web-bg-clb-1"]));
     assert!(
-        first.stderr().starts_with("error: ") && !first.stderr().contains("a retry may help"),
+        first.stderr().contains("\nerror: ") && !first.stderr().contains("a retry may help"),
         "{}",
         first.stderr()
     );

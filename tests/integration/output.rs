@@ -248,3 +248,73 @@ fn errors_and_hints_are_on_standard_error_in_the_clis_words() {
         assert_eq!(run.stdout(), "", "{args:?}");
     }
 }
+
+#[test]
+fn an_endpoint_that_never_answers_shows_the_wait_and_is_named_in_the_hint() {
+    use std::process::Command;
+    // Connections are queued and never answered.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", silent.local_addr().unwrap());
+    // A terminal for relink (script(1) gives it one), as a person would have.
+    let relink = env!("CARGO_BIN_EXE_relink");
+    let output = Command::new("script")
+        .args([
+            "-qec",
+            &format!("{relink} deployment d-75I7MBT7C"),
+            "/dev/null",
+        ])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("TERM", "xterm")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .env("AWS_ACCESS_KEY_ID", "x")
+        .env("AWS_SECRET_ACCESS_KEY", "y")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_MAX_ATTEMPTS", "1")
+        .env("AWS_ENDPOINT_URL", &endpoint)
+        .output()
+        .expect("run relink under script(1)");
+    let screen = String::from_utf8_lossy(&output.stdout).replace('\r', "\n");
+    assert_eq!(output.status.code(), Some(1), "{screen}");
+    assert!(
+        screen.contains("deployment: asking AWS"),
+        "no spinner: {screen}"
+    );
+    assert!(screen.contains("Timeout"), "{screen}");
+    assert!(
+        screen.contains(&format!(
+            "hint: no answer from {endpoint} (AWS_ENDPOINT_URL"
+        )),
+        "{screen}"
+    );
+    drop(silent);
+}
+
+#[test]
+fn the_account_and_region_are_named_once_before_the_first_change() {
+    let mut emulator = Emulator::start();
+    emulator.build(json!({"deployment_id": "d-75I7MBT7C", "target_groups": 2}));
+    emulator.build(json!({"application": "api", "deployment_group": "api-bg",
+        "deployment_id": "d-8K2XH4RTQ", "linked": true}));
+    let said = |run: &Run, line: &str| run.stderr().lines().filter(|l| *l == line).count();
+
+    // Nothing to change: nothing said, and no account asked for.
+    emulator.reset_requests();
+    let linked = emulator.relink(&["deployment", "d-8K2XH4RTQ"], &[]);
+    assert!(linked.success(), "{}", linked.stderr());
+    assert_eq!(linked.stderr(), "");
+    assert_eq!(emulator.requests().get(STS), None);
+
+    let dry = emulator.relink(&["--dry-run", "sweep"], &[]);
+    let line = "dry run: sweep would attach in account 123456789012, region us-east-1; nothing will be changed";
+    assert_eq!(said(&dry, line), 1, "{}", dry.stderr());
+
+    emulator.reset_requests();
+    let run = emulator.relink(&["deployment", "d-75I7MBT7C"], &[]);
+    assert!(run.success(), "{}", run.stderr());
+    let line = "deployment attaches in account 123456789012, region us-east-1";
+    assert_eq!(said(&run, line), 1, "{}", run.stderr());
+    assert_eq!(emulator.requests().get(STS), Some(&1));
+}

@@ -3,8 +3,8 @@
 //! exits.
 
 use crate::args::{DlqAction, Queue};
-use crate::hints::{hint_for_report, of_the_process};
-use crate::output::{advance, confirm, progress_bar, Ui};
+use crate::hints::{endpoint, hint_for_report, of_the_process};
+use crate::output::{advance, announcing, confirm, progress_bar, spinner, Ui};
 use crate::{clients, AwsChoice};
 use anyhow::{bail, Context, Result};
 
@@ -35,8 +35,12 @@ pub(crate) async fn invoke(
     let (response, error) = match invocation::decode(&payload) {
         Err(error) => invocation::answer(Err(error)),
         Ok(_) => {
-            let relinker = Relinker::new(clients(aws).await, config);
-            relinker.invoke(&payload, Caller::Credentials).await
+            let waiting = spinner(ui, "asking AWS");
+            let clients = announcing(clients(aws).await, ui, &waiting);
+            let relinker = Relinker::new(clients, config);
+            let answer = relinker.invoke(&payload, Caller::Credentials).await;
+            waiting.finish_and_clear();
+            answer
         }
     };
     let failed: Vec<&Report> = response
@@ -88,7 +92,11 @@ pub(crate) async fn invoke(
         (None, false, 0) => None,
         (None, false, _) => Some(failures(&failed, response.reports.len(), what)),
     };
-    let hint = failed.iter().find_map(|r| hint_for_report(r));
+    let at = match failed.is_empty() {
+        true => String::new(),
+        false => endpoint(aws).await,
+    };
+    let hint = failed.iter().find_map(|r| hint_for_report(r, &at));
     if ui.json {
         let mut summary = serde_json::to_value(
             response
@@ -230,6 +238,10 @@ pub(crate) async fn run_audit(
     } else {
         print!("{}", render::audit(&report, ui.quiet, ui.width));
         // The notes are diagnostics: standard error, each error with its hint.
+        let at = match report.rows.iter().any(|r| r.state == State::Failed) {
+            true => endpoint(aws).await,
+            false => String::new(),
+        };
         for (note, row) in render::audit_notes(&report, ui.width) {
             let problem = note.starts_with("error") || note.starts_with("warning");
             if ui.quiet && !problem {
@@ -237,7 +249,7 @@ pub(crate) async fn run_audit(
             }
             eprint!("{note}");
             if row.state == State::Failed {
-                if let Some(hint) = hint_for_report(&row.report) {
+                if let Some(hint) = hint_for_report(&row.report, &at) {
                     eprintln!("hint: {hint}");
                 }
             }
@@ -314,9 +326,11 @@ pub(crate) async fn run_dlq(
     };
     match action {
         DlqAction::List => {
+            let waiting = spinner(ui, "reading the queue");
             let letters = dlq::list(&clients, &queue_url)
                 .await
                 .context("listing the dead-letter queue")?;
+            waiting.finish_and_clear();
             if ui.json {
                 let summary = json!({ "messages": letters.len() });
                 ui.print_json(&ui.envelope().rows(&letters).summary(&summary))?;
@@ -327,10 +341,12 @@ pub(crate) async fn run_dlq(
         }
         DlqAction::Replay { max } => {
             let dry_run = config.dry_run;
-            let relinker = Relinker::new(clients.clone(), config);
+            let waiting = spinner(ui, "replaying the queue");
+            let relinker = Relinker::new(announcing(clients.clone(), ui, &waiting), config);
             let replayed = dlq::replay(&relinker, &clients, &queue_url, max, dry_run)
                 .await
                 .context("replaying the dead-letter queue")?;
+            waiting.finish_and_clear();
             let kept = replayed.iter().filter(|r| !r.deleted).count();
             if ui.json {
                 let summary = json!({ "replayed": replayed.len(), "deleted": replayed.len() - kept,
@@ -351,9 +367,11 @@ pub(crate) async fn run_dlq(
                 render::duration(older_than)
             );
             confirm(&clients, &what, false, ui.yes).await?;
+            let waiting = spinner(ui, "purging the queue");
             let (deleted, kept) = dlq::purge(&clients, &queue_url, older_than)
                 .await
                 .context("purging the dead-letter queue")?;
+            waiting.finish_and_clear();
             if ui.json {
                 let summary = json!({ "deleted": deleted.len(), "kept": kept });
                 ui.print_json(&ui.envelope().rows(&deleted).summary(&summary))?;

@@ -2,20 +2,36 @@
 //! its error code ([`AwsError`], or a report's `error_operation` and `error_code`), never from a
 //! message's text.
 
+use crate::AwsChoice;
 use codedeploy_relink::domain::error::AwsError;
 use codedeploy_relink::domain::report::Report;
 use codedeploy_relink::usecases::dlq::StackQueueError;
 
-/// A hint for the failure a report records, when it is a common one.
-pub(crate) fn hint_for_report(report: &Report) -> Option<String> {
+/// A hint for the failure a report records, when it is a common one; `endpoint` says where the
+/// calls went ([`endpoint`]).
+pub(crate) fn hint_for_report(report: &Report, endpoint: &str) -> Option<String> {
     hint(
         report.error_operation.as_deref(),
         report.error_code.as_deref()?,
+        endpoint,
     )
 }
 
+/// Where relink's AWS calls go, for a hint about one that got no answer: the endpoint set by
+/// AWS_ENDPOINT_URL or the profile, or AWS's own in the region.
+pub(crate) async fn endpoint((region, profile): AwsChoice<'_>) -> String {
+    let config = codedeploy_relink::aws::load_config(region, profile).await;
+    match (config.endpoint_url(), config.region()) {
+        (Some(url), _) => format!("{url} (AWS_ENDPOINT_URL or the profile's endpoint_url)"),
+        (None, Some(region)) => {
+            format!("AWS's endpoints in {region} (https://SERVICE.{region}.amazonaws.com)")
+        }
+        (None, None) => "AWS's endpoints".to_owned(),
+    }
+}
+
 /// A hint for an error of the whole command: the first AWS call failure in its chain.
-pub(crate) fn hint_for_error(error: &anyhow::Error) -> Option<String> {
+pub(crate) fn hint_for_error(error: &anyhow::Error, endpoint: &str) -> Option<String> {
     error
         .chain()
         .find_map(|cause| {
@@ -27,7 +43,7 @@ pub(crate) fn hint_for_error(error: &anyhow::Error) -> Option<String> {
                     _ => None,
                 })
         })
-        .and_then(|aws| hint(Some(aws.operation), &aws.code))
+        .and_then(|aws| hint(Some(aws.operation), &aws.code, endpoint))
 }
 
 /// Whether a failure with this code belongs to the whole process (no credentials, no region), not
@@ -37,12 +53,14 @@ pub(crate) fn of_the_process(code: &str) -> bool {
 }
 
 /// A hint for `code` met by `operation`: missing credentials or region, access denied (with the
-/// IAM action to grant), an endpoint that does not answer.
-pub(crate) fn hint(operation: Option<&str>, code: &str) -> Option<String> {
+/// IAM action to grant), an endpoint that does not answer (naming `endpoint`).
+pub(crate) fn hint(operation: Option<&str>, code: &str, endpoint: &str) -> Option<String> {
     Some(match code {
         "NoCredentials" => "set AWS_PROFILE (or --profile), or run `aws sso login`".into(),
         "NoRegion" => "set AWS_REGION or pass --region".into(),
-        "EndpointUnreachable" => "check the network, proxy settings and AWS_ENDPOINT_URL".into(),
+        "EndpointUnreachable" | "Timeout" => format!(
+            "no answer from {endpoint}: check the network, the proxy settings (HTTPS_PROXY) and AWS_ENDPOINT_URL; -v shows each attempt"
+        ),
         "AccessDenied"
         | "AccessDeniedException"
         | "UnauthorizedOperation"
@@ -88,27 +106,32 @@ const IAM_ACTIONS: [(&str, &str); 23] = [
 mod tests {
     use super::*;
 
+    const E: &str = "http://127.0.0.1:9";
+
     #[test]
     fn hints_come_from_the_operation_and_the_code() {
-        assert!(hint(Some("GetDeployment"), "NoCredentials")
+        assert!(hint(Some("GetDeployment"), "Timeout", E)
+            .unwrap()
+            .starts_with("no answer from http://127.0.0.1:9: "));
+        assert!(hint(Some("GetDeployment"), "NoCredentials", E)
             .unwrap()
             .contains("AWS_PROFILE"));
-        assert!(hint(None, "NoRegion").unwrap().contains("--region"));
+        assert!(hint(None, "NoRegion", E).unwrap().contains("--region"));
         assert_eq!(
-            hint(Some("AttachLoadBalancers"), "AccessDenied").unwrap(),
+            hint(Some("AttachLoadBalancers"), "AccessDenied", E).unwrap(),
             "grant autoscaling:AttachLoadBalancers to the credentials in use"
         );
         assert_eq!(
-            hint(Some("AssumeRole"), "AccessDenied").unwrap(),
+            hint(Some("AssumeRole"), "AccessDenied", E).unwrap(),
             "grant sts:AssumeRole to the credentials in use"
         );
         assert_eq!(
-            hint(Some("Unknown"), "AccessDenied").unwrap(),
+            hint(Some("Unknown"), "AccessDenied", E).unwrap(),
             "grant the IAM action named in the error to the credentials in use"
         );
         // The text of a message never chooses the hint.
-        assert_eq!(hint(Some("GetDeployment"), "TargetGroupNotFound"), None);
-        assert_eq!(hint(None, "Throttling"), None);
+        assert_eq!(hint(Some("GetDeployment"), "TargetGroupNotFound", E), None);
+        assert_eq!(hint(None, "Throttling", E), None);
     }
 
     #[test]

@@ -46,10 +46,12 @@ async fn main() -> ExitCode {
         command: cli.command.name(),
         dry_run: cli.dry_run,
     };
+    let (region, profile) = (cli.region.clone(), cli.profile.clone());
     match run(cli, ui.clone()).await {
         Ok(code) => code,
         Err(error) => {
-            let hint = hint_for_error(&error);
+            let at = hints::endpoint((region.as_deref(), profile.as_deref())).await;
+            let hint = hint_for_error(&error, &at);
             eprintln!("error: {error:#}");
             if let Some(hint) = &hint {
                 eprintln!("hint: {hint}");

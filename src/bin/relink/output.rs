@@ -3,7 +3,7 @@
 
 use crate::args::VERSION;
 use anyhow::{bail, Result};
-use codedeploy_relink::aws::{sts, Clients};
+use codedeploy_relink::aws::{BeforeChange, Clients};
 use codedeploy_relink::edges::envelope::Envelope;
 
 /// The run's choices of output and consent, made once from the flags and the terminal.
@@ -55,7 +55,7 @@ pub(crate) fn width() -> Option<usize> {
 pub(crate) async fn confirm(clients: &Clients, what: &str, dry_run: bool, yes: bool) -> Result<()> {
     use std::io::{BufRead, IsTerminal, Write};
     let region = clients.region.as_deref().unwrap_or("(no region)");
-    let account = match sts::caller_account(&clients.sts).await {
+    let account = match clients.caller_account().await {
         Ok(account) => format!("account {account}"),
         Err(_) => "an account relink could not identify".to_owned(),
     };
@@ -103,4 +103,61 @@ pub(crate) fn progress_bar(json: bool, what: &str) -> indicatif::ProgressBar {
         ))
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     )
+}
+
+/// A spinner on standard error while relink waits for AWS, with the time spent: only for a person
+/// at a terminal (not with --json or --quiet). Cleared when done.
+pub(crate) fn spinner(ui: &Ui, what: &str) -> indicatif::ProgressBar {
+    use std::io::IsTerminal;
+    if ui.json || ui.quiet || !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let style = indicatif::ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner());
+    let bar = indicatif::ProgressBar::new_spinner()
+        .with_style(style)
+        .with_message(format!("{}: {what}", ui.command))
+        // An error ends the wait too: its line replaces the spinner's.
+        .with_finish(indicatif::ProgressFinish::AndClear);
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    bar
+}
+
+/// `clients` that say, once and before the first attach (or planned attach), which account and
+/// region the command is about to change, and whether it is a dry run: the commands that write
+/// without a prompt (`replay`, `deployment`, `sweep`, `dlq replay`). Nothing is said, and no account
+/// is asked for, when nothing is to change. The line is written around `spinner`.
+pub(crate) fn announcing(
+    mut clients: Clients,
+    ui: &Ui,
+    spinner: &indicatif::ProgressBar,
+) -> Clients {
+    let said = std::sync::Arc::new(tokio::sync::OnceCell::<()>::new());
+    // A clone shares the account the function's origin check may already have asked for.
+    let (asker, command, bar) = (clients.clone(), ui.command.clone(), spinner.clone());
+    let region = clients
+        .region
+        .clone()
+        .unwrap_or_else(|| "(no region)".into());
+    clients.before_change = Some(BeforeChange::new(move |dry_run| {
+        let (said, asker, bar) = (said.clone(), asker.clone(), bar.clone());
+        let (command, region) = (command.clone(), region.clone());
+        Box::pin(async move {
+            said.get_or_init(|| async {
+                let account = match asker.caller_account().await {
+                    Ok(account) => format!("account {account}"),
+                    Err(_) => "an account relink could not identify".to_owned(),
+                };
+                let line = match dry_run {
+                    true => format!(
+                        "dry run: {command} would attach in {account}, region {region}; nothing will be changed"
+                    ),
+                    false => format!("{command} attaches in {account}, region {region}"),
+                };
+                bar.suspend(|| eprintln!("{line}"));
+            })
+            .await;
+        })
+    }));
+    clients
 }

@@ -7,7 +7,7 @@ mod answer;
 
 pub use answer::{answer, decode, unwrap_destination_record, InvocationError, Response};
 
-use crate::aws::{sts, Clients};
+use crate::aws::Clients;
 use crate::domain::config::Config;
 use crate::domain::crosscheck::{account_of_arn, Home};
 use crate::domain::decision::{Skip, SkipReason};
@@ -18,7 +18,6 @@ use crate::domain::report::{Attempt, Report};
 use crate::usecases::relink::relink;
 use crate::usecases::sweep::{sweep, SweepSummary};
 use std::time::SystemTime;
-use tokio::sync::OnceCell;
 
 /// How the function learns which account it acts on, to check the account a notification names.
 #[derive(Debug, Clone, Copy)]
@@ -63,18 +62,12 @@ pub struct FailedRecord {
 pub struct Relinker {
     clients: Clients,
     config: Config,
-    /// The credentials' account, once asked ([`Caller::Credentials`]).
-    account: OnceCell<String>,
 }
 
 impl Relinker {
     /// Builds the relinker from clients and configuration created at start-up.
     pub fn new(clients: Clients, config: Config) -> Self {
-        Relinker {
-            clients,
-            config,
-            account: OnceCell::new(),
-        }
+        Relinker { clients, config }
     }
 
     /// One invocation from its payload to its answer: decoded ([`decode`]), handled
@@ -172,10 +165,9 @@ impl Relinker {
                 .map(str::to_owned)
                 .ok_or_else(|| format!("the function ARN {arn:?} names no account")),
             Caller::Credentials if needs_account => self
-                .account
-                .get_or_try_init(|| sts::caller_account(&self.clients.sts))
+                .clients
+                .caller_account()
                 .await
-                .cloned()
                 .map_err(|e| e.to_string()),
             Caller::Credentials => Err("not asked: no notification names an account".into()),
         };

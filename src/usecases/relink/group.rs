@@ -127,6 +127,9 @@ impl<'a> Flight<'a> {
                 Err(ending) => return ending,
             }
         }
+        if let Some(before) = &clients.before_change {
+            before.call(dry_run).await;
+        }
         if dry_run {
             return Ending::Planned;
         }

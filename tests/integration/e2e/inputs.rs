@@ -88,7 +88,7 @@ fn unresolvable_target_group_fails_after_the_other_records() {
     assert_untouched(&mut emulator, REPLACEMENT);
     let stderr = run.stderr();
     assert!(
-        stderr.starts_with("error: 1 of 2 record(s) failed; the first (Records[0]): ")
+        stderr.contains("\nerror: 1 of 2 record(s) failed; the first (Records[0]): ")
             && stderr.contains("d-75I7MBT7C")
             && !stderr.contains("a retry may help"),
         "{stderr}"

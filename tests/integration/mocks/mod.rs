@@ -268,6 +268,8 @@ pub(crate) fn clients(codedeploy: &[&Rule], elbv2: &[&Rule], autoscaling: &[&Rul
                 .region(aws_sdk_sqs::config::Region::new("us-east-1"))
                 .build(),
         ),
+        before_change: None,
+        account: Default::default(),
     }
 }
 
