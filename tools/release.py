@@ -35,13 +35,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def top_release(changelog: str) -> str | None:
+    """The version of the changelog's newest released entry: the first `## [V]`, skipping the
+    `## [Unreleased]` section where changes gather before a release (Keep a Changelog)."""
+    match = re.search(r"^## \[(?!Unreleased\])([^\]]+)\]", changelog, re.M)
+    return match.group(1) if match else None
+
+
 def versions(tag: str | None) -> str:
     cargo = tomllib.loads((ROOT / "Cargo.toml").read_text())["package"]["version"]
-    changelog = re.search(r"^## \[([^\]]+)\]", (ROOT / "CHANGELOG.md").read_text(), re.M)
+    changelog = top_release((ROOT / "CHANGELOG.md").read_text())
     template = re.search(r"^\s+SemanticVersion:\s*(\S+)", (ROOT / "template.yaml").read_text(), re.M)
     found = {
         "Cargo.toml": cargo,
-        "CHANGELOG.md (top entry)": changelog.group(1) if changelog else None,
+        "CHANGELOG.md (top released entry)": changelog,
         "template.yaml (SemanticVersion)": template.group(1) if template else None,
     }
     if tag is not None:

@@ -159,13 +159,20 @@ class ReleaseArchive(unittest.TestCase):
                 self.assertEqual({m.uid for m in members.values()}, {0})
                 self.assertEqual({m.mtime for m in members.values()}, {1_700_000_000})
                 for name in ("README.md", "LICENSE", "relink.1", "completions/relink.bash",
-                             "completions/relink.zsh", "completions/relink.fish"):
+                             "completions/relink.zsh", "completions/relink.fish",
+                             "events/sns-deployment-success.json"):
                     self.assertIn(f"{top}/{name}", members)
                 manual = tar.extractfile(f"{top}/relink.1").read().decode()
                 self.assertTrue(release.is_manual(manual), manual)
                 fish = tar.extractfile(f"{top}/completions/relink.fish").read().decode()
                 self.assertIn("'completions', 'fish'", fish)
         self.assertFalse(release.is_manual("relink 9.9.9 (commit 0)\n"))
+
+    def test_the_released_version_skips_the_unreleased_section(self) -> None:
+        changelog = "# Changelog\n\n## [Unreleased]\n\n- x\n\n## [0.2.0] - 2026-12-01\n\n## [0.1.0]\n"
+        self.assertEqual(release.top_release(changelog), "0.2.0")
+        self.assertEqual(release.top_release("# Changelog\n\n## [1.0.0]\n"), "1.0.0")
+        self.assertIsNone(release.top_release("# Changelog\n\n## [Unreleased]\n"))
 
 
 if __name__ == "__main__":
