@@ -207,6 +207,16 @@ fn errors_and_hints_are_on_standard_error_in_the_clis_words() {
         run.stderr()
     );
     assert!(!run.stderr().contains("Relink."), "{}", run.stderr());
+    // JSON of the right shape whose one record cannot be read: the same contract (exit 2).
+    let wrong = event_file(&json!({"deploymentId": 5}));
+    let run = emulator.relink(&["replay", wrong.path().to_str().unwrap()], &[]);
+    assert_eq!(run.output.status.code(), Some(2), "{}", run.stderr());
+    assert!(
+        run.stderr()
+            .starts_with("error: the event cannot be read: event: invalid direct invocation"),
+        "{}",
+        run.stderr()
+    );
 
     // The dead-letter commands and an endpoint without a region: the hint names --region.
     let keys = [("AWS_ACCESS_KEY_ID", "x"), ("AWS_SECRET_ACCESS_KEY", "y")];

@@ -66,10 +66,20 @@ pub(crate) async fn invoke(
         Some(_) => "swept deployment(s)",
         None => "record(s)",
     };
+    // An event none of whose records could be read is an event relink cannot read.
+    let unreadable = !failed.is_empty()
+        && failed.len() == response.reports.len()
+        && failed
+            .iter()
+            .all(|r| r.error_code.as_deref() == Some("InvalidMessage"));
     let summary_line = match (&error, redelivered, failed.len()) {
         (Some(InvocationError::InvalidEvent(input)), _, _) => {
             Some(format!("the event cannot be read: {input}"))
         }
+        (Some(_), _, _) if unreadable => Some(format!(
+            "the event cannot be read: {}",
+            failed[0].detail.as_deref().unwrap_or("no detail")
+        )),
         (Some(InvocationError::RecordsFailed { retryable, .. }), _, _) => {
             let again = if *retryable {
                 " (a retry may help)"
@@ -134,12 +144,6 @@ pub(crate) async fn invoke(
     }
     // The exit status contract (--help, args.rs): 2 when relink could not do the work at all
     // (an event it cannot read, no credentials or region), 1 when the work ran and failed.
-    // An event none of whose records could be read is an event relink cannot read.
-    let unreadable = !failed.is_empty()
-        && failed.len() == response.reports.len()
-        && failed
-            .iter()
-            .all(|r| r.error_code.as_deref() == Some("InvalidMessage"));
     let invalid = matches!(&error, Some(InvocationError::InvalidEvent(_))) || unreadable;
     Ok(if invalid || of_the_process {
         ExitCode::from(2)
@@ -200,8 +204,11 @@ pub(crate) fn read_event(path: &Path) -> Result<Value> {
         std::fs::read_to_string(path)
             .with_context(|| format!("reading event file {}", path.display()))?
     };
-    let event: Value = serde_json::from_str(&text)
-        .with_context(|| format!("event file {} is not JSON", path.display()))?;
+    let event: Value =
+        serde_json::from_str(&text).with_context(|| match path.as_os_str() == "-" {
+            true => "the event on standard input is not JSON".to_owned(),
+            false => format!("event file {} is not JSON", path.display()),
+        })?;
     let (event, unwrapped) = invocation::unwrap_destination_record(event);
     if unwrapped {
         eprintln!("note: replaying the requestPayload of a Lambda destination record");
