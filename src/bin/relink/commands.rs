@@ -53,10 +53,7 @@ pub(crate) async fn invoke(
         && failed
             .iter()
             .all(|r| r.error_code.as_deref().is_some_and(of_the_process));
-    let redelivered = response
-        .sqs
-        .as_ref()
-        .is_some_and(|s| !s.batch_item_failures.is_empty());
+    let redelivered = !response.redelivered().is_empty();
     // `relink deployment` names one deployment: one that does not exist is the user's error.
     let unknown = response
         .reports
@@ -114,13 +111,8 @@ pub(crate) async fn invoke(
                 .clone()
                 .unwrap_or_else(|| SweepSummary::of(&response.reports)),
         )?;
-        if let Some(sqs) = &response.sqs {
-            let ids: Vec<&str> = sqs
-                .batch_item_failures
-                .iter()
-                .map(|f| f.item_identifier.as_str())
-                .collect();
-            summary["batch_item_failures"] = json!(ids);
+        if response.sqs.is_some() {
+            summary["batch_item_failures"] = json!(response.redelivered());
         }
         let envelope = ui.envelope().reports(&response.reports).summary(&summary);
         ui.print_json(&match &summary_line {

@@ -3,7 +3,7 @@
 //! notes for standard error.
 
 use super::{aligned, wrap, wrap_indented, Width};
-use crate::usecases::audit::{AuditReport, AuditRow, Role, State};
+use crate::usecases::audit::{AuditReport, AuditRow, AuditSummary, Role, State};
 use crate::usecases::organization::OrganizationReport;
 use std::fmt::Write as _;
 
@@ -24,18 +24,7 @@ pub fn audit(report: &AuditReport, quiet: bool, width: Width) -> String {
     }
     let s = &report.summary;
     let not_audited: usize = s.not_audited.values().sum();
-    let counts = nonzero(&[
-        (s.linked, "linked"),
-        (s.drift, "drift"),
-        (s.fixed, "fixed"),
-        (s.failed, "failed"),
-        (s.gone, "gone"),
-        (s.not_live, "not live"),
-        (s.superseded, "superseded"),
-        (s.outage_repairs, "outage repair(s)"),
-        (s.retired_attached, "retired still attached"),
-        (s.warnings, "warning(s)"),
-    ]);
+    let counts = states(s, true);
     let line = format!(
         "audit: {} application(s), {} deployment group(s) ({not_audited} not blue/green copies), {} Auto Scaling group(s): {counts}",
         s.applications, s.deployment_groups, s.auto_scaling_groups
@@ -52,6 +41,22 @@ fn needs_attention(row: &AuditRow) -> bool {
             row.state,
             State::Drift | State::Failed | State::RetiredAttached
         )
+}
+
+/// The groups' states that counted some, and the warnings when asked.
+fn states(s: &AuditSummary, warnings: bool) -> String {
+    nonzero(&[
+        (s.linked, "linked"),
+        (s.drift, "drift"),
+        (s.fixed, "fixed"),
+        (s.failed, "failed"),
+        (s.gone, "gone"),
+        (s.not_live, "not live"),
+        (s.superseded, "superseded"),
+        (s.outage_repairs, "outage repair(s)"),
+        (s.retired_attached, "retired still attached"),
+        (if warnings { s.warnings } else { 0 }, "warning(s)"),
+    ])
 }
 
 /// `n what` for each count that is not zero, separated by commas; `none` when all are.
@@ -203,17 +208,7 @@ pub fn organization(report: &OrganizationReport, quiet: bool, width: Width) -> S
     }
     let s = &report.summary;
     let a = &s.audit;
-    let counts = nonzero(&[
-        (a.linked, "linked"),
-        (a.drift, "drift"),
-        (a.fixed, "fixed"),
-        (a.failed, "failed"),
-        (a.gone, "gone"),
-        (a.not_live, "not live"),
-        (a.superseded, "superseded"),
-        (a.outage_repairs, "outage repair(s)"),
-        (a.retired_attached, "retired still attached"),
-    ]);
+    let counts = states(a, false);
     let line = format!(
         "audit: {} account(s), {} account × region pair(s) audited, {} unreachable; {} Auto Scaling group(s): {counts}",
         s.accounts, s.pairs, s.unreachable, a.auto_scaling_groups

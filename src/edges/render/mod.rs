@@ -54,13 +54,9 @@ pub fn response(response: &Response, shown: Shown, width: Width) -> String {
     if let Some(summary) = &response.summary {
         out.push_str(&wrap(&summary.to_string(), width));
     }
-    if let Some(sqs) = &response.sqs {
-        let ids: Vec<&str> = sqs
-            .batch_item_failures
-            .iter()
-            .map(|f| f.item_identifier.as_str())
-            .collect();
-        let _ = writeln!(out, "batchItemFailures: {}", or_none(&ids.join(", ")));
+    if response.sqs.is_some() {
+        let ids = response.redelivered().join(", ");
+        let _ = writeln!(out, "batchItemFailures: {}", or_none(&ids));
     }
     out
 }

@@ -26,6 +26,17 @@ pub struct Response {
     pub summary: Option<SweepSummary>,
 }
 
+impl Response {
+    /// The ids of the SQS messages Lambda would redeliver (none for other events).
+    pub fn redelivered(&self) -> Vec<&str> {
+        self.sqs
+            .iter()
+            .flat_map(|sqs| &sqs.batch_item_failures)
+            .map(|f| f.item_identifier.as_str())
+            .collect()
+    }
+}
+
 /// Why an invocation fails.
 #[derive(Debug, Clone, Error, PartialEq, Eq)]
 pub enum InvocationError {
