@@ -113,6 +113,15 @@ pub struct RelinkTarget {
 }
 
 impl RelinkTarget {
+    /// What it wants attached, for the plan ([`crate::domain::plan::plan_group`]).
+    pub fn wanted(&self) -> crate::domain::plan::Wanted<'_> {
+        crate::domain::plan::Wanted {
+            group: &self.group,
+            target_group_names: &self.target_group_names,
+            load_balancer_names: &self.load_balancer_names,
+        }
+    }
+
     fn of(group: String, settings: &GroupSettings, stage: Stage, copy_of: CopyOf) -> Self {
         RelinkTarget {
             group,

@@ -1,6 +1,5 @@
 //! Desired versus current attachments, and the attach calls that close the gap. Pure.
 
-use crate::domain::decision::RelinkTarget;
 use std::collections::HashMap;
 
 /// The most target groups or classic load balancers one attach call may carry.
@@ -39,10 +38,22 @@ pub enum Unplannable {
     TargetGroupsNotFound(Vec<String>),
 }
 
+/// What a deployment group wants attached to one Auto Scaling group (from its
+/// [`crate::domain::decision::RelinkTarget`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wanted<'a> {
+    /// The Auto Scaling group.
+    pub group: &'a str,
+    /// The target groups of the deployment group's load balancer info, by name.
+    pub target_group_names: &'a [String],
+    /// Its classic load balancers.
+    pub load_balancer_names: &'a [String],
+}
+
 /// Plans one group: its desired attachments (target group names resolved through `arns`)
 /// against what `group` (`None`: not found) has.
 pub fn plan_group(
-    target: &RelinkTarget,
+    target: Wanted<'_>,
     arns: &HashMap<String, String>,
     group: Option<&GroupState>,
 ) -> Result<Plan, Unplannable> {
@@ -71,7 +82,7 @@ pub fn plan_group(
     Ok(Plan::new(
         &desired,
         &group.target_group_arns,
-        &target.load_balancer_names,
+        target.load_balancer_names,
         &group.load_balancer_names,
     ))
 }
@@ -158,20 +169,16 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::decision::{CopyOf, Stage};
 
     fn s(items: &[&str]) -> Vec<String> {
         items.iter().map(|i| i.to_string()).collect()
     }
 
-    fn target(tgs: &[&str], clbs: &[&str]) -> RelinkTarget {
-        RelinkTarget {
-            group: "G".into(),
-            target_group_names: s(tgs),
-            load_balancer_names: s(clbs),
-            stage: Stage::Settled { since: None },
-            copy_of: CopyOf::default(),
-            fleet: None,
+    fn target<'a>(tgs: &'a [String], clbs: &'a [String]) -> Wanted<'a> {
+        Wanted {
+            group: "G",
+            target_group_names: tgs,
+            load_balancer_names: clbs,
         }
     }
 
@@ -189,12 +196,8 @@ mod tests {
             load_balancer_names: s(&["old"]),
             ..GroupState::default()
         };
-        let plan = plan_group(
-            &target(&["a", "b"], &["clb"]),
-            &arns(&["a", "b"]),
-            Some(&group),
-        )
-        .unwrap();
+        let (tgs, clbs) = (s(&["a", "b"]), s(&["clb"]));
+        let plan = plan_group(target(&tgs, &clbs), &arns(&["a", "b"]), Some(&group)).unwrap();
         assert_eq!(plan.target_groups.missing, s(&["arn:tg/b"]));
         assert_eq!(plan.target_groups.present, s(&["arn:tg/a"]));
         assert_eq!(plan.load_balancers.missing, s(&["clb"]));
@@ -203,9 +206,10 @@ mod tests {
 
     #[test]
     fn unplannable_groups_say_why() {
-        let t = target(&["a", "b"], &[]);
+        let tgs = s(&["a", "b"]);
+        let t = target(&tgs, &[]);
         assert_eq!(
-            plan_group(&t, &arns(&["a", "b"]), None),
+            plan_group(t, &arns(&["a", "b"]), None),
             Err(Unplannable::Gone(
                 "Auto Scaling group G does not exist".into()
             ))
@@ -215,13 +219,13 @@ mod tests {
             ..GroupState::default()
         };
         assert_eq!(
-            plan_group(&t, &arns(&["a", "b"]), Some(&deleting)),
+            plan_group(t, &arns(&["a", "b"]), Some(&deleting)),
             Err(Unplannable::Gone(
                 "Auto Scaling group G is Delete in progress".into()
             ))
         );
         assert_eq!(
-            plan_group(&t, &arns(&["a"]), Some(&GroupState::default())),
+            plan_group(t, &arns(&["a"]), Some(&GroupState::default())),
             Err(Unplannable::TargetGroupsNotFound(s(&["b"])))
         );
     }

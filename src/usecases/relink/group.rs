@@ -162,22 +162,24 @@ impl<'a> Flight<'a> {
             return Err(self.job.failure(error.clone()));
         }
         let group = state.described.groups.get(&target.group);
-        plan_group(target, &state.resolved.arns, group).map_err(|unplannable| match unplannable {
-            // A running deployment's copy may not be there yet.
-            Unplannable::Gone(detail) if matches!(target.stage, Stage::Running { .. }) => {
-                Ending::Skipped(Skip::new(SkipReason::TrafficNotShifted, detail))
-            }
-            Unplannable::Gone(detail) => {
-                Ending::Skipped(Skip::new(SkipReason::ReplacementGroupGone, detail))
-            }
-            Unplannable::TargetGroupsNotFound(names) => {
-                let (application, deployment_group) = self.deployment_group();
-                Ending::Failed(RelinkError::TargetGroupsNotFound {
-                    subject: self.job.subject.describe(),
-                    application: application.to_owned(),
-                    deployment_group: deployment_group.to_owned(),
-                    names,
-                })
+        plan_group(target.wanted(), &state.resolved.arns, group).map_err(|unplannable| {
+            match unplannable {
+                // A running deployment's copy may not be there yet.
+                Unplannable::Gone(detail) if matches!(target.stage, Stage::Running { .. }) => {
+                    Ending::Skipped(Skip::new(SkipReason::TrafficNotShifted, detail))
+                }
+                Unplannable::Gone(detail) => {
+                    Ending::Skipped(Skip::new(SkipReason::ReplacementGroupGone, detail))
+                }
+                Unplannable::TargetGroupsNotFound(names) => {
+                    let (application, deployment_group) = self.deployment_group();
+                    Ending::Failed(RelinkError::TargetGroupsNotFound {
+                        subject: self.job.subject.describe(),
+                        application: application.to_owned(),
+                        deployment_group: deployment_group.to_owned(),
+                        names,
+                    })
+                }
             }
         })
     }
