@@ -133,6 +133,17 @@ fn output_fits_eighty_columns_and_the_sweep_shows_what_changed() {
         assert!(line.chars().count() <= 80, "{line:?}\n{printed}");
         assert_eq!(line, line.trim_end(), "trailing spaces: {line:?}");
     }
+    // The help's examples are laid out for 80 columns, not rewrapped by clap.
+    assert!(
+        printed.contains(
+            "\n  relink audit --accounts organization --regions all --role-name RelinkAudit\n"
+        ),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("\n      --regions us-east-1,eu-west-1 --role-name RelinkAudit\n"),
+        "{printed}"
+    );
     // Names are never broken to fit.
     assert!(
         audit

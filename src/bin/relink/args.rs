@@ -8,27 +8,34 @@ use codedeploy_relink::usecases::organization::{Accounts, Regions};
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The help's closing paragraphs (and the manual's EXAMPLES, ENVIRONMENT and EXIT STATUS). The
+/// lists are laid out to fit 80 columns; the prose is one line a paragraph, for clap to wrap to
+/// the terminal.
 const EXAMPLES: &str = "\
 Examples:
-  relink replay events/sns-deployment-success.json     run a notification through the function
-  relink --dry-run deployment d-75I7MBT7C              plan one deployment, change nothing
-  relink sweep --lookback-hours 72                     what the scheduled sweep does, once
-  relink audit --application 'web*' --fix              check (and fix) a region's groups
+  relink replay events/sns-deployment-success.json
+      run a notification through the function
+  relink --dry-run deployment d-75I7MBT7C
+      plan one deployment, change nothing
+  relink sweep --lookback-hours 72
+      what the scheduled sweep does, once
+  relink audit --application 'web*' --fix
+      check (and fix) a region's groups
   relink audit --accounts organization --regions all --role-name RelinkAudit
-                                                       the same in every account and region
-  relink dlq replay --stack codedeploy-relink          replay what waits in the dead-letter queue
+      the same in every account and region
+  relink dlq replay --stack codedeploy-relink
+      replay what waits in the dead-letter queue
 
-AWS: credentials and region as for the AWS CLI (AWS_PROFILE, AWS_REGION, …, or --profile,
---region; an explicit --profile wins over keys in the environment). The function's settings:
-RELINK_* variables, as in Lambda (see the README).
+AWS: credentials and region as for the AWS CLI (AWS_PROFILE, AWS_REGION, …, or --profile, --region; an explicit --profile wins over keys in the environment). The function's settings: RELINK_* variables, as in Lambda (see the README).
 
 Exit status:
   0  done: nothing failed and, for audit, no drift remains
   1  the work ran and something failed, or audit found drift that remains
-  2  relink could not do the work: a usage error, an event it cannot read, no credentials or
-     region, a deployment id that is not one, a change refused for want of --yes
-  4  audit --accounts/--regions: an account or region could not be audited (5: that and drift)
-  Killed by SIGPIPE when the reader of its output goes away, as other Unix tools.";
+  2  relink could not do the work: a usage error, an event it cannot read,
+     no credentials or region, a change refused for want of --yes
+  4  audit --accounts/--regions: an account or region could not be audited
+     (5: that and drift)
+  Killed by SIGPIPE when the reader of its output goes away, as other tools.";
 
 /// The version and the commit the binary was built from (build.rs).
 pub(crate) const VERSION: &str =
@@ -70,7 +77,7 @@ pub(crate) enum Command {
     /// Run an event file (SNS, SQS, EventBridge, a dead-letter record or {"deploymentId": …})
     /// through the function.
     #[command(
-        after_help = "Example:\n  relink replay events/sns-deployment-success.json\n  relink --json replay - < event.json"
+        after_help = "Examples:\n  relink replay events/sns-deployment-success.json\n  relink --json replay - < event.json"
     )]
     Replay {
         /// The event file, or - for standard input.
@@ -92,7 +99,7 @@ pub(crate) enum Command {
     /// assumed in each account) and exits 1 for drift, 4 for an account or region that could
     /// not be audited, 5 for both.
     #[command(
-        after_help = "Examples:\n  relink audit --application 'web*'\n  relink audit --fix\n  relink audit --accounts 111111111111,222222222222 --regions us-east-1,eu-west-1 --role-name RelinkAudit\n  relink audit --accounts organization --regions all --role-name RelinkAudit --fix"
+        after_help = "Examples:\n  relink audit --application 'web*'\n  relink audit --fix\n  relink audit --accounts 111111111111,222222222222 \\\n      --regions us-east-1,eu-west-1 --role-name RelinkAudit\n  relink audit --accounts organization --regions all \\\n      --role-name RelinkAudit --fix"
     )]
     Audit {
         /// Only applications matching this pattern (* and ? wildcards).

@@ -176,7 +176,11 @@ fn man_page(out: &mut dyn std::io::Write) -> std::io::Result<()> {
         };
         let body = paragraph.strip_prefix("Examples:\n").unwrap_or(paragraph);
         let body = body.strip_prefix("Exit status:\n").unwrap_or(body);
-        writeln!(out, ".SH \"{heading}\"\n.nf\n{}\n.fi", roff(body))?;
+        // The lists keep their lines; prose (one line) is filled by the pager.
+        match body.contains('\n') {
+            true => writeln!(out, ".SH \"{heading}\"\n.nf\n{}\n.fi", roff(body))?,
+            false => writeln!(out, ".SH \"{heading}\"\n{}", roff(body))?,
+        }
     }
     man.render_version_section(out)
 }
