@@ -3,18 +3,17 @@
 //! exits.
 
 use crate::args::{DlqAction, Queue};
-use crate::hints::{endpoint, hint_for_report, of_the_process};
+use crate::hints::{endpoint, hint_for_report};
 use crate::output::{advance, announcing, confirm, progress_bar, spinner, Ui};
+use crate::verdict::{failed_reports, Verdict};
 use crate::{clients, AwsChoice};
 use anyhow::{bail, Context, Result};
 
 use codedeploy_relink::domain::config::{AllowList, Config};
-use codedeploy_relink::domain::report::{Outcome, Report};
-use codedeploy_relink::domain::skip::SkipReason;
 use codedeploy_relink::edges::render::{self, Shown};
 use codedeploy_relink::usecases::audit::{audit, AuditSummary, State};
 use codedeploy_relink::usecases::dlq;
-use codedeploy_relink::usecases::invocation::{self, Caller, InvocationError, Relinker};
+use codedeploy_relink::usecases::invocation::{self, Caller, Relinker};
 use codedeploy_relink::usecases::organization::{audit_organization, Scope};
 use codedeploy_relink::usecases::sweep::SweepSummary;
 use serde_json::{json, Value};
@@ -43,62 +42,8 @@ pub(crate) async fn invoke(
             answer
         }
     };
-    let failed: Vec<&Report> = response
-        .reports
-        .iter()
-        .filter(|r| r.outcome == Outcome::Failed)
-        .collect();
-    // No credentials or no region fail every record alike: said once, on standard error.
-    let of_the_process = !failed.is_empty()
-        && failed
-            .iter()
-            .all(|r| r.error_code.as_deref().is_some_and(of_the_process));
-    let redelivered = !response.redelivered().is_empty();
-    // `relink deployment` names one deployment: one that does not exist is the user's error.
-    let unknown = response
-        .reports
-        .iter()
-        .find(|r| named == Named::Deployment && r.reason == Some(SkipReason::DeploymentNotFound));
-    let what = match response.summary {
-        Some(_) => "swept deployment(s)",
-        None => "record(s)",
-    };
-    // An event none of whose records could be read is an event relink cannot read.
-    let unreadable = !failed.is_empty()
-        && failed.len() == response.reports.len()
-        && failed
-            .iter()
-            .all(|r| r.error_code.as_deref() == Some("InvalidMessage"));
-    let summary_line = match (&error, redelivered, failed.len()) {
-        (Some(InvocationError::InvalidEvent(input)), _, _) => {
-            Some(format!("the event cannot be read: {input}"))
-        }
-        (Some(_), _, _) if unreadable => Some(format!(
-            "the event cannot be read: {}",
-            failed[0].detail.as_deref().unwrap_or("no detail")
-        )),
-        (Some(InvocationError::RecordsFailed { retryable, .. }), _, _) => {
-            let again = if *retryable {
-                " (a retry may help)"
-            } else {
-                ""
-            };
-            let first = failures(&failed, response.reports.len(), what);
-            Some(format!("{first}{again}"))
-        }
-        (None, _, 0) if unknown.is_some() => Some(format!(
-            "no deployment {} in this region and account (CodeDeploy does not know it)",
-            unknown
-                .and_then(|r| r.deployment_id.as_deref())
-                .unwrap_or_default()
-        )),
-        (None, true, _) => Some(format!(
-            "{}; Lambda would redeliver those messages (batchItemFailures)",
-            failures(&failed, response.reports.len(), what)
-        )),
-        (None, false, 0) => None,
-        (None, false, _) => Some(failures(&failed, response.reports.len(), what)),
-    };
+    let verdict = Verdict::of(&response, error.as_ref(), named);
+    let failed = failed_reports(&response);
     let at = match failed.is_empty() {
         true => String::new(),
         false => endpoint(aws).await,
@@ -115,11 +60,11 @@ pub(crate) async fn invoke(
             summary["batch_item_failures"] = json!(response.redelivered());
         }
         let envelope = ui.envelope().reports(&response.reports).summary(&summary);
-        ui.print_json(&match &summary_line {
+        ui.print_json(&match &verdict.line {
             Some(message) => envelope.error(message.clone(), hint.clone()),
             None => envelope,
         })?;
-    } else if !of_the_process {
+    } else if !verdict.of_the_process {
         let shown = match (ui.quiet, named) {
             (true, _) => Shown::Problems,
             (false, Named::Sweep) => Shown::Changes,
@@ -127,42 +72,19 @@ pub(crate) async fn invoke(
         };
         print!("{}", render::response(&response, shown, ui.width));
     }
-    let Some(summary) = summary_line else {
+    let Some(line) = verdict.line else {
         return Ok(ExitCode::SUCCESS);
     };
-    eprintln!("error: {summary}");
+    eprintln!("error: {line}");
     if let Some(hint) = hint {
         eprintln!("hint: {hint}");
     }
     // The exit status contract (--help, args.rs): 2 when relink could not do the work at all
     // (an event it cannot read, no credentials or region), 1 when the work ran and failed.
-    let invalid = matches!(&error, Some(InvocationError::InvalidEvent(_))) || unreadable;
-    Ok(if invalid || of_the_process {
-        ExitCode::from(2)
-    } else {
-        ExitCode::FAILURE
+    Ok(match verdict.unreadable || verdict.of_the_process {
+        true => ExitCode::from(2),
+        false => ExitCode::FAILURE,
     })
-}
-
-/// The failed reports in a line: the one failure itself, or how many failed and the first.
-fn failures(failed: &[&Report], total: usize, what: &str) -> String {
-    let detail = |r: &Report| r.detail.clone().unwrap_or_else(|| "no detail".to_owned());
-    match failed {
-        [] => "nothing failed".to_owned(),
-        [one] if total == 1 => detail(one),
-        [first, ..] => {
-            let detail = detail(first);
-            // The record's place, unless the detail starts with it (the sweep's does).
-            let place = match detail.starts_with(&first.source) {
-                true => String::new(),
-                false => format!(" ({})", first.source),
-            };
-            format!(
-                "{} of {total} {what} failed; the first{place}: {detail}",
-                failed.len()
-            )
-        }
-    }
 }
 
 /// What the command line named: an event (its outcome is the function's), one deployment

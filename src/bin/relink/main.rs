@@ -3,7 +3,7 @@
 //! region or every account and region; `dlq` works the dead-letter queue. The flags are in `args`,
 //! one function per command in `commands`, the hints for common failures in `hints`, `--accounts`
 //! and `--regions` in `scope`, the output's choices (`--json`, `--quiet`, width, progress, consent)
-//! in `output`; everything printed for people comes from `render`, for machines from `envelope`;
+//! in `output`, the error line and exit status of an invocation in `verdict`; everything printed for people comes from `render`, for machines from `envelope`;
 //! errors are one line on standard error, with a hint.
 
 mod args;
@@ -11,6 +11,7 @@ mod commands;
 mod hints;
 mod output;
 mod scope;
+mod verdict;
 
 use anyhow::{Context, Result};
 use args::{Cli, Command};
