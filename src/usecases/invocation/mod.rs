@@ -79,7 +79,10 @@ impl Relinker {
         caller: Caller<'_>,
     ) -> (Response, Option<InvocationError>) {
         let handled = match decode(payload) {
-            Ok(event) => Ok(self.handle(&event, caller).await),
+            // Boxed: the handling's state machine is deep (records, rounds, flights), and the
+            // runtime's and the CLI's futures nest it in theirs; unboxed, rustc's layout query
+            // overflowed its depth limit in a non-incremental build of the function.
+            Ok(event) => Ok(Box::pin(self.handle(&event, caller)).await),
             Err(error) => Err(error),
         };
         answer(handled)
