@@ -339,3 +339,32 @@ fn the_account_and_region_are_named_once_before_the_first_change() {
     assert_eq!(said(&run, line), 1, "{}", run.stderr());
     assert_eq!(emulator.requests().get(STS), Some(&1));
 }
+
+#[test]
+fn logs_are_coloured_on_a_terminal_unless_no_color_says_otherwise() {
+    use std::process::Command;
+    let relink = env!("CARGO_BIN_EXE_relink");
+    let on_a_terminal = |extra: &[(&str, &str)]| {
+        let output = Command::new("script")
+            .args([
+                "-qec",
+                &format!("{relink} -v replay events/invalid/unknown-shape.json"),
+                "/dev/null",
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("TERM", "xterm")
+            .envs(extra.iter().copied())
+            .output()
+            .expect("run relink under script(1)");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    };
+    let coloured = on_a_terminal(&[]);
+    assert!(coloured.contains("\u{1b}["), "{coloured}");
+    for off in [("NO_COLOR", "1"), ("CLICOLOR", "0"), ("TERM", "dumb")] {
+        let plain = on_a_terminal(&[off]);
+        assert!(plain.contains("ERROR invalid event"), "{off:?}: {plain}");
+        assert!(!plain.contains("\u{1b}["), "{off:?}: {plain}");
+    }
+}

@@ -229,10 +229,9 @@ fn init_logging(verbose: bool) {
         "warn,codedeploy_relink::domain::report=off,codedeploy_relink::usecases::invocation::answer=off,aws_config=off,aws_smithy_runtime=off"
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
-    // Colour only for a person at a terminal, and never with NO_COLOR (no-color.org).
-    use std::io::IsTerminal;
-    let colour = std::io::stderr().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    // Colour only for a person at a terminal: console's rules (not TERM=dumb, NO_COLOR,
+    // CLICOLOR=0; CLICOLOR_FORCE wins), as the spinner and progress bars follow them.
+    let colour = console::colors_enabled_stderr();
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(colour)
