@@ -3,7 +3,7 @@
 //! exits.
 
 use crate::args::{DlqAction, Queue};
-use crate::hints::{endpoint, hint_for_report};
+use crate::hints::hint_for_report;
 use crate::output::{advance, announcing, confirm, progress_bar, spinner, Ui};
 use crate::verdict::{failed_reports, Verdict};
 use crate::{clients, AwsChoice};
@@ -43,12 +43,13 @@ pub(crate) async fn invoke(
         }
     };
     let verdict = Verdict::of(&response, error.as_ref(), named);
-    let failed = failed_reports(&response);
-    let at = match failed.is_empty() {
-        true => String::new(),
-        false => endpoint(aws).await,
-    };
-    let hint = failed.iter().find_map(|r| hint_for_report(r, &at));
+    let mut hint = None;
+    for report in failed_reports(&response) {
+        hint = hint_for_report(report, aws).await;
+        if hint.is_some() {
+            break;
+        }
+    }
     if ui.json {
         let mut summary = serde_json::to_value(
             response
@@ -159,10 +160,6 @@ pub(crate) async fn run_audit(
     } else {
         print!("{}", render::audit(&report, ui.quiet, ui.width));
         // The notes are diagnostics: standard error, each error with its hint.
-        let at = match report.rows.iter().any(|r| r.state == State::Failed) {
-            true => endpoint(aws).await,
-            false => String::new(),
-        };
         for (note, row) in render::audit_notes(&report, ui.width) {
             let problem = note.starts_with("error") || note.starts_with("warning");
             if ui.quiet && !problem {
@@ -170,7 +167,7 @@ pub(crate) async fn run_audit(
             }
             eprint!("{note}");
             if row.state == State::Failed {
-                if let Some(hint) = hint_for_report(&row.report, &at) {
+                if let Some(hint) = hint_for_report(&row.report, aws).await {
                     eprintln!("hint: {hint}");
                 }
             }

@@ -7,19 +7,25 @@ use codedeploy_relink::domain::error::AwsError;
 use codedeploy_relink::domain::report::Report;
 use codedeploy_relink::usecases::dlq::StackQueueError;
 
-/// A hint for the failure a report records, when it is a common one; `endpoint` says where the
-/// calls went ([`endpoint`]).
-pub(crate) fn hint_for_report(report: &Report, endpoint: &str) -> Option<String> {
-    hint(
-        report.error_operation.as_deref(),
-        report.error_code.as_deref()?,
-        endpoint,
-    )
+/// A hint for the failure a report records, when it is a common one.
+pub(crate) async fn hint_for_report(report: &Report, aws: AwsChoice<'_>) -> Option<String> {
+    let code = report.error_code.as_deref()?;
+    hint_where(report.error_operation.as_deref(), code, aws).await
+}
+
+/// The hint for `code`, naming where the calls went when the code is about an endpoint that did
+/// not answer (only then is the configuration read again for it).
+async fn hint_where(operation: Option<&str>, code: &str, aws: AwsChoice<'_>) -> Option<String> {
+    let at = match code {
+        "EndpointUnreachable" | "Timeout" => endpoint(aws).await,
+        _ => String::new(),
+    };
+    hint(operation, code, &at)
 }
 
 /// Where relink's AWS calls go, for a hint about one that got no answer: the endpoint set by
 /// AWS_ENDPOINT_URL or the profile, or AWS's own in the region.
-pub(crate) async fn endpoint((region, profile): AwsChoice<'_>) -> String {
+async fn endpoint((region, profile): AwsChoice<'_>) -> String {
     let config = codedeploy_relink::aws::load_config(region, profile).await;
     match (config.endpoint_url(), config.region()) {
         (Some(url), _) => format!("{url} (AWS_ENDPOINT_URL or the profile's endpoint_url)"),
@@ -31,19 +37,17 @@ pub(crate) async fn endpoint((region, profile): AwsChoice<'_>) -> String {
 }
 
 /// A hint for an error of the whole command: the first AWS call failure in its chain.
-pub(crate) fn hint_for_error(error: &anyhow::Error, endpoint: &str) -> Option<String> {
-    error
-        .chain()
-        .find_map(|cause| {
-            // A transparent wrapper shows its AWS error's text but is not that error itself.
-            cause
-                .downcast_ref::<AwsError>()
-                .or(match cause.downcast_ref::<StackQueueError>() {
-                    Some(StackQueueError::Aws(aws)) => Some(aws),
-                    _ => None,
-                })
-        })
-        .and_then(|aws| hint(Some(aws.operation), &aws.code, endpoint))
+pub(crate) async fn hint_for_error(error: &anyhow::Error, aws: AwsChoice<'_>) -> Option<String> {
+    let aws_error = error.chain().find_map(|cause| {
+        // A transparent wrapper shows its AWS error's text but is not that error itself.
+        cause
+            .downcast_ref::<AwsError>()
+            .or(match cause.downcast_ref::<StackQueueError>() {
+                Some(StackQueueError::Aws(aws)) => Some(aws),
+                _ => None,
+            })
+    })?;
+    hint_where(Some(aws_error.operation), &aws_error.code, aws).await
 }
 
 /// Whether a failure with this code belongs to the whole process (no credentials, no region), not

@@ -51,8 +51,7 @@ async fn main() -> ExitCode {
     match run(cli, ui.clone()).await {
         Ok(code) => code,
         Err(error) => {
-            let at = hints::endpoint((region.as_deref(), profile.as_deref())).await;
-            let hint = hint_for_error(&error, &at);
+            let hint = hint_for_error(&error, (region.as_deref(), profile.as_deref())).await;
             eprintln!("error: {error:#}");
             if let Some(hint) = &hint {
                 eprintln!("hint: {hint}");
