@@ -368,3 +368,64 @@ fn logs_are_coloured_on_a_terminal_unless_no_color_says_otherwise() {
         assert!(!plain.contains("\u{1b}["), "{off:?}: {plain}");
     }
 }
+
+#[test]
+fn on_a_terminal_a_bulk_change_waits_for_a_yes() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut emulator = Emulator::start();
+    emulator.build(json!({"deployment_id": "d-75I7MBT7C", "target_groups": 1}));
+    let relink = env!("CARGO_BIN_EXE_relink");
+    let endpoint = emulator.endpoint.clone();
+    // relink under script(1), which gives it a terminal and types `answer` on it.
+    let at_a_terminal = |answer: &str| {
+        let mut child = Command::new("script")
+            .args(["-qec", &format!("{relink} audit --fix"), "/dev/null"])
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("TERM", "xterm")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+            .env("AWS_ACCESS_KEY_ID", "relink-cli")
+            .env("AWS_SECRET_ACCESS_KEY", "relink")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ENDPOINT_URL", &endpoint)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("run relink under script(1)");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{answer}\n").as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        let screen = String::from_utf8_lossy(&output.stdout).replace('\r', "");
+        (output.status.code(), screen)
+    };
+    let attached = |emulator: &mut Emulator| {
+        emulator.group("CodeDeploy_web-bg_d-75I7MBT7C")["target_group_arns"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+
+    let (code, screen) = at_a_terminal("n");
+    assert_eq!(code, Some(2), "{screen}");
+    assert!(
+        screen.contains("in account 123456789012, region us-east-1"),
+        "{screen}"
+    );
+    assert!(screen.contains("Go ahead? [y/N]"), "{screen}");
+    assert!(
+        screen.contains("cancelled: nothing was changed"),
+        "{screen}"
+    );
+    assert_eq!(attached(&mut emulator), 0);
+
+    let (code, screen) = at_a_terminal("y");
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(screen.contains("fixed"), "{screen}");
+    assert_eq!(attached(&mut emulator), 1);
+}
