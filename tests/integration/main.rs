@@ -36,4 +36,5 @@ mod output;
 mod robustness;
 mod rule;
 mod sweep;
+mod terminal;
 mod walk;

@@ -1,6 +1,7 @@
 //! What `relink` prints, as scripts and people read it: one JSON envelope for every command,
 //! output that fits the terminal, the sweep's changes without its many non-events, `--quiet`,
-//! and errors and hints on standard error in the CLI's own words.
+//! errors and hints on standard error in the CLI's own words, and the account named before a
+//! change. (At a terminal itself: terminal.rs.)
 
 use crate::emulator::{relink_bare, Emulator, Run};
 use crate::fixtures::*;
@@ -271,49 +272,6 @@ fn errors_and_hints_are_on_standard_error_in_the_clis_words() {
 }
 
 #[test]
-fn an_endpoint_that_never_answers_shows_the_wait_and_is_named_in_the_hint() {
-    use std::process::Command;
-    // Connections are queued and never answered.
-    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let endpoint = format!("http://{}", silent.local_addr().unwrap());
-    // A terminal for relink (script(1) gives it one), as a person would have.
-    let relink = env!("CARGO_BIN_EXE_relink");
-    let output = Command::new("script")
-        .args([
-            "-qec",
-            &format!("{relink} deployment d-75I7MBT7C"),
-            "/dev/null",
-        ])
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("TERM", "xterm")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("AWS_CONFIG_FILE", "/dev/null")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-        .env("AWS_ACCESS_KEY_ID", "x")
-        .env("AWS_SECRET_ACCESS_KEY", "y")
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_MAX_ATTEMPTS", "1")
-        .env("AWS_ENDPOINT_URL", &endpoint)
-        .output()
-        .expect("run relink under script(1)");
-    let screen = String::from_utf8_lossy(&output.stdout).replace('\r', "\n");
-    assert_eq!(output.status.code(), Some(1), "{screen}");
-    assert!(
-        screen.contains("deployment: asking AWS"),
-        "no spinner: {screen}"
-    );
-    assert!(screen.contains("Timeout"), "{screen}");
-    assert!(
-        screen.contains(&format!(
-            "hint: no answer from {endpoint} (AWS_ENDPOINT_URL"
-        )),
-        "{screen}"
-    );
-    drop(silent);
-}
-
-#[test]
 fn the_account_and_region_are_named_once_before_the_first_change() {
     let mut emulator = Emulator::start();
     emulator.build(json!({"deployment_id": "d-75I7MBT7C", "target_groups": 2}));
@@ -338,94 +296,4 @@ fn the_account_and_region_are_named_once_before_the_first_change() {
     let line = "deployment attaches in account 123456789012, region us-east-1";
     assert_eq!(said(&run, line), 1, "{}", run.stderr());
     assert_eq!(emulator.requests().get(STS), Some(&1));
-}
-
-#[test]
-fn logs_are_coloured_on_a_terminal_unless_no_color_says_otherwise() {
-    use std::process::Command;
-    let relink = env!("CARGO_BIN_EXE_relink");
-    let on_a_terminal = |extra: &[(&str, &str)]| {
-        let output = Command::new("script")
-            .args([
-                "-qec",
-                &format!("{relink} -v replay events/invalid/unknown-shape.json"),
-                "/dev/null",
-            ])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("TERM", "xterm")
-            .envs(extra.iter().copied())
-            .output()
-            .expect("run relink under script(1)");
-        String::from_utf8_lossy(&output.stdout).into_owned()
-    };
-    let coloured = on_a_terminal(&[]);
-    assert!(coloured.contains("\u{1b}["), "{coloured}");
-    for off in [("NO_COLOR", "1"), ("CLICOLOR", "0"), ("TERM", "dumb")] {
-        let plain = on_a_terminal(&[off]);
-        assert!(plain.contains("ERROR invalid event"), "{off:?}: {plain}");
-        assert!(!plain.contains("\u{1b}["), "{off:?}: {plain}");
-    }
-}
-
-#[test]
-fn on_a_terminal_a_bulk_change_waits_for_a_yes() {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
-    let mut emulator = Emulator::start();
-    emulator.build(json!({"deployment_id": "d-75I7MBT7C", "target_groups": 1}));
-    let relink = env!("CARGO_BIN_EXE_relink");
-    let endpoint = emulator.endpoint.clone();
-    // relink under script(1), which gives it a terminal and types `answer` on it.
-    let at_a_terminal = |answer: &str| {
-        let mut child = Command::new("script")
-            .args(["-qec", &format!("{relink} audit --fix"), "/dev/null"])
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("TERM", "xterm")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("AWS_CONFIG_FILE", "/dev/null")
-            .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
-            .env("AWS_ACCESS_KEY_ID", "relink-cli")
-            .env("AWS_SECRET_ACCESS_KEY", "relink")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_ENDPOINT_URL", &endpoint)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("run relink under script(1)");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("{answer}\n").as_bytes())
-            .unwrap();
-        let output = child.wait_with_output().unwrap();
-        let screen = String::from_utf8_lossy(&output.stdout).replace('\r', "");
-        (output.status.code(), screen)
-    };
-    let attached = |emulator: &mut Emulator| {
-        emulator.group("CodeDeploy_web-bg_d-75I7MBT7C")["target_group_arns"]
-            .as_array()
-            .map_or(0, Vec::len)
-    };
-
-    let (code, screen) = at_a_terminal("n");
-    assert_eq!(code, Some(2), "{screen}");
-    assert!(
-        screen.contains("in account 123456789012, region us-east-1"),
-        "{screen}"
-    );
-    assert!(screen.contains("Go ahead? [y/N]"), "{screen}");
-    assert!(
-        screen.contains("cancelled: nothing was changed"),
-        "{screen}"
-    );
-    assert_eq!(attached(&mut emulator), 0);
-
-    let (code, screen) = at_a_terminal("y");
-    assert_eq!(code, Some(0), "{screen}");
-    assert!(screen.contains("fixed"), "{screen}");
-    assert_eq!(attached(&mut emulator), 1);
 }
