@@ -50,15 +50,17 @@ pub struct Clients {
     pub sts: aws_sdk_sts::Client,
     /// SQS: the dead-letter queue, for `relink dlq`.
     pub sqs: aws_sdk_sqs::Client,
-    /// Awaited before every attach, or planned attach in a dry run: the CLI names the account and
-    /// region there, once. None in the function.
+    /// Awaited beside the evidence of every group that misses something (so before any attach,
+    /// and never between the evidence and the attach): the CLI names the account and region a
+    /// change would go to, once. None in the function.
     pub before_change: Option<BeforeChange>,
     /// The credentials' account once asked ([`Clients::caller_account`]), shared by the clones;
     /// empty at first (`Default::default()`).
     pub account: std::sync::Arc<tokio::sync::OnceCell<String>>,
 }
 
-/// What to do before an attach (its argument: whether it is a dry run), shared by every job.
+/// What to do where a change may follow (its argument: whether it is a dry run), shared by every
+/// job.
 #[derive(Clone)]
 pub struct BeforeChange(
     std::sync::Arc<dyn Fn(bool) -> futures::future::BoxFuture<'static, ()> + Send + Sync>,

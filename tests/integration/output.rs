@@ -287,13 +287,13 @@ fn the_account_and_region_are_named_once_before_the_first_change() {
     assert_eq!(emulator.requests().get(STS), None);
 
     let dry = emulator.relink(&["--dry-run", "sweep"], &[]);
-    let line = "dry run: sweep would attach in account 123456789012, region us-east-1; nothing will be changed";
+    let line = "dry run: sweep in account 123456789012, region us-east-1: nothing will be changed";
     assert_eq!(said(&dry, line), 1, "{}", dry.stderr());
 
     emulator.reset_requests();
     let run = emulator.relink(&["deployment", "d-75I7MBT7C"], &[]);
     assert!(run.success(), "{}", run.stderr());
-    let line = "deployment attaches in account 123456789012, region us-east-1";
+    let line = "deployment: changes go to account 123456789012, region us-east-1";
     assert_eq!(said(&run, line), 1, "{}", run.stderr());
     assert_eq!(emulator.requests().get(STS), Some(&1));
 }

@@ -123,10 +123,11 @@ pub(crate) fn spinner(ui: &Ui, what: &str) -> indicatif::ProgressBar {
     bar
 }
 
-/// `clients` that say, once and before the first attach (or planned attach), which account and
-/// region the command is about to change, and whether it is a dry run: the commands that write
-/// without a prompt (`replay`, `deployment`, `sweep`, `dlq replay`). Nothing is said, and no account
-/// is asked for, when nothing is to change. The line is written around `spinner`.
+/// `clients` that say, once and before the first attach, which account and region the command's
+/// changes go to, and whether it is a dry run: the commands that write without a prompt (`replay`,
+/// `deployment`, `sweep`, `dlq replay`). Said when a group misses something, while its evidence
+/// is read (the rule may still leave it alone); nothing is said, and no account is asked for, when
+/// every group has what it needs. The line is written around `spinner`.
 pub(crate) fn announcing(
     mut clients: Clients,
     ui: &Ui,
@@ -150,9 +151,9 @@ pub(crate) fn announcing(
                 };
                 let line = match dry_run {
                     true => format!(
-                        "dry run: {command} would attach in {account}, region {region}; nothing will be changed"
+                        "dry run: {command} in {account}, region {region}: nothing will be changed"
                     ),
-                    false => format!("{command} attaches in {account}, region {region}"),
+                    false => format!("{command}: changes go to {account}, region {region}"),
                 };
                 bar.suspend(|| eprintln!("{line}"));
             })

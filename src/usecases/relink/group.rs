@@ -96,11 +96,18 @@ impl<'a> Flight<'a> {
             .map(|g| g.instances.clone())
             .unwrap_or_default();
 
-        // Round 3: the evidence, read now, within seconds of the attach.
+        // Round 3: the evidence, read now, within seconds of the attach. Beside it, and never
+        // between it and the attach, the CLI names the account a change would go to.
         self.job.round();
-        let (traffic, listed) = tokio::join!(
+        let announce = async {
+            if let Some(before) = &clients.before_change {
+                before.call(dry_run).await;
+            }
+        };
+        let (traffic, listed, ()) = tokio::join!(
             read_traffic(clients, &plan),
-            self.list_siblings(clients, target)
+            self.list_siblings(clients, target),
+            announce
         );
         let (registrations, listed) = match (traffic, listed) {
             (Ok(registrations), Ok(listed)) => (registrations, listed),
@@ -126,9 +133,6 @@ impl<'a> Flight<'a> {
                 Ok(evidence) => self.job.repair = Some(evidence),
                 Err(ending) => return ending,
             }
-        }
-        if let Some(before) = &clients.before_change {
-            before.call(dry_run).await;
         }
         if dry_run {
             return Ending::Planned;
