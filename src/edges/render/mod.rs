@@ -172,7 +172,9 @@ fn wrap_indented(text: &str, width: Width, indent: &str) -> String {
     // Names are never broken: a word longer than the line stands alone on its line.
     let options = textwrap::Options::new(width.max(20))
         .subsequent_indent(indent)
-        .break_words(false);
+        .break_words(false)
+        // Names have hyphens (CodeDeploy_web-bg_d-…): lines break at spaces only.
+        .word_splitter(textwrap::WordSplitter::NoHyphenation);
     textwrap::wrap(text, options)
         .into_iter()
         .map(|line| format!("{line}\n"))
@@ -295,6 +297,16 @@ mod tests {
         assert!(
             text.contains("attached 1 target group(s) and 0 classic"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn wrapping_never_breaks_a_name() {
+        let text = "PLANNED  shop/shop-bg  CodeDeploy_shop-bg_d-LR38HIMQW  d-LR38HIMQW";
+        let wrapped = wrap(text, Some(40));
+        assert_eq!(
+            wrapped,
+            "PLANNED  shop/shop-bg\n  CodeDeploy_shop-bg_d-LR38HIMQW\n  d-LR38HIMQW\n"
         );
     }
 
