@@ -160,11 +160,7 @@ pub(crate) async fn run_audit(
     } else {
         print!("{}", render::audit(&report, ui.quiet, ui.width));
         // The notes are diagnostics: standard error, each error with its hint.
-        for (note, row) in render::audit_notes(&report, ui.width) {
-            let problem = note.starts_with("error") || note.starts_with("warning");
-            if ui.quiet && !problem {
-                continue;
-            }
+        for (note, row) in render::audit_notes(&report, ui.quiet, ui.width) {
             eprint!("{note}");
             if row.state == State::Failed {
                 if let Some(hint) = hint_for_report(&row.report, aws).await {

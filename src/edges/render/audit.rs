@@ -73,8 +73,9 @@ fn nonzero(counts: &[(usize, &str)]) -> String {
 }
 
 /// The notes under the audit, for standard error: each row's warnings, why it failed, is not live
-/// or was superseded, and outage repairs. Each comes with its row (for a hint).
-pub fn audit_notes(report: &AuditReport, width: Width) -> Vec<(String, &AuditRow)> {
+/// or was superseded, and outage repairs (with `quiet`, the warnings and failures only). Each
+/// comes with its row (for a hint).
+pub fn audit_notes(report: &AuditReport, quiet: bool, width: Width) -> Vec<(String, &AuditRow)> {
     let mut notes = Vec::new();
     for row in &report.rows {
         let group = row.report.replacement_group.as_deref().unwrap_or("?");
@@ -86,11 +87,12 @@ pub fn audit_notes(report: &AuditReport, width: Width) -> Vec<(String, &AuditRow
         }
         let note = match (row.state, &row.report.detail) {
             (State::Failed, Some(detail)) => format!("error: {detail}"),
+            (State::RetiredAttached, Some(detail)) => format!("warning: {detail}"),
+            _ if quiet => continue,
             (State::NotLive, Some(detail)) => {
                 format!("not live: {detail}; left alone (its load balancers do not serve it)")
             }
             (State::Superseded, Some(detail)) => format!("superseded: {detail}; left alone"),
-            (State::RetiredAttached, Some(detail)) => format!("warning: {detail}"),
             (State::Drift | State::Fixed, Some(detail)) if row.report.outage_repair => {
                 format!("outage repair: {detail}")
             }
@@ -292,7 +294,7 @@ mod tests {
         };
         for width in [80, 100] {
             let text = super::audit(&audit, false, Some(width));
-            let notes: String = audit_notes(&audit, Some(width))
+            let notes: String = audit_notes(&audit, false, Some(width))
                 .into_iter()
                 .map(|(n, _)| n)
                 .collect();
@@ -311,5 +313,25 @@ mod tests {
         let quiet = super::audit(&audit, true, None);
         assert_eq!(quiet.lines().count(), 4, "{quiet}");
         assert!(!quiet.contains("audit:"), "{quiet}");
+    }
+
+    #[test]
+    fn quiet_notes_keep_the_warnings_and_failures_only() {
+        let note = |state: State| {
+            let mut report = relinked();
+            report.detail = Some("why".into());
+            let mut row = row(Role::Current, report);
+            row.state = state;
+            row.warnings.clear();
+            let audit = AuditReport {
+                rows: vec![row],
+                summary: AuditSummary::default(),
+            };
+            [false, true].map(|quiet| audit_notes(&audit, quiet, None).len())
+        };
+        assert_eq!(note(State::Failed), [1, 1]);
+        assert_eq!(note(State::RetiredAttached), [1, 1]);
+        assert_eq!(note(State::NotLive), [1, 0]);
+        assert_eq!(note(State::Superseded), [1, 0]);
     }
 }
