@@ -23,6 +23,39 @@ struct TriggerMessage {
     status: Option<Value>,
 }
 
+/// The string at `location.name`, none when absent or null; any other JSON is an error naming it.
+fn string_field(
+    location: &str,
+    name: &str,
+    value: Option<Value>,
+) -> Result<Option<String>, InputError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(InputError::new(
+            format!("{location}.{name}"),
+            format!("expected a string, got {}", json_kind(&other)),
+            &other.to_string(),
+        )),
+    }
+}
+
+/// The region and account a message names. An instance's ARN names them too: they must agree
+/// with the message's own, and are checked against the function's like them.
+fn origin(
+    region: Option<String>,
+    account: Option<String>,
+    instance_arn: Option<&str>,
+    location: &str,
+) -> Result<(Option<String>, Option<String>), InputError> {
+    let (arn_region, arn_account) = instance_arn.map_or((None, None), arn_origin);
+    let at = format!("{location}.instanceId");
+    Ok((
+        agreeing(region, arn_region, &at, "region")?,
+        agreeing(account, arn_account, &at, "account")?,
+    ))
+}
+
 /// Reads a CodeDeploy trigger message (the `Message` of an SNS notification).
 pub fn classify_message(
     message: &str,
@@ -40,17 +73,7 @@ pub fn classify_message(
             message,
         )
     })?;
-    let field = |name: &str, value: Option<Value>| -> Result<Option<String>, InputError> {
-        match value {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s)),
-            Some(other) => Err(InputError::new(
-                format!("{location}.{name}"),
-                format!("expected a string, got {}", json_kind(&other)),
-                &other.to_string(),
-            )),
-        }
-    };
+    let field = |name: &str, value: Option<Value>| string_field(location, name, value);
     let deployment_id = field("deploymentId", parsed.deployment_id)?;
     let is_instance = parsed.instance_id.is_some() || parsed.instance_status.is_some();
     let instance_arn = field("instanceId", parsed.instance_id)?;
@@ -88,21 +111,11 @@ pub fn classify_message(
         Some(i) => Some(i.status.clone()),
         None => field("status", parsed.status)?,
     };
-    // The instance's ARN names a region and an account too: they must agree with the message's
-    // own, and are checked against the function's like them.
-    let (arn_region, arn_account) = instance_arn.as_deref().map_or((None, None), arn_origin);
-    let location_of = |name: &str| format!("{location}.{name}");
-    let region = agreeing(
+    let (region, account) = origin(
         field("region", parsed.region)?,
-        arn_region,
-        &location_of("instanceId"),
-        "region",
-    )?;
-    let account = agreeing(
         field("accountId", parsed.account_id)?,
-        arn_account,
-        &location_of("instanceId"),
-        "account",
+        instance_arn.as_deref(),
+        location,
     )?;
     Ok(Notification::Deployment(DeploymentRef {
         deployment_id,

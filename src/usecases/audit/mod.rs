@@ -55,50 +55,12 @@ pub async fn audit(
     let running = running?;
 
     let total = applications.len();
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    progress(0, total);
-    let scan = futures::stream::iter(&applications)
-        .map(|application| async {
-            let names: Vec<String> = codedeploy::list_deployment_groups(cd, application)
-                .await?
-                .into_iter()
-                .filter(|g| filter.allows(application, g))
-                .collect();
-            let groups = codedeploy::batch_get_deployment_groups(cd, application, &names).await?;
-            progress(
-                done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
-                total,
-            );
-            Ok::<_, AwsError>(groups)
-        })
-        .buffered(MAX_CONCURRENT_CALLS)
-        .try_collect::<Vec<Vec<DeploymentGroupFacts>>>();
-    let (groups, deployments) = tokio::join!(scan, codedeploy::batch_get_deployments(cd, &running));
-    let groups: Vec<DeploymentGroupFacts> = groups?.into_iter().flatten().collect();
-    let deployments = deployments?;
-    // The deployments whose copies the deployment groups name: when they were created, from which
-    // newer deployments are counted just before an attach.
-    let named: Vec<String> = groups
-        .iter()
-        .flat_map(|g| {
-            g.auto_scaling_groups
-                .iter()
-                .filter_map(|name| copy_named(&g.deployment_group, name, &[]).deployment_id)
-        })
-        .filter(|id| !running.contains(id))
-        .collect();
-    // Unread, a group's creation time is unknown and every deployment of its deployment group
-    // counts as newer (fail closed): a failed read costs those groups a longer listing, and fails
-    // no other group's job.
-    let named = match named.is_empty() {
-        true => Vec::new(),
-        false => codedeploy::batch_get_deployments(cd, &named)
-            .await
-            .unwrap_or_else(|error| {
-                tracing::warn!(%error, "could not read when the named fleets' deployments were created");
-                Vec::new()
-            }),
-    };
+    let (groups, deployments) = tokio::join!(
+        deployment_groups(clients, &applications, filter, progress),
+        codedeploy::batch_get_deployments(cd, &running)
+    );
+    let (groups, deployments) = (groups?, deployments?);
+    let named = named_fleets(clients, &groups, &running).await;
     // What is known of deployments, for the creation times (the running ones included, though a
     // deployment group names a copy only once its deployment succeeded).
     let known: Vec<DeploymentFacts> = named
@@ -142,6 +104,69 @@ pub async fn audit(
     }
     summary.count(&rows);
     Ok(AuditReport { rows, summary })
+}
+
+/// Every deployment group of `applications` that `filter` allows, read application by
+/// application (`progress` counts them).
+async fn deployment_groups(
+    clients: &Clients,
+    applications: &[String],
+    filter: &AllowList,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Vec<DeploymentGroupFacts>, AwsError> {
+    let cd = &clients.codedeploy;
+    let total = applications.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    progress(0, total);
+    let groups = futures::stream::iter(applications)
+        .map(|application| async {
+            let names: Vec<String> = codedeploy::list_deployment_groups(cd, application)
+                .await?
+                .into_iter()
+                .filter(|g| filter.allows(application, g))
+                .collect();
+            let groups = codedeploy::batch_get_deployment_groups(cd, application, &names).await?;
+            progress(
+                done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1,
+                total,
+            );
+            Ok::<_, AwsError>(groups)
+        })
+        .buffered(MAX_CONCURRENT_CALLS)
+        .try_collect::<Vec<Vec<DeploymentGroupFacts>>>()
+        .await?;
+    Ok(groups.into_iter().flatten().collect())
+}
+
+/// The deployments whose copies the deployment groups name (the running ones aside, read
+/// already): when they were created, from which newer deployments are counted just before an
+/// attach.
+async fn named_fleets(
+    clients: &Clients,
+    groups: &[DeploymentGroupFacts],
+    running: &[String],
+) -> Vec<DeploymentFacts> {
+    let named: Vec<String> = groups
+        .iter()
+        .flat_map(|g| {
+            g.auto_scaling_groups
+                .iter()
+                .filter_map(|name| copy_named(&g.deployment_group, name, &[]).deployment_id)
+        })
+        .filter(|id| !running.contains(id))
+        .collect();
+    // Unread, a group's creation time is unknown and every deployment of its deployment group
+    // counts as newer (fail closed): a failed read costs those groups a longer listing, and fails
+    // no other group's job.
+    match named.is_empty() {
+        true => Vec::new(),
+        false => codedeploy::batch_get_deployments(&clients.codedeploy, &named)
+            .await
+            .unwrap_or_else(|error| {
+                tracing::warn!(%error, "could not read when the named fleets' deployments were created");
+                Vec::new()
+            }),
+    }
 }
 
 /// The audit's jobs: each group a deployment group names (those not audited counted by reason in
