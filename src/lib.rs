@@ -9,13 +9,16 @@
 //!    [`usecases::invocation::Relinker::handle`];
 //! 2. [`usecases::relink::relink`] checks the notification's region and account
 //!    ([`domain::crosscheck`]), reads the deployment and decides whether it is ours to fix
-//!    ([`domain::decision`]);
-//! 3. [`usecases::relink::link`] describes the replacement group and plans what is missing
-//!    ([`domain::plan`]);
+//!    ([`domain::decision`]), and observes its deployment group (the fleet CodeDeploy names, its
+//!    deployments of the look-back: [`usecases::relink::observe`]);
+//! 3. [`usecases::relink::reconcile`] describes the groups to link and the deployment group's
+//!    copies, and plans what is missing ([`domain::plan`]);
 //! 4. just before the attach it reads the load balancers' traffic and the deployment group's newer
 //!    deployments, applies the safety rule ([`domain::live`]: the newest fleet, never ahead of
 //!    CodeDeploy, displacing nobody, or the outage repair) and attaches through
-//!    [`aws::autoscaling`];
+//!    [`aws::autoscaling`]; beside it, for a deployment group at rest, it reads the evidence of
+//!    its copies that hold its load balancers, applies the retire rule ([`domain::retire`]: a copy
+//!    of its own, not its fleet, serving nobody) and detaches;
 //! 5. the job's one record ([`domain::job::Job`]), which gained what each round found and counted
 //!    the rounds, becomes its report once ([`domain::job::Job::finish`]), and
 //!    [`usecases::invocation::answer`] makes the response.
@@ -28,10 +31,12 @@
 //!   account and names against the world), [`domain::decision`] (is a deployment ours to fix, and
 //!   what should it have; [`domain::skip`]: why it is left alone), [`domain::plan`] (desired against current, in attach calls of at most
 //!   10), [`domain::live`] (the safety rule, and why), [`domain::job`] (one job's record, round by
-//!   round), [`domain::report`] (what one notification or group came to), [`domain::metrics`] (the embedded metric format),
+//!   round), [`domain::report`] (what one notification or group came to), [`domain::retire`] (the
+//!   rule that takes load balancers back from copies), [`domain::metrics`] (the embedded metric format),
 //!   [`domain::config`] and [`domain::error`];
 //! - [`aws`]: one adapter module per AWS service, plain functions over the SDK clients;
-//! - [`usecases`]: [`usecases::relink`] (the rounds of AWS calls around the core),
+//! - [`usecases`]: [`usecases::relink`] (a deployment group's reconcile: the rounds of AWS calls
+//!   around the core),
 //!   [`usecases::sweep`] (the scheduled safety net), [`usecases::audit`] (`relink audit`),
 //!   [`usecases::organization`] (the audit across accounts and regions), [`usecases::dlq`]
 //!   (`relink dlq`), [`usecases::invocation`] (one invocation);

@@ -1,5 +1,6 @@
-//! Auto Scaling adapter: reads a group's attachments and attaches what is missing. It has no
-//! function that detaches, deletes or modifies anything else.
+//! Auto Scaling adapter: reads groups' attachments, attaches what is missing and detaches what a
+//! retired copy holds ([`crate::domain::retire`]). It has no function that deletes or modifies
+//! anything else.
 
 use super::{all_items, aws_error, MAX_CONCURRENT_CALLS};
 use crate::domain::error::AwsError;
@@ -94,6 +95,13 @@ fn group_state(found: &AutoScalingGroup) -> GroupState {
             .filter_map(|i| i.instance_id())
             .map(str::to_owned)
             .collect(),
+        leaving: found
+            .instances()
+            .iter()
+            .filter(|i| i.lifecycle_state().is_some_and(|s| leaving(s.as_str())))
+            .filter_map(|i| i.instance_id())
+            .map(str::to_owned)
+            .collect(),
     };
     // Attachments made with AttachTrafficSources are listed as traffic sources.
     for source in found.traffic_sources() {
@@ -159,6 +167,51 @@ pub async fn attach_load_balancers(
         .map_err(|err| {
             aws_error(
                 "AttachLoadBalancers",
+                format!("group {group} (load balancers {})", names.join(", ")),
+                err,
+            )
+        })
+}
+
+/// `DetachLoadBalancerTargetGroups` for at most 10 ARNs: deregisters the group's instances from
+/// them (with draining) and stops registering the ones it launches.
+pub async fn detach_target_groups(
+    client: &Client,
+    group: &str,
+    arns: &[String],
+) -> Result<(), AwsError> {
+    client
+        .detach_load_balancer_target_groups()
+        .auto_scaling_group_name(group)
+        .set_target_group_arns(Some(arns.to_vec()))
+        .send()
+        .await
+        .map(drop)
+        .map_err(|err| {
+            aws_error(
+                "DetachLoadBalancerTargetGroups",
+                format!("group {group} (target groups {})", arns.join(", ")),
+                err,
+            )
+        })
+}
+
+/// `DetachLoadBalancers` for at most 10 classic load balancer names.
+pub async fn detach_load_balancers(
+    client: &Client,
+    group: &str,
+    names: &[String],
+) -> Result<(), AwsError> {
+    client
+        .detach_load_balancers()
+        .auto_scaling_group_name(group)
+        .set_load_balancer_names(Some(names.to_vec()))
+        .send()
+        .await
+        .map(drop)
+        .map_err(|err| {
+            aws_error(
+                "DetachLoadBalancers",
                 format!("group {group} (load balancers {})", names.join(", ")),
                 err,
             )

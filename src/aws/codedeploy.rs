@@ -109,6 +109,19 @@ pub async fn deployment_group_fleet(
     application: &str,
     group: &str,
 ) -> Result<Vec<String>, AwsError> {
+    Ok(get_deployment_group(client, application, group)
+        .await?
+        .map(|g| g.auto_scaling_groups)
+        .unwrap_or_default())
+}
+
+/// A deployment group (`GetDeploymentGroup`): its settings and the fleet CodeDeploy names;
+/// `None` when AWS does not know it.
+pub async fn get_deployment_group(
+    client: &Client,
+    application: &str,
+    group: &str,
+) -> Result<Option<DeploymentGroupFacts>, AwsError> {
     let output = client
         .get_deployment_group()
         .application_name(application)
@@ -121,12 +134,12 @@ pub async fn deployment_group_fleet(
                 format!("deployment group {application}/{group}"),
                 err,
             )
-        })?;
-    Ok(output
-        .deployment_group_info()
-        .map(group_facts_from)
-        .map(|g| g.auto_scaling_groups)
-        .unwrap_or_default())
+        });
+    match output {
+        Ok(output) => Ok(output.deployment_group_info().map(group_facts_from)),
+        Err(err) if err.code == "DeploymentGroupDoesNotExistException" => Ok(None),
+        Err(err) => Err(err),
+    }
 }
 
 /// Reads deployments with `BatchGetDeployments`, [`MAX_DEPLOYMENTS_PER_BATCH`] per call and calls
@@ -269,6 +282,10 @@ pub fn facts_from(info: &DeploymentInfo, deployment_id: &str) -> DeploymentFacts
             .and_then(|t| SystemTime::try_from(*t).ok()),
         creator: info.creator().map(|c| c.as_str().to_owned()),
         termination_wait_started: info.instance_termination_wait_time_started(),
+        rollback_of: info
+            .rollback_info()
+            .and_then(|r| r.rollback_triggering_deployment_id())
+            .map(str::to_owned),
     }
 }
 

@@ -11,6 +11,10 @@ pub const DEPLOYMENT_GROUPS_VAR: &str = "RELINK_DEPLOYMENT_GROUPS";
 /// Environment variable: when to attach, `traffic-shifted` or `succeeded`.
 pub const ATTACH_WHEN_VAR: &str = "RELINK_ATTACH_WHEN";
 
+/// Environment variable: whether relink takes the deployment group's load balancers back from
+/// CodeDeploy's copies that no longer serve ([`crate::domain::retire`]).
+pub const RETIRE_COPIES_VAR: &str = "RELINK_RETIRE_COPIES";
+
 /// Environment variable: how far back, in hours, the sweep re-checks succeeded deployments.
 pub const SWEEP_LOOKBACK_VAR: &str = "RELINK_SWEEP_LOOKBACK_HOURS";
 /// The sweep's default look-back.
@@ -119,8 +123,11 @@ pub struct Config {
     pub allow_list: AllowList,
     /// From which point of a deployment the replacement group is relinked.
     pub attach_when: AttachWhen,
-    /// How far back the sweep re-checks succeeded deployments (by creation time).
+    /// How far back the sweep re-checks ended deployments, and every reconcile looks for a
+    /// deployment group's copies (by creation time).
     pub sweep_lookback: Duration,
+    /// Take the deployment group's load balancers back from copies that no longer serve.
+    pub retire_copies: bool,
 }
 
 impl Default for Config {
@@ -130,6 +137,7 @@ impl Default for Config {
             allow_list: AllowList::default(),
             attach_when: AttachWhen::default(),
             sweep_lookback: Duration::from_secs(DEFAULT_SWEEP_LOOKBACK_HOURS * 3600),
+            retire_copies: true,
         }
     }
 }
@@ -153,20 +161,20 @@ impl Config {
             expected,
         };
 
-        let dry_run = match value(DRY_RUN_VAR) {
-            None => false,
+        let flag = |variable: &'static str, default: bool| match value(variable) {
+            None => Ok(default),
             Some(v) => match v.to_ascii_lowercase().as_str() {
-                "true" | "1" | "yes" | "on" => true,
-                "false" | "0" | "no" | "off" => false,
-                _ => {
-                    return Err(invalid(
-                        DRY_RUN_VAR,
-                        &v,
-                        "true or false (also 1/0, yes/no, on/off)".into(),
-                    ))
-                }
+                "true" | "1" | "yes" | "on" => Ok(true),
+                "false" | "0" | "no" | "off" => Ok(false),
+                _ => Err(invalid(
+                    variable,
+                    &v,
+                    "true or false (also 1/0, yes/no, on/off)".into(),
+                )),
             },
         };
+        let dry_run = flag(DRY_RUN_VAR, false)?;
+        let retire_copies = flag(RETIRE_COPIES_VAR, true)?;
         let allow_list = match value(DEPLOYMENT_GROUPS_VAR) {
             None => AllowList::default(),
             Some(v) => {
@@ -206,6 +214,7 @@ impl Config {
             allow_list,
             attach_when,
             sweep_lookback: Duration::from_secs(sweep_lookback_hours * 3600),
+            retire_copies,
         })
     }
 }
@@ -230,6 +239,7 @@ mod tests {
         assert!(!c.allow_list.is_restricted());
         assert_eq!(c.attach_when, AttachWhen::TrafficShifted);
         assert_eq!(c.sweep_lookback, Duration::from_secs(24 * 3600));
+        assert!(c.retire_copies);
     }
 
     #[test]
@@ -239,9 +249,11 @@ mod tests {
             (DEPLOYMENT_GROUPS_VAR, "web/*, api/prod-?"),
             (ATTACH_WHEN_VAR, "succeeded"),
             (SWEEP_LOOKBACK_VAR, "0"),
+            (RETIRE_COPIES_VAR, "off"),
         ])
         .unwrap();
         assert!(c.dry_run);
+        assert!(!c.retire_copies);
         assert_eq!(c.sweep_lookback, Duration::ZERO);
         assert_eq!(c.attach_when, AttachWhen::Succeeded);
         assert!(c.allow_list.allows("web", "anything"));
@@ -265,6 +277,9 @@ mod tests {
         assert_eq!(e.variable, DRY_RUN_VAR);
         assert!(e.to_string().contains("RELINK_DRY_RUN"), "{e}");
         assert!(e.to_string().contains("maybe"), "{e}");
+
+        let e = config(&[(RETIRE_COPIES_VAR, "sometimes")]).unwrap_err();
+        assert_eq!(e.variable, RETIRE_COPIES_VAR);
 
         let e = config(&[(ATTACH_WHEN_VAR, "later")]).unwrap_err();
         assert_eq!(e.variable, ATTACH_WHEN_VAR);

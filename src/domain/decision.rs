@@ -56,6 +56,8 @@ pub struct DeploymentFacts {
     /// `instanceTerminationWaitTimeStarted`: the traffic shift is complete and the original
     /// instances wait out their termination time (always false with `KEEP_ALIVE`).
     pub termination_wait_started: bool,
+    /// `rollbackInfo.rollbackTriggeringDeploymentId`: the deployment a rollback rolls back.
+    pub rollback_of: Option<String>,
 }
 
 /// What `BatchGetDeploymentGroups` says about a deployment group, reduced to what the audit needs.
@@ -113,6 +115,23 @@ pub struct RelinkTarget {
 }
 
 impl RelinkTarget {
+    /// Takes what is read of the deployment whose copy the group is: its creation time, from
+    /// which newer deployments are counted, and — for a group a deployment group names — its
+    /// status: a named copy whose deployment still runs is held to "never ahead of CodeDeploy"
+    /// like any running deployment's.
+    pub fn know(&mut self, own: &DeploymentFacts) {
+        if self.copy_of.deployment_id.as_deref() != Some(own.deployment_id.as_str()) {
+            return;
+        }
+        self.copy_of.created_at = self.copy_of.created_at.or(own.created_at);
+        let running = ["InProgress", "Baking", "Ready"].contains(&own.status.as_str());
+        if self.fleet.is_some() && running {
+            self.stage = Stage::Running {
+                rerouting: !own.termination_wait_started,
+            };
+        }
+    }
+
     /// What it wants attached, for the plan ([`crate::domain::plan::plan_group`]).
     pub fn wanted(&self) -> crate::domain::plan::Wanted<'_> {
         crate::domain::plan::Wanted {
@@ -235,6 +254,20 @@ fn check(facts: &DeploymentFacts, config: &Config) -> Result<RelinkTarget, Skip>
             ),
         )),
     }
+}
+
+/// Whether the deployment group a deployment belongs to is one relink reconciles: allowed,
+/// EC2/on-premises, blue/green through a load balancer onto a copied fleet, with load balancers.
+/// Whatever the deployment itself is (made by CodeDeploy, failed, running), its notification
+/// then reconciles that deployment group.
+pub fn ours(facts: &DeploymentFacts, config: &Config) -> bool {
+    check_group(
+        &facts.application,
+        &facts.deployment_group,
+        &facts.settings,
+        config,
+    )
+    .is_ok()
 }
 
 /// Whether a deployment group is one the audit checks and, if so, the Auto Scaling groups it

@@ -130,6 +130,22 @@ pub enum RelinkError {
         /// Each failed call.
         failures: Vec<AwsError>,
     },
+    /// Some detach calls of a copy's retirement failed; the others may have succeeded (the
+    /// report's retirements say which).
+    #[error(
+        "{subject}: retiring {group} (detaching the load balancers of deployment group {deployment_group}) failed: {}",
+        failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    )]
+    Detach {
+        /// What was being reconciled.
+        subject: String,
+        /// The deployment group, `application/group`.
+        deployment_group: String,
+        /// The copy.
+        group: String,
+        /// Each failed call.
+        failures: Vec<AwsError>,
+    },
     /// A job that no round ended: a bug in the rounds, never expected; reported (and retried)
     /// rather than a panic.
     #[error("{subject}: no round ended this job (it was still {step}); a bug, retried")]
@@ -149,7 +165,9 @@ impl RelinkError {
             RelinkError::TargetGroupsNotFound { .. }
             | RelinkError::Foreign { .. }
             | RelinkError::InvalidMessage(_) => false,
-            RelinkError::Attach { failures, .. } => failures.iter().any(|f| f.retryable),
+            RelinkError::Attach { failures, .. } | RelinkError::Detach { failures, .. } => {
+                failures.iter().any(|f| f.retryable)
+            }
             RelinkError::Unfinished { .. } => true,
         }
     }
@@ -158,7 +176,9 @@ impl RelinkError {
     pub fn operation(&self) -> Option<&'static str> {
         match self {
             RelinkError::Aws { error, .. } => Some(error.operation),
-            RelinkError::Attach { failures, .. } => failures.first().map(|f| f.operation),
+            RelinkError::Attach { failures, .. } | RelinkError::Detach { failures, .. } => {
+                failures.first().map(|f| f.operation)
+            }
             RelinkError::TargetGroupsNotFound { .. }
             | RelinkError::Foreign { .. }
             | RelinkError::InvalidMessage(_)
@@ -177,6 +197,10 @@ impl RelinkError {
                 .first()
                 .map(|f| f.code.as_str())
                 .unwrap_or("AttachFailed"),
+            RelinkError::Detach { failures, .. } => failures
+                .first()
+                .map(|f| f.code.as_str())
+                .unwrap_or("DetachFailed"),
             RelinkError::Unfinished { .. } => "Unfinished",
         }
     }

@@ -7,6 +7,7 @@ use crate::domain::error::{AwsError, RelinkError};
 use crate::domain::event::DeploymentRef;
 use crate::domain::plan::{Diff, Plan};
 use crate::domain::report::{Attachments, Attempt, Outcome, Report};
+use crate::domain::retire::Retirement;
 use std::time::Duration;
 
 /// What a job is about, known before any AWS call.
@@ -126,6 +127,8 @@ pub struct Job {
     /// The outage repair's evidence, when the attach (or the plan) is one
     /// ([`crate::domain::live::repair`]).
     pub repair: Option<String>,
+    /// What its deployment group's reconcile did with the copies that held its load balancers.
+    pub retired: Vec<Retirement>,
 }
 
 impl Job {
@@ -141,6 +144,16 @@ impl Job {
             attached_load_balancers: Vec::new(),
             attach_delay: None,
             repair: None,
+            retired: Vec::new(),
+        }
+    }
+
+    /// A job about `subject` that starts after `rounds` rounds made for it (its deployment
+    /// group's observation).
+    pub fn started(subject: Subject, rounds: u8) -> Self {
+        Job {
+            rounds,
+            ..Job::new(subject)
         }
     }
 
@@ -160,6 +173,34 @@ impl Job {
     /// The sequential rounds of AWS calls made for it so far.
     pub fn rounds(&self) -> u8 {
         self.rounds
+    }
+
+    /// Counts at least `rounds` sequential rounds: work that ran beside its own (its deployment
+    /// group's reconcile) and ended later.
+    pub fn rounds_at_least(&mut self, rounds: u8) {
+        self.rounds = self.rounds.max(rounds);
+    }
+
+    /// Whether it ended having changed something, or would have in a dry run, or failed: an
+    /// ending its report must show.
+    pub fn changed(&self) -> bool {
+        matches!(
+            self.step,
+            Step::Ended(Ending::Relinked | Ending::Planned | Ending::Failed(_))
+        )
+    }
+
+    /// Whether it failed.
+    pub fn failed(&self) -> bool {
+        matches!(self.step, Step::Ended(Ending::Failed(_)))
+    }
+
+    /// Its deployment group, `(application, deployment group)`, once known.
+    pub fn key(&self) -> Option<(&str, &str)> {
+        Some((
+            self.subject.application.as_deref()?,
+            self.subject.deployment_group.as_deref()?,
+        ))
     }
 
     /// Takes the decision about its deployment (or group): link, or skip.
@@ -230,6 +271,7 @@ impl Job {
             dry_run,
             aws_rounds: self.rounds,
             attach_delay_seconds: self.attach_delay.map(|d| d.as_secs()),
+            retired: self.retired,
         };
         let mut error = None;
         report.outcome = match ending {

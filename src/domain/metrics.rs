@@ -12,6 +12,7 @@
 //! global recorder, its aggregation and its flushing would add moving parts without removing any.
 
 use crate::domain::report::{Outcome, Report};
+use crate::domain::retire::RetireOutcome;
 use serde::Serialize;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -24,7 +25,7 @@ pub const FUNCTION_DIMENSION: &str = "FunctionName";
 pub const REASON_DIMENSION: &str = "Reason";
 
 /// The counters of the invocation record, each with its meaning.
-pub const COUNTS: [(&str, &str); 10] = [
+pub const COUNTS: [(&str, &str); 13] = [
     (
         "Relinked",
         "groups whose missing load balancers were attached",
@@ -38,6 +39,15 @@ pub const COUNTS: [(&str, &str); 10] = [
     ),
     ("TargetGroupsAttached", "target groups attached"),
     ("LoadBalancersAttached", "classic load balancers attached"),
+    (
+        "Retired",
+        "copies whose deployment group's load balancers were detached",
+    ),
+    ("TargetGroupsDetached", "target groups detached from copies"),
+    (
+        "LoadBalancersDetached",
+        "classic load balancers detached from copies",
+    ),
     ("Invocations", "invocations (1 per record)"),
     ("SweepRuns", "scheduled sweeps (1 per sweep)"),
     ("SweepDeploymentsSeen", "deployments a sweep read"),
@@ -127,8 +137,14 @@ pub fn records(function_name: &str, reports: &[Report], invocation: Invocation) 
 }
 
 /// The counts of the invocation's record, by metric name.
-fn counts(reports: &[Report], invocation: &Invocation) -> [(&'static str, usize); 10] {
+fn counts(reports: &[Report], invocation: &Invocation) -> [(&'static str, usize); 13] {
     let count = |outcome: Outcome| reports.iter().filter(|r| r.outcome == outcome).count();
+    let retired = || {
+        reports
+            .iter()
+            .flat_map(|r| &r.retired)
+            .filter(|r| r.outcome == RetireOutcome::Retired)
+    };
     let sweep = invocation.sweep;
     [
         ("Relinked", count(Outcome::Relinked)),
@@ -149,6 +165,15 @@ fn counts(reports: &[Report], invocation: &Invocation) -> [(&'static str, usize)
                 .iter()
                 .map(|r| r.load_balancers.attached.len())
                 .sum(),
+        ),
+        ("Retired", retired().count()),
+        (
+            "TargetGroupsDetached",
+            retired().map(|r| r.target_groups.len()).sum(),
+        ),
+        (
+            "LoadBalancersDetached",
+            retired().map(|r| r.load_balancers.len()).sum(),
         ),
         ("Invocations", 1),
         ("SweepRuns", usize::from(sweep)),
@@ -292,6 +317,31 @@ mod tests {
             records[1]["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
             serde_json::json!([["FunctionName", "Reason"]])
         );
+    }
+
+    #[test]
+    fn retirements_count_the_copies_retired_and_what_was_detached() {
+        use crate::domain::retire::{KeepReason, RetireOutcome, Retirement};
+        let retirement = |outcome, tgs: usize, clbs: usize| Retirement {
+            group: "CodeDeploy_web-bg_d-1".into(),
+            outcome,
+            reason: (outcome == RetireOutcome::Kept).then_some(KeepReason::Serving),
+            target_groups: (0..tgs).map(|i| format!("arn:tg/{i}")).collect(),
+            load_balancers: (0..clbs).map(|i| format!("clb-{i}")).collect(),
+            detail: String::new(),
+        };
+        let mut one = report(Ending::AlreadyLinked, 0, None);
+        one.retired = vec![
+            retirement(RetireOutcome::Retired, 2, 1),
+            retirement(RetireOutcome::Kept, 3, 3),
+            retirement(RetireOutcome::Planned, 1, 0),
+        ];
+        let mut two = report(Ending::Relinked, 1, None);
+        two.retired = vec![retirement(RetireOutcome::Retired, 1, 0)];
+        let records = records("relink", &[one, two], Invocation::default());
+        assert_eq!(records[0]["Retired"], 2);
+        assert_eq!(records[0]["TargetGroupsDetached"], 3);
+        assert_eq!(records[0]["LoadBalancersDetached"], 1);
     }
 
     #[test]

@@ -12,4 +12,5 @@ pub mod live;
 pub mod metrics;
 pub mod plan;
 pub mod report;
+pub mod retire;
 pub mod skip;

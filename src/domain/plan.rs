@@ -18,6 +18,9 @@ pub struct GroupState {
     /// The ids of its instances, but those terminating or detaching: the instances an attach
     /// registers, now or when they leave a lifecycle hook or Standby.
     pub instances: Vec<String>,
+    /// The ids of its instances that are terminating or detaching: no attach registers them, but
+    /// a load balancer may still serve them, and a detach deregisters them.
+    pub leaving: Vec<String>,
 }
 
 impl GroupState {

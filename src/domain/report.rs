@@ -2,6 +2,7 @@
 //! built once, from the job's record, by [`crate::domain::job::Job::finish`].
 
 use crate::domain::error::RelinkError;
+use crate::domain::retire::{RetireOutcome, Retirement};
 use crate::domain::skip::SkipReason;
 use serde::{Deserialize, Serialize};
 
@@ -110,6 +111,11 @@ pub struct Report {
     /// at least how long the group ran without its load balancers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attach_delay_seconds: Option<u64>,
+    /// The deployment group's copies that held some of its load balancers: retired (detached),
+    /// planned (dry run), kept (and why) or failed, each with its evidence
+    /// ([`crate::domain::retire`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retired: Vec<Retirement>,
 }
 
 impl Report {
@@ -117,6 +123,53 @@ impl Report {
     /// `quiet` (the sweep) logs what changed nothing at debug level, so that a sweep every few
     /// minutes does not repeat itself.
     pub fn log(&self, quiet: bool) {
+        self.log_outcome(quiet);
+        for retirement in &self.retired {
+            self.log_retirement(retirement, quiet);
+        }
+    }
+
+    /// Whether it changed something, would in a dry run, or failed: what the sweep shows.
+    pub fn changed(&self) -> bool {
+        matches!(
+            self.outcome,
+            Outcome::Relinked | Outcome::Planned | Outcome::Failed
+        ) || self
+            .retired
+            .iter()
+            .any(|r| r.outcome != RetireOutcome::Kept)
+    }
+
+    /// One line per copy the deployment group's reconcile looked at: retired, planned and failed
+    /// at info (failed at error), kept at info too unless `quiet`.
+    fn log_retirement(&self, retirement: &Retirement, quiet: bool) {
+        let list = |items: &[String]| (!items.is_empty()).then(|| items.join(","));
+        macro_rules! emit {
+            ($level:ident) => {
+                tracing::$level!(
+                    source = %self.source,
+                    deployment_id = self.deployment_id.as_deref(),
+                    application = self.application.as_deref(),
+                    deployment_group = self.deployment_group.as_deref(),
+                    retired_group = %retirement.group,
+                    retire_outcome = retirement.outcome.as_str(),
+                    retire_reason = retirement.reason.map(|r| r.code()),
+                    target_groups = list(&retirement.target_groups).as_deref(),
+                    load_balancers = list(&retirement.load_balancers).as_deref(),
+                    detail = %retirement.detail,
+                    dry_run = self.dry_run,
+                    "{retirement}"
+                )
+            };
+        }
+        match retirement.outcome {
+            RetireOutcome::Failed => emit!(error),
+            RetireOutcome::Kept if quiet => emit!(debug),
+            _ => emit!(info),
+        }
+    }
+
+    fn log_outcome(&self, quiet: bool) {
         // Each field of the report is a field of the line; lists are comma-separated, and what a
         // report does not have is left out.
         let list = |items: &[String]| (!items.is_empty()).then(|| items.join(","));

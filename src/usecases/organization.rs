@@ -213,6 +213,8 @@ fn add_counts(total: &mut AuditSummary, one: &AuditSummary) {
     total.superseded += one.superseded;
     total.outage_repairs += one.outage_repairs;
     total.retired_attached += one.retired_attached;
+    total.retirable += one.retirable;
+    total.retired += one.retired;
     total.warnings += one.warnings;
 }
 

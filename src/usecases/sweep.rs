@@ -1,23 +1,27 @@
-//! The level-triggered safety net: every running deployment and every deployment that succeeded
-//! within the look-back, decided and linked with the same code as a notification, in batches.
-//! Whether a newer deployment of the same deployment group has started, and whether attaching
-//! displaces nobody, is read for each group that misses something just before its attach, as for
-//! a notification ([`crate::domain::live`]): a sweep over a large account takes minutes, and its
-//! own listing would be stale by the time of a late attach.
+//! The level-triggered safety net: every deployment group that had a deployment of any creator
+//! running or ended within the look-back, reconciled with the same code as a notification, in
+//! batches: its deployments' copies linked where the rule allows, the fleet CodeDeploy names
+//! linked or repaired whatever its age, its copies that no longer serve retired. Whether a newer
+//! deployment of the same deployment group has started, whether attaching displaces nobody and
+//! whether the deployment group is at rest are read for each group just before its change, as
+//! for a notification ([`crate::domain::live`], [`crate::domain::retire`]): a sweep over a large
+//! account takes minutes, and its own listing would be stale by then.
 //!
-//! Rounds: `ListDeployments` (running statuses ∥ recently succeeded, all pages);
-//! `BatchGetDeployments` (25 per call); then [`link`]'s rounds. A quiet sweep (nothing running or
+//! Rounds: `ListDeployments` (running statuses ∥ ended within the look-back, all pages);
+//! `BatchGetDeployments` (25 per call); `BatchGetDeploymentGroups` of their deployment groups (100
+//! per call, per application); then [`reconcile`]'s rounds. A quiet sweep (nothing running or
 //! recent) makes two requests. A failed listing is a failed sweep, never an empty one.
 
 use crate::aws::{codedeploy, Clients};
 use crate::domain::config::Config;
-use crate::domain::decision::decide;
+use crate::domain::decision::{decide, ours};
 use crate::domain::job::{Job, Subject};
 use crate::domain::report::{Attempt, Outcome, Report};
-use crate::usecases::relink::link;
+use crate::usecases::relink::observe::observe_read;
+use crate::usecases::relink::{reconcile, Key};
 use aws_sdk_codedeploy::types::DeploymentStatus;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::time::SystemTime;
 use tracing::instrument;
 
@@ -29,6 +33,14 @@ pub const RUNNING: [DeploymentStatus; 5] = [
     DeploymentStatus::InProgress,
     DeploymentStatus::Baking,
     DeploymentStatus::Ready,
+];
+
+/// The statuses of deployments that have ended: within the look-back, their deployment groups
+/// are reconciled (a failed deployment's copy may hold what relink gave it).
+pub const ENDED: [DeploymentStatus; 3] = [
+    DeploymentStatus::Succeeded,
+    DeploymentStatus::Failed,
+    DeploymentStatus::Stopped,
 ];
 
 /// What one sweep saw and did.
@@ -103,7 +115,7 @@ pub async fn sweep(clients: &Clients, config: &Config, now: SystemTime) -> Vec<A
     let listed = async {
         let (running, recent) = tokio::join!(
             codedeploy::list_deployments(cd, &RUNNING, None),
-            codedeploy::list_deployments(cd, &[DeploymentStatus::Succeeded], Some(since)),
+            codedeploy::list_deployments(cd, &ENDED, Some(since)),
         );
         let mut ids = running?;
         ids.extend(
@@ -135,6 +147,18 @@ pub async fn sweep(clients: &Clients, config: &Config, now: SystemTime) -> Vec<A
             return vec![listing.finish(config.dry_run)];
         }
     };
+    // Their deployment groups that relink reconciles: settings and the fleets CodeDeploy names.
+    let mut keys: Vec<Key> = Vec::new();
+    for facts in deployments.iter().filter(|d| ours(d, config)) {
+        let key = (facts.application.clone(), facts.deployment_group.clone());
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    if !keys.is_empty() {
+        listing.round();
+    }
+    let observed = observe_read(clients, &keys, &deployments, listing.rounds()).await;
     let jobs = deployments
         .iter()
         .map(|facts| {
@@ -148,7 +172,16 @@ pub async fn sweep(clients: &Clients, config: &Config, now: SystemTime) -> Vec<A
             job
         })
         .collect();
-    link(clients, config.dry_run, jobs).await
+    reconcile(
+        clients,
+        config,
+        config.dry_run,
+        jobs,
+        observed,
+        &HashSet::new(),
+    )
+    .await
+    .finish(config.dry_run)
 }
 
 #[cfg(test)]

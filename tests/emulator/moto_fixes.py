@@ -6,9 +6,11 @@ behaviour and not moto's (see ../shared/domain.md, "The moto emulator where it d
   load balancer info carried by the deployment, Auto Scaling groups as structures); the list calls
   paginate (pages of RELINK_EMULATOR_PAGE_SIZE) and filter by status and creation time as AWS
   does; BatchGetDeploymentGroups (which moto lacks) and the batch limits exist.
-- Auto Scaling: the attach calls refuse more than 10 items and unknown groups (ValidationError);
-  attaching a classic load balancer no longer deregisters other groups' instances from it, and
-  detaching one deregisters the group's instances from that load balancer only.
+- Auto Scaling: the attach and detach calls refuse more than 10 items and unknown groups
+  (ValidationError); attaching a classic load balancer no longer deregisters other groups'
+  instances from it, and detaching one deregisters the group's instances from that load balancer
+  only; detaching a target group deregisters the group's instances that are registered (moto
+  fails with InvalidTarget when one is not).
 - Load balancers: targets and instances being deregistered are reported as draining
   (DescribeTargetHealth) or "InService: Instance deregistration currently in progress"
   (DescribeInstanceHealth) while ``DRAINING`` lists them, as AWS does during connection draining.
@@ -224,6 +226,7 @@ def _update_attached_elbs_as_aws(self: Any, group_name: str) -> None:
 
 def _detach_load_balancers_as_aws(self: Any, group_name: str, load_balancer_names: list[str]) -> None:
     """Deregisters the group's instances from the named load balancers only (moto: from all)."""
+    _check_attach(self, group_name, load_balancer_names, "LoadBalancerNames")
     group = self.autoscaling_groups[group_name]
     instance_ids = {state.instance.id for state in group.instance_states}
     for name in load_balancer_names:
@@ -233,7 +236,22 @@ def _detach_load_balancers_as_aws(self: Any, group_name: str, load_balancer_name
     group.load_balancer_names = [n for n in group.load_balancer_names if n not in load_balancer_names]
 
 
+def _detach_target_groups_as_aws(self: Any, group_name: str, target_group_arns: list[str]) -> None:
+    """Deregisters the group's instances that are registered (moto fails with InvalidTarget on any
+    that is not: a retired copy's instances usually are not, and AWS detaches all the same)."""
+    _check_attach(self, group_name, target_group_arns, "TargetGroupARNs")
+    group = self.autoscaling_groups[group_name]
+    group.target_group_arns = [a for a in group.target_group_arns if a not in target_group_arns]
+    ids = {state.instance.id for state in group.instance_states}
+    for arn in target_group_arns:
+        target_group = self.elbv2_backend.target_groups.get(arn)
+        registered = sorted(ids & set(target_group.targets)) if target_group else []
+        if registered:
+            self.elbv2_backend.deregister_targets(arn, [{"Id": i} for i in registered])
+
+
 autoscaling_models.AutoScalingBackend.attach_load_balancer_target_groups = _attach_target_groups_as_aws
+autoscaling_models.AutoScalingBackend.detach_load_balancer_target_groups = _detach_target_groups_as_aws
 autoscaling_models.AutoScalingBackend.attach_load_balancers = _attach_load_balancers_as_aws
 autoscaling_models.AutoScalingBackend.update_attached_elbs = _update_attached_elbs_as_aws
 autoscaling_models.AutoScalingBackend.detach_load_balancers = _detach_load_balancers_as_aws

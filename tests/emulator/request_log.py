@@ -1,7 +1,7 @@
 """The request log: WSGI middleware in front of moto that counts the function's requests per
 ``service:Action`` (the harness's own requests, made with the access key ``HARNESS_KEY``, are not
-counted), answers injected faults, and watches the attach calls: two attaches to one Auto Scaling
-group in flight at once are counted as an overlap (Auto Scaling answers that with
+counted), answers injected faults, and watches the attach and detach calls: two changes to one Auto
+Scaling group in flight at once are counted as an overlap (Auto Scaling answers that with
 ResourceContention).
 
 With RELINK_REQUEST_LOG set, every counted request is also appended to that file as a JSON line
@@ -40,17 +40,25 @@ def resources_of(service: str, action: str, params: dict[str, Any]) -> list[str]
             f"{known[i].application_name}/{known[i].deployment_group_name}"
             for i in ids if i in known
         ]
+    if service == "codedeploy" and action == "BatchGetDeploymentGroups":
+        application = params.get("applicationName")
+        return [f"arn:aws:codedeploy:{region}:{account}:deploymentgroup:{application}/{group}"
+                for group in params.get("deploymentGroupNames") or []]
     if service == "codedeploy" and action in ("GetDeploymentGroup", "ListDeployments"):
         application, group = params.get("applicationName"), params.get("deploymentGroupName")
         if application and group:
             return [f"arn:aws:codedeploy:{region}:{account}:deploymentgroup:{application}/{group}"]
         return []
-    if service == "autoscaling" and action.startswith("Attach"):
+    if service == "autoscaling" and action.startswith(("Attach", "Detach")):
         group = params.get("AutoScalingGroupName", ["?"])[0]
         return [f"arn:aws:autoscaling:{region}:{account}:autoScalingGroup:"
                 f"00000000-0000-4000-8000-000000000000:autoScalingGroupName/{group}"]
     return []
-ATTACH_ACTIONS = ("AttachLoadBalancerTargetGroups", "AttachLoadBalancers")
+# The changes to one Auto Scaling group that must never be in flight together.
+ATTACH_ACTIONS = (
+    "AttachLoadBalancerTargetGroups", "AttachLoadBalancers",
+    "DetachLoadBalancerTargetGroups", "DetachLoadBalancers",
+)
 REASONS = {400: "Bad Request", 403: "Forbidden", 500: "Internal Server Error", 503: "Service Unavailable"}
 
 

@@ -1,6 +1,7 @@
 //! `relink audit` against the emulator: a region with deployment groups in mixed states.
 
 use crate::emulator::Emulator;
+use crate::fixtures::mutating;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
@@ -156,8 +157,9 @@ fn audit_reports_exactly_the_drift_and_fix_heals_it() {
         ("codedeploy:ListDeployments", 5),
         ("codedeploy:ListDeploymentGroups", 7),
         ("codedeploy:BatchGetDeploymentGroups", 7),
-        // running deployments; the deployments whose copies the deployment groups name
-        ("codedeploy:BatchGetDeployments", 2),
+        // running deployments; the deployments whose copies the deployment groups name; those
+        // of the copies found among the region's groups (whose deployments are they?)
+        ("codedeploy:BatchGetDeployments", 3),
         ("elasticloadbalancing:DescribeTargetGroups", 1),
         // The groups audited, and every group of the region (retired ones holding attachments).
         ("autoscaling:DescribeAutoScalingGroups", 2),
@@ -262,9 +264,9 @@ fn a_failed_listing_fails_the_audit_never_reports_an_empty_region() {
 }
 
 #[test]
-fn a_retired_copy_that_still_holds_attachments_is_a_warning_row_never_changed() {
+fn a_copy_a_keep_alive_deployment_superseded_is_retired_and_a_persons_group_never_changed() {
     // d1's copy was linked; d2 succeeded with KEEP_ALIVE: G1 keeps running, still attached, and
-    // so does the original group d1 replaced.
+    // so does the original group d1 replaced, which a person made.
     let mut emulator = Emulator::start();
     let d1 = emulator.build(
         json!({"deployment_id": "d-75I7MBT7C", "termination": "KEEP_ALIVE",
@@ -273,33 +275,53 @@ fn a_retired_copy_that_still_holds_attachments_is_a_warning_row_never_changed() 
     let g1 = d1["replacement_group"].as_str().unwrap().to_owned();
     let d2 = emulator.deploy(json!({"status": "Succeeded"}));
     let g2 = d2["replacement_group"].as_str().unwrap().to_owned();
+    let original = d1["original_group"].as_str().unwrap().to_owned();
+
+    // A plain audit changes nothing and says what --fix would: G1 is retirable, which is drift.
     emulator.reset_requests();
+    let plain = emulator.relink(&["--json", "audit"], &[]);
+    assert_eq!(plain.output.status.code(), Some(1), "{}", plain.stderr());
+    let response = plain.response();
+    let row = |response: &Value, group: &str| {
+        response["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["report"]["replacement_group"] == group)
+            .cloned()
+            .unwrap_or_else(|| panic!("no row for {group}: {response}"))
+    };
+    assert_eq!(row(&response, &g1)["state"], "retirable", "{response}");
+    assert_eq!(mutating(&emulator.requests()), 0);
+
     let fix = emulator.relink(&["--json", "audit", "--fix", "--yes"], &[]);
     assert_eq!(fix.output.status.code(), Some(0), "{}", fix.stderr());
     let response = fix.response();
-    let rows = response["rows"].as_array().unwrap();
-    let row = |group: &str| {
-        rows.iter()
-            .find(|r| r["report"]["replacement_group"] == group)
-            .unwrap_or_else(|| panic!("no row for {group}: {response}"))
-    };
-    assert_eq!(row(&g2)["state"], "fixed");
+    assert_eq!(row(&response, &g2)["state"], "fixed");
+    let retired = row(&response, &g1);
     assert_eq!(
-        (row(&g1)["role"].as_str(), row(&g1)["state"].as_str()),
-        (Some("retired"), Some("retired_attached"))
+        (retired["role"].as_str(), retired["state"].as_str()),
+        (Some("retired"), Some("retired")),
+        "{retired}"
     );
+    let retirement = &retired["report"]["retired"][0];
+    assert_eq!(retirement["outcome"], "retired", "{retired}");
     assert!(
-        row(&g1)["report"]["detail"]
+        retirement["detail"]
             .as_str()
             .unwrap()
-            .contains("holds web-bg-tg-1"),
-        "{}",
-        row(&g1)
+            .contains("the copy of d-75I7MBT7C, serves none of web/web-bg's load balancers"),
+        "{retired}"
     );
-    let original = row(d1["original_group"].as_str().unwrap());
-    assert_eq!(original["state"], "retired_attached", "{original}");
+    assert_eq!(emulator.group(&g1)["target_group_arns"], json!([]));
+    let kept = row(&response, &original);
+    assert_eq!(kept["state"], "retired_attached", "{kept}");
     assert_eq!(
-        response["summary"]["retired_attached"], 2,
+        (
+            &response["summary"]["retired_attached"],
+            &response["summary"]["retired"]
+        ),
+        (&json!(1), &json!(1)),
         "{}",
         response["summary"]
     );
@@ -308,14 +330,21 @@ fn a_retired_copy_that_still_holds_attachments_is_a_warning_row_never_changed() 
         requests["autoscaling:AttachLoadBalancerTargetGroups"], 1,
         "G2 only: {requests:?}"
     );
-    assert!(
-        !requests.keys().any(|a| a.contains("Detach")),
-        "{requests:?}"
+    assert_eq!(
+        requests["autoscaling:DetachLoadBalancerTargetGroups"], 1,
+        "G1 only, never the original: {requests:?}"
+    );
+    assert_eq!(
+        emulator.group(&original)["target_group_arns"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
     );
     let text = emulator.relink(&["audit"], &[]);
     let stdout = String::from_utf8_lossy(&text.output.stdout).to_string();
     assert!(
-        stdout.contains("retired_attached") && stdout.contains("2 retired still attached"),
+        stdout.contains("retired_attached") && stdout.contains("1 retired still attached"),
         "{stdout}"
     );
 }

@@ -42,10 +42,12 @@ fn a_replacement_instance_success_links_the_running_deployments_copy_in_both_for
         assert_eq!(first["aws_rounds"], 4, "{first}");
         assert_live_and_linked(&mut emulator, G1);
 
-        // The next instance's success: an already-linked check of two rounds.
+        // The next instance's success: an already-linked check of three rounds (an
+        // instance-level notification's deployment group is observed once its deployment is
+        // read).
         let second = replay(&emulator, &event(&instances[1]));
         assert_eq!(second["outcome"], "already_linked", "{form}: {second}");
-        assert_eq!(second["aws_rounds"], 2, "{second}");
+        assert_eq!(second["aws_rounds"], 3, "{second}");
         let requests = emulator.requests();
         assert_eq!(
             (requests[GET], requests[ATTACH_TG], requests[ATTACH_LB]),

@@ -112,7 +112,10 @@ fn dead_letter(event: &Value) -> Value {
 fn story_1_a_late_notification_of_a_superseded_deployment_leaves_its_retired_copy_alone() {
     let mut emulator = Emulator::start();
     d1_succeeded(&mut emulator, "KEEP_ALIVE");
-    let d2 = next(&mut emulator, "Succeeded", json!(true));
+    // d2 succeeded and its copy, the fleet, is linked (were it not, d1's late notification would
+    // link it: it reconciles the deployment group).
+    let d2 = emulator.deploy(json!({"application": "web", "deployment_group": "web-bg",
+        "status": "Succeeded", "traffic_shifted": true, "linked": true}));
     emulator.reset_requests();
 
     let late = emulator.relink(&["--json", "replay", SUCCESS], &[]);
@@ -289,7 +292,11 @@ fn a_stranded_fleet_whose_load_balancers_serve_nobody_is_repaired_on_every_path(
         report["aws_rounds"], 4,
         "GetDeploymentGroup after the traffic: {report}"
     );
-    assert_eq!(emulator.requests()[GET_GROUP], 1);
+    assert_eq!(
+        emulator.requests()[GET_GROUP],
+        2,
+        "observed beside the deployment, and read again for the repair"
+    );
 
     let swept = emulator.relink(&["--json", "--dry-run", "sweep"], &[]);
     assert_eq!(report_for(&swept.response(), D1)["outage_repair"], true);

@@ -137,14 +137,19 @@ fn deployments_codedeploy_starts_by_itself_never_supersede_the_fleet() {
             json!({"op": "walk_scale", "deployment_group": "web-bg", "group": "copy", "change": "out"}),
         );
         let scaled = scaled["notifications"].as_array().unwrap().clone();
-        // The scale-out's own deployment: it copies nothing.
+        // The scale-out's own deployment copies nothing, and is newer than d1: its notification
+        // reconciles the deployment group, whose fleet is still d1's copy.
         let own = deliver(&emulator, scaled.last().unwrap(), form);
-        assert_eq!(own["reason"], "no_fleet", "{form}: {own}");
-        assert_eq!(own["aws_rounds"], 1, "{own}");
-        // d1's success, late: the fleet is still d1's copy.
-        let late = deliver(&emulator, &success, form);
-        assert_eq!(late["outcome"], "relinked", "{form}: {late}");
+        assert_eq!(own["outcome"], "relinked", "{form}: {own}");
+        assert_eq!(own["replacement_group"], g1.as_str(), "{own}");
+        assert_eq!(
+            own["aws_rounds"], 5,
+            "the newer deployment's creator read: {own}"
+        );
         assert_eq!(attached(&mut emulator, &g1), 3);
+        // d1's success, late: nothing left to do.
+        let late = deliver(&emulator, &success, form);
+        assert_eq!(late["outcome"], "already_linked", "{form}: {late}");
     }
 }
 

@@ -53,13 +53,15 @@ fn sweep_heals_in_progress_and_missed_deployments_and_leaves_the_rest() {
     assert!(run.success(), "{}", run.stderr());
     let response = run.response();
     let summary = &response["summary"];
-    assert_eq!(summary["deployments_seen"], 5, "{response}");
+    // The failed deployment is seen too: its deployment group is reconciled (its copy is never
+    // linked).
+    assert_eq!(summary["deployments_seen"], 6, "{response}");
     assert_eq!(summary["relinked"], 2, "{response}");
     assert_eq!(summary["already_linked"], 1, "{response}");
     assert_eq!(summary["failed"], 0, "{response}");
     assert_eq!(
         summary["skipped"],
-        json!({"in_place": 1, "traffic_not_shifted": 1}),
+        json!({"deployment_failed": 1, "in_place": 1, "traffic_not_shifted": 1}),
         "{response}"
     );
 
@@ -95,7 +97,7 @@ fn sweep_heals_in_progress_and_missed_deployments_and_leaves_the_rest() {
     );
     assert!(
         !linked(&mut emulator, &failed),
-        "failed deployments are not listed"
+        "a failed deployment's copy is never linked"
     );
     assert!(!linked(&mut emulator, &waiting));
 
@@ -107,6 +109,9 @@ fn sweep_heals_in_progress_and_missed_deployments_and_leaves_the_rest() {
         // deployments of each deployment group whose copy misses something (web, api, shop)
         ("codedeploy:ListDeployments", 6),
         ("codedeploy:BatchGetDeployments", 1),
+        // the deployment groups of the deployments relink reconciles, per application: web,
+        // api, shop, pay, docs (batch's is in place)
+        ("codedeploy:BatchGetDeploymentGroups", 5),
         ("elasticloadbalancing:DescribeTargetGroups", 1),
         ("autoscaling:DescribeAutoScalingGroups", 1),
         // web-bg-tg-1 and -2 (web, running), api-bg-tg-1 (api, not serving yet), shop-bg-tg-1

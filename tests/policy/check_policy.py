@@ -62,13 +62,35 @@ def resolve(value: Any, parameters: dict[str, str]) -> str | None:
     return None
 
 
+def condition(template: dict[str, Any], name: str, parameters: dict[str, str]) -> bool:
+    """A condition of the template with its parameters at their defaults: the forms it uses
+    (!Equals of a !Ref and a value, !Not of one)."""
+    def value(node: Any) -> Any:
+        return parameters.get(node["!Ref"], "") if isinstance(node, dict) and "!Ref" in node else node
+
+    def evaluate(node: dict[str, Any]) -> bool:
+        if "!Equals" in node:
+            left, right = node["!Equals"]
+            return str(value(left)) == str(value(right))
+        if "!Not" in node:
+            return not evaluate(node["!Not"][0])
+        raise ValueError(f"condition form not understood: {node}")
+
+    return evaluate(template["Conditions"][name])
+
+
 def grants(template: dict[str, Any]) -> list[tuple[list[str], list[str | None]]]:
+    """The Allow statements of the function's role, with the parameters at their defaults (a
+    statement under !If is there when its condition holds)."""
     parameters = {name: str(p.get("Default", "")) for name, p in template.get("Parameters", {}).items()}
     function = template["Resources"]["Function"]["Properties"]
     result = []
     for policy in function.get("Policies", []):
         for statement in policy.get("Statement", []):
-            if statement.get("Effect") != "Allow":
+            if "!If" in statement:
+                name, then, otherwise = statement["!If"]
+                statement = then if condition(template, name, parameters) else otherwise
+            if not isinstance(statement, dict) or statement.get("Effect") != "Allow":
                 continue
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
             resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]

@@ -26,6 +26,7 @@ fn facts() -> DeploymentFacts {
         created_at: Some(SystemTime::UNIX_EPOCH),
         creator: Some("user".into()),
         termination_wait_started: false,
+        rollback_of: None,
     }
 }
 

@@ -39,7 +39,7 @@ fn needs_attention(row: &AuditRow) -> bool {
     !row.warnings.is_empty()
         || matches!(
             row.state,
-            State::Drift | State::Failed | State::RetiredAttached
+            State::Drift | State::Failed | State::RetiredAttached | State::Retirable
         )
 }
 
@@ -54,6 +54,8 @@ fn states(s: &AuditSummary, warnings: bool) -> String {
         (s.not_live, "not live"),
         (s.superseded, "superseded"),
         (s.outage_repairs, "outage repair(s)"),
+        (s.retirable, "retirable"),
+        (s.retired, "retired"),
         (s.retired_attached, "retired still attached"),
         (if warnings { s.warnings } else { 0 }, "warning(s)"),
     ])
@@ -93,6 +95,7 @@ pub fn audit_notes(report: &AuditReport, quiet: bool, width: Width) -> Vec<(Stri
                 format!("not live: {detail}; left alone (its load balancers do not serve it)")
             }
             (State::Superseded, Some(detail)) => format!("superseded: {detail}; left alone"),
+            (State::Retirable | State::Retired, Some(detail)) => format!("retire: {detail}"),
             (State::Drift | State::Fixed, Some(detail)) if row.report.outage_repair => {
                 format!("outage repair: {detail}")
             }
@@ -113,6 +116,7 @@ fn audit_entry(row: &AuditRow) -> Entry {
     };
     let notes = [("missing", row.missing()), ("extra", row.extra())]
         .into_iter()
+        .chain(row.retirement())
         .filter(|(_, items)| !items.is_empty())
         .map(|(what, items)| format!("{what}: {}", items.join(", ")))
         .collect();

@@ -32,11 +32,11 @@ pub enum Shown {
 }
 
 impl Shown {
-    fn shows(self, outcome: Outcome) -> bool {
+    fn shows(self, report: &Report) -> bool {
         match self {
             Shown::All => true,
-            Shown::Changes => !matches!(outcome, Outcome::Skipped | Outcome::AlreadyLinked),
-            Shown::Problems => outcome == Outcome::Failed,
+            Shown::Changes => report.changed(),
+            Shown::Problems => report.outcome == Outcome::Failed,
         }
     }
 }
@@ -45,7 +45,7 @@ impl Shown {
 /// records to redeliver when there are (not with [`Shown::Problems`]).
 pub fn response(response: &Response, shown: Shown, width: Width) -> String {
     let mut out = String::new();
-    for report in response.reports.iter().filter(|r| shown.shows(r.outcome)) {
+    for report in response.reports.iter().filter(|r| shown.shows(r)) {
         let _ = writeln!(out, "{}", report_block(report, width));
     }
     if shown == Shown::Problems {
@@ -95,6 +95,9 @@ pub fn report_block(report: &Report, width: Width) -> String {
             let names: Vec<&str> = items.iter().map(|i| short_name(i)).collect();
             details.push((label, format!("{what}: {}", names.join(", "))));
         }
+    }
+    for retirement in &report.retired {
+        details.push(("copy", retirement.to_string()));
     }
     if report.dry_run {
         details.push(("dry run", "yes: no change was made".to_owned()));

@@ -7,12 +7,16 @@
 //! left alone, while the running deployment's copy is fixed once CodeDeploy has routed traffic to
 //! all of it. An outage repair
 //! (a load balancer that serves no instance at all, and the group CodeDeploy names as the fleet)
-//! is counted apart.
+//! is counted apart. A copy of a deployment group's that still holds its load balancers and no
+//! longer serves is `retirable`, and `--fix` retires it under the retire rule
+//! ([`crate::domain::retire`]); a group a person made that holds them is a `retired_attached`
+//! warning, never changed.
 //!
-//! Requests: `ListApplications` (per 100 applications) ∥ `ListDeployments` (running); per
+//! Requests: `ListApplications` (per 100 applications) ∥ `ListDeployments` (running) ∥
+//! `DescribeAutoScalingGroups` of every group of the region (per 100: the copies of any age); per
 //! application `ListDeploymentGroups` and `BatchGetDeploymentGroups` (per 100 groups), at most 8
 //! applications at a time, ∥ `BatchGetDeployments` (per 25); `BatchGetDeployments` of the
-//! deployments whose copies the deployment groups name (their creation times); then [`link`]'s rounds:
+//! deployments whose copies the deployment groups name (their creation times); then [`reconcile`]'s rounds:
 //! `DescribeTargetGroups` (per 20 names) ∥ `DescribeAutoScalingGroups` (per 100 groups), for the
 //! groups missing something `DescribeTargetHealth` ∥ `DescribeInstanceHealth` (per load
 //! balancer), and with `--fix` the attach calls.
@@ -20,7 +24,7 @@
 mod retired;
 mod rows;
 
-pub use rows::{row, AuditReport, AuditRow, AuditSummary, Role, State};
+pub use rows::{retire_row, row, AuditReport, AuditRow, AuditSummary, Role, State};
 
 use crate::aws::{autoscaling, codedeploy, Clients, MAX_CONCURRENT_CALLS};
 use crate::domain::config::{AllowList, AttachWhen, Config};
@@ -28,10 +32,11 @@ use crate::domain::decision::{
     copy_named, decide, decide_group, Decision, DeploymentFacts, DeploymentGroupFacts, SkipReason,
 };
 use crate::domain::error::AwsError;
-use crate::domain::job::{Job, Step, Subject};
-use crate::usecases::relink::link;
+use crate::domain::job::{Ending, Job, Step, Subject};
+use crate::usecases::relink::{reconcile, GroupOutcome, Observed};
 use crate::usecases::sweep::RUNNING;
 use futures::{StreamExt, TryStreamExt};
+use std::collections::HashSet;
 
 /// Audits the region (the deployment groups `filter` allows); with `fix` (and no dry run)
 /// attaches what is missing to live groups. `progress` is told (applications done, applications
@@ -44,10 +49,14 @@ pub async fn audit(
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<AuditReport, AwsError> {
     let cd = &clients.codedeploy;
-    let (applications, running) = tokio::join!(
+    // Every group of the region, beside the listings: the copies of any age, and the retired
+    // groups that still hold attachments.
+    let (applications, running, all_groups) = tokio::join!(
         codedeploy::list_applications(cd),
         codedeploy::list_deployments(cd, &RUNNING, None),
+        autoscaling::describe_all_groups(&clients.autoscaling),
     );
+    let all_groups = all_groups?;
     let applications: Vec<String> = applications?
         .into_iter()
         .filter(|a| filter.allows_application(a))
@@ -79,13 +88,12 @@ pub async fn audit(
             .into_iter()
             .unzip();
 
-    // Every group of the region, beside the rounds: the retired ones that still hold attachments.
-    let (attempts, all_groups) = tokio::join!(
-        link(clients, dry_run, jobs),
-        autoscaling::describe_all_groups(&clients.autoscaling)
-    );
-    let mut rows: Vec<AuditRow> = attempts
+    let observed = observed(&groups, &known, config, &all_groups);
+    let reconciled = reconcile(clients, config, dry_run, jobs, observed, &HashSet::new()).await;
+    let mut rows: Vec<AuditRow> = reconciled
+        .jobs
         .into_iter()
+        .map(|job| job.finish(dry_run))
         .zip(roles)
         // A running deployment whose traffic has not moved yet, or that CodeDeploy is still
         // moving, has nothing to audit yet.
@@ -97,13 +105,64 @@ pub async fn audit(
         })
         .map(|(attempt, role)| row(role, attempt.report))
         .collect();
-    rows.extend(retired::retired_rows(&rows, &all_groups?));
+    rows.extend(reconciled.groups.into_iter().flat_map(retire_rows));
+    rows.extend(retired::retired_rows(&rows, &all_groups));
     // A report says dry run only where one was asked for: a plain audit changes nothing by design.
     for row in &mut rows {
         row.report.dry_run = fix && config.dry_run;
     }
     summary.count(&rows);
     Ok(AuditReport { rows, summary })
+}
+
+/// The audited deployment groups as a reconcile observes them: their facts, the deployments read,
+/// and the groups of the region named like their copies (`CodeDeploy_<group>_…`). Pure.
+fn observed(
+    groups: &[DeploymentGroupFacts],
+    known: &[DeploymentFacts],
+    config: &Config,
+    all_groups: &[(String, crate::domain::plan::GroupState)],
+) -> Vec<Observed> {
+    groups
+        .iter()
+        .filter(|g| decide_group(g, config, known).is_ok())
+        .map(|g| {
+            let of_group = |d: &&DeploymentFacts| {
+                d.application == g.application && d.deployment_group == g.deployment_group
+            };
+            let mut observed = Observed::read(g.clone(), Vec::new(), 0);
+            observed.know(known.iter().filter(of_group).cloned());
+            let prefix = format!("CodeDeploy_{}_", g.deployment_group);
+            observed.found = all_groups
+                .iter()
+                .map(|(name, _)| name)
+                .filter(|name| name.starts_with(&prefix))
+                .cloned()
+                .collect();
+            observed
+        })
+        .collect()
+}
+
+/// The rows of one deployment group's copies that held its load balancers, and a failed row
+/// when its retire rounds failed before any copy was judged.
+fn retire_rows(group: GroupOutcome) -> Vec<AuditRow> {
+    let (application, deployment_group) = &group.key;
+    let error = group.retired.error.as_ref();
+    let mut rows: Vec<AuditRow> = group
+        .retired
+        .retirements
+        .iter()
+        .cloned()
+        .map(|r| retire_row(application, deployment_group, r, error))
+        .collect();
+    if let (Some(error), true) = (error, rows.is_empty()) {
+        let mut job = Job::new(Subject::of("audit", None, application, deployment_group));
+        job.round();
+        job.end(Ending::Failed(error.clone()));
+        rows.push(row(Role::Retired, job.finish(true).report));
+    }
+    rows
 }
 
 /// Every deployment group of `applications` that `filter` allows, read application by

@@ -1,7 +1,10 @@
 //! The audit's rows: why a group is in the audit, how it stands, and the counts. Pure.
 
-use crate::domain::decision::SkipReason;
+use crate::domain::decision::{Skip, SkipReason};
+use crate::domain::error::RelinkError;
+use crate::domain::job::{Ending, Job, Subject};
 use crate::domain::report::{Outcome, Report};
+use crate::domain::retire::{RetireOutcome, Retirement};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -13,8 +16,9 @@ pub enum Role {
     Current,
     /// An in-progress deployment's replacement group, already serving traffic.
     Replacement,
-    /// Neither: a superseded copy or a `KEEP_ALIVE` original that still holds an attachment of
-    /// the deployment group (a warning row, read only).
+    /// Neither: a copy or a `KEEP_ALIVE` original that still holds an attachment of the
+    /// deployment group; `--fix` retires a copy of the deployment group's under the rule
+    /// ([`crate::domain::retire`]).
     Retired,
 }
 
@@ -37,9 +41,15 @@ pub enum State {
     NotLive,
     /// Misses some, but a newer deployment of its deployment group has started: left alone.
     Superseded,
-    /// A retired group that still holds an attachment of the deployment group: every instance it
-    /// launches is registered with production. relink never detaches; see `detail`.
+    /// A retired group that still holds an attachment of the deployment group and keeps it: a
+    /// group a person made, or a copy the rule keeps for now (it serves, a deployment runs);
+    /// every instance it launches is registered with production. See `detail`.
     RetiredAttached,
+    /// A copy of the deployment group that holds its load balancers and serves nobody, at rest:
+    /// `--fix` detaches them.
+    Retirable,
+    /// Was retirable, and `--fix` detached them.
+    Retired,
 }
 
 impl State {
@@ -54,6 +64,8 @@ impl State {
             State::NotLive => "not_live",
             State::Superseded => "superseded",
             State::RetiredAttached => "retired_attached",
+            State::Retirable => "retirable",
+            State::Retired => "retired",
         }
     }
 }
@@ -84,6 +96,26 @@ impl AuditRow {
             named(&r.load_balancers.attached, "clb:+"),
         ]
         .concat()
+    }
+
+    /// What a copy holds of the deployment group's load balancers (`tg:NAME`, `clb:NAME`), with
+    /// the word for it: `holds` (kept), `detach` (retirable), `detached` (retired), `failed`.
+    pub fn retirement(&self) -> Option<(&'static str, Vec<String>)> {
+        let r = self.report.retired.first()?;
+        let word = match r.outcome {
+            RetireOutcome::Retired => "detached",
+            RetireOutcome::Planned => "detach",
+            RetireOutcome::Kept => "holds",
+            RetireOutcome::Failed => "still holds",
+        };
+        Some((
+            word,
+            [
+                named(&r.target_groups, "tg:"),
+                named(&r.load_balancers, "clb:"),
+            ]
+            .concat(),
+        ))
     }
 
     /// Attachments the group has that the deployment group does not list (`tg:NAME`, `clb:NAME`).
@@ -137,9 +169,15 @@ pub struct AuditSummary {
     #[serde(default)]
     pub outage_repairs: usize,
     /// Retired groups (superseded copies, `KEEP_ALIVE` originals) that still hold an attachment
-    /// of their deployment group: warning rows, never changed.
+    /// of their deployment group and keep it for now: warning rows.
     #[serde(default)]
     pub retired_attached: usize,
+    /// Copies that `--fix` would retire: drift.
+    #[serde(default)]
+    pub retirable: usize,
+    /// Copies `--fix` retired.
+    #[serde(default)]
+    pub retired: usize,
     /// Warnings about attachments that will not be copied.
     pub warnings: usize,
 }
@@ -158,6 +196,8 @@ impl AuditSummary {
                 State::NotLive => self.not_live += 1,
                 State::Superseded => self.superseded += 1,
                 State::RetiredAttached => self.retired_attached += 1,
+                State::Retirable => self.retirable += 1,
+                State::Retired => self.retired += 1,
             }
             if r.report.outage_repair && matches!(r.state, State::Drift | State::Fixed) {
                 self.outage_repairs += 1;
@@ -177,9 +217,39 @@ pub struct AuditReport {
 }
 
 impl AuditReport {
-    /// Whether something is still missing (or could not be checked).
+    /// Whether something is still missing, a copy still holds what it should not (or could not
+    /// be checked).
     pub fn drift_remains(&self) -> bool {
-        self.summary.drift > 0 || self.summary.failed > 0
+        self.summary.drift > 0 || self.summary.failed > 0 || self.summary.retirable > 0
+    }
+}
+
+/// The row of one copy's retirement (or of why it kept what it holds); `error`, the failure of a
+/// retirement that failed. Pure.
+pub fn retire_row(
+    application: &str,
+    deployment_group: &str,
+    retirement: Retirement,
+    error: Option<&RelinkError>,
+) -> AuditRow {
+    let state = match retirement.outcome {
+        RetireOutcome::Retired => State::Retired,
+        RetireOutcome::Planned => State::Retirable,
+        RetireOutcome::Kept => State::RetiredAttached,
+        RetireOutcome::Failed => State::Failed,
+    };
+    let mut job = Job::new(Subject::of("audit", None, application, deployment_group));
+    job.group = Some(retirement.group.clone());
+    job.end(match (retirement.outcome, error) {
+        (RetireOutcome::Failed, Some(error)) => Ending::Failed(error.clone()),
+        _ => Ending::Skipped(Skip::new(SkipReason::Superseded, retirement.to_string())),
+    });
+    job.retired = vec![retirement];
+    AuditRow {
+        role: Role::Retired,
+        state,
+        warnings: Vec::new(),
+        report: job.finish(true).report,
     }
 }
 

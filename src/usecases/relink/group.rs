@@ -2,6 +2,7 @@
 //! its attach — the evidence (the load balancers' traffic, newer deployments, the fleet
 //! CodeDeploy names), the live-fleet rule ([`crate::domain::live`]) and the attach calls.
 
+use super::state::State;
 use crate::aws::{autoscaling, codedeploy, elb, elbv2, Clients};
 use crate::domain::decision::{replacement_group_name, RelinkTarget, Skip, SkipReason, Stage};
 use crate::domain::error::{AwsError, RelinkError};
@@ -10,38 +11,6 @@ use crate::domain::live::{assess, repair, superseded, Liveness, Registrations, S
 use crate::domain::plan::{plan_group, Plan, Unplannable};
 use std::collections::HashMap;
 use std::time::SystemTime;
-
-/// What round 2 read: target group ARNs by name and groups by name, with the names whose calls
-/// failed.
-pub(super) struct State {
-    resolved: elbv2::Resolved,
-    described: autoscaling::Described,
-}
-
-/// Round 2: every name resolved and every group described, in batches, concurrently.
-pub(super) async fn read_state(clients: &Clients, names: &[String], groups: &[String]) -> State {
-    if groups.is_empty() {
-        return State {
-            resolved: Default::default(),
-            described: Default::default(),
-        };
-    }
-    let resolve = async {
-        if names.is_empty() {
-            elbv2::Resolved::default()
-        } else {
-            elbv2::resolve_target_groups(&clients.elbv2, names).await
-        }
-    };
-    let (resolved, described) = tokio::join!(
-        resolve,
-        autoscaling::describe_groups(&clients.autoscaling, groups)
-    );
-    State {
-        resolved,
-        described,
-    }
-}
 
 /// One group's job from round 2 on: its record gains what each round finds and counts the rounds.
 pub(super) struct Flight<'a> {

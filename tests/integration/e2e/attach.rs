@@ -1,5 +1,7 @@
 //! What gets attached: target groups (in calls of at most ten), classic load balancers, both,
-//! several groups in one event; and what an already linked group costs.
+//! several groups in one event; and what an already linked group costs. A deployment-level
+//! notification's deployment group is observed beside its deployment (`GetDeploymentGroup` ∥
+//! `ListDeployments` of the look-back), and listed again just before the attach.
 
 use super::*;
 
@@ -23,7 +25,8 @@ fn one_target_group_is_attached() {
         counts(&[
             (STS, 1),
             (GET, 1),
-            (LIST, 1),
+            (GET_GROUP, 1),
+            (LIST, 2),
             (DESCRIBE_TG, 1),
             (DESCRIBE_ASG, 1),
             (TARGET_HEALTH, 1),
@@ -64,7 +67,8 @@ fn twenty_three_target_groups_in_calls_of_ten() {
         counts(&[
             (STS, 1),
             (GET, 1),
-            (LIST, 1),
+            (GET_GROUP, 1),
+            (LIST, 2),
             (DESCRIBE_TG, 2),
             (DESCRIBE_ASG, 1),
             (TARGET_HEALTH, 23),
@@ -94,7 +98,8 @@ fn classic_load_balancer_only() {
         counts(&[
             (STS, 1),
             (GET, 1),
-            (LIST, 1),
+            (GET_GROUP, 1),
+            (LIST, 2),
             (DESCRIBE_ASG, 1),
             (INSTANCE_HEALTH, 1),
             (ATTACH_LB, 1)
@@ -117,7 +122,8 @@ fn target_groups_and_classic_load_balancers() {
         counts(&[
             (STS, 1),
             (GET, 1),
-            (LIST, 1),
+            (GET_GROUP, 1),
+            (LIST, 2),
             (DESCRIBE_TG, 1),
             (DESCRIBE_ASG, 1),
             (TARGET_HEALTH, 2),
@@ -143,9 +149,24 @@ fn already_linked_makes_no_mutating_call() {
     assert_linked(&mut emulator, &world);
     let requests = emulator.requests();
     assert_eq!(mutating(&requests), 0, "{requests:?}");
+    // Round 1: the deployment ∥ the deployment group the message names (its fleet and its
+    // deployments of the look-back); round 2: its groups and target groups. Nothing more.
     assert_eq!(
         requests,
-        counts(&[(STS, 1), (GET, 1), (DESCRIBE_TG, 1), (DESCRIBE_ASG, 1)])
+        counts(&[
+            (STS, 1),
+            (GET, 1),
+            (GET_GROUP, 1),
+            (LIST, 1),
+            (DESCRIBE_TG, 1),
+            (DESCRIBE_ASG, 1)
+        ])
+    );
+    assert_eq!(
+        emulator
+            .relink(&["--json", "replay", SUCCESS], &[])
+            .report()["aws_rounds"],
+        2
     );
 }
 

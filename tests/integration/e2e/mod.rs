@@ -15,6 +15,7 @@ mod skips;
 use crate::emulator::Emulator;
 use crate::fixtures::*;
 use serde_json::{json, Value};
+use std::collections::BTreeMap;
 
 const REPLACEMENT: &str = "CodeDeploy_web-bg_d-75I7MBT7C";
 

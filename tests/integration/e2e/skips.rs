@@ -18,8 +18,26 @@ fn failed_deployment_is_skipped() {
     let report = run.report();
     assert_eq!(report["outcome"], "skipped");
     assert_eq!(report["reason"], "deployment_failed");
-    assert_eq!(emulator.requests(), counts(&[(STS, 1), (GET, 1)]));
+    // Its deployment group is reconciled all the same: its fleet (the original, linked) and
+    // its copies (this one holds nothing).
+    assert_eq!(
+        emulator.requests(),
+        counts(&[
+            (STS, 1),
+            (GET, 1),
+            (GET_GROUP, 1),
+            (LIST, 1),
+            (DESCRIBE_TG, 1),
+            (DESCRIBE_ASG, 1)
+        ])
+    );
     assert_untouched(&mut emulator, REPLACEMENT);
+}
+
+/// The round of a deployment-level notification whose deployment group relink does not
+/// reconcile: `GetDeployment`, beside it the deployment group the message names.
+fn round_one() -> BTreeMap<String, u64> {
+    counts(&[(STS, 1), (GET, 1), (GET_GROUP, 1), (LIST, 1)])
 }
 
 /// Skips decided from GetDeployment alone: one round, nothing changed.
@@ -32,7 +50,7 @@ fn assert_skipped_after_get(spec: Value, reason: &str) {
     assert_eq!(report["outcome"], "skipped", "{report}");
     assert_eq!(report["reason"], reason, "{report}");
     assert_eq!(report["aws_rounds"], 1, "{report}");
-    assert_eq!(emulator.requests(), counts(&[(STS, 1), (GET, 1)]));
+    assert_eq!(emulator.requests(), round_one());
 }
 
 #[test]
@@ -67,6 +85,7 @@ fn a_deployment_naming_another_target_group_is_skipped() {
     let world = build(&mut emulator, json!({}));
     let original = world["original_group"].as_str().unwrap();
     emulator.set_state("d-75I7MBT7C", "InProgress", false, &[original]);
+    emulator.call(json!({"op": "name_fleet", "groups": [original]}));
     emulator.reset_requests();
     let run = emulator.relink(&["--json", "replay", SUCCESS], &[]);
     assert!(run.success(), "{}", run.stderr());
@@ -76,7 +95,8 @@ fn a_deployment_naming_another_target_group_is_skipped() {
         report["detail"].as_str().unwrap().contains(original),
         "{report}"
     );
-    assert_eq!(emulator.requests(), counts(&[(STS, 1), (GET, 1)]));
+    assert_eq!(mutating(&emulator.requests()), 0);
+    assert_untouched(&mut emulator, REPLACEMENT);
 }
 
 #[test]
@@ -123,7 +143,9 @@ fn message_naming_another_deployment_group_is_skipped() {
         report["detail"].as_str().unwrap().contains("web-prod"),
         "{report}"
     );
-    assert_eq!(emulator.requests(), counts(&[(STS, 1), (GET, 1)]));
+    // The deployment group the message names was read beside the deployment, and nothing of it
+    // is acted on.
+    assert_eq!(emulator.requests(), round_one());
     assert_untouched(&mut emulator, REPLACEMENT);
 }
 
@@ -152,11 +174,19 @@ fn traffic_shifted_before_success_is_attached_by_default_and_waits_in_succeeded_
 
 #[test]
 fn traffic_not_shifted_is_skipped_until_it_shifts() {
-    // Before CodeDeploy has even copied the group: decided from the deployment alone.
-    assert_skipped_after_get(
+    // Before CodeDeploy has even copied the group: decided from the deployment; its deployment
+    // group reconciled beside (its fleet, the original, is linked).
+    let mut emulator = Emulator::start();
+    build(
+        &mut emulator,
         json!({"status": "Created", "traffic_shifted": false, "replacement": "none"}),
-        "traffic_not_shifted",
     );
+    let report = emulator
+        .relink(&["--json", "replay", SUCCESS], &[])
+        .report();
+    assert_eq!(report["reason"], "traffic_not_shifted", "{report}");
+    assert_eq!(report["aws_rounds"], 2, "{report}");
+    assert_eq!(mutating(&emulator.requests()), 0);
 
     // Copied, but the load balancers still serve the original group: they say so.
     let mut emulator = Emulator::start();
@@ -178,7 +208,8 @@ fn traffic_not_shifted_is_skipped_until_it_shifts() {
         counts(&[
             (STS, 1),
             (GET, 1),
-            (LIST, 1),
+            (GET_GROUP, 1),
+            (LIST, 2),
             (DESCRIBE_TG, 1),
             (DESCRIBE_ASG, 1),
             (TARGET_HEALTH, 1)

@@ -14,10 +14,10 @@ use aws_sdk_autoscaling::types::{AutoScalingGroup, Instance, LifecycleState};
 use aws_sdk_codedeploy::operation::get_deployment::{GetDeploymentError, GetDeploymentOutput};
 use aws_sdk_codedeploy::operation::list_deployments::ListDeploymentsOutput;
 use aws_sdk_codedeploy::types::{
-    BlueGreenDeploymentConfiguration, ComputePlatform, DeploymentCreator, DeploymentInfo,
-    DeploymentOption, DeploymentStatus, DeploymentStyle, DeploymentType, ElbInfo,
-    GreenFleetProvisioningAction, GreenFleetProvisioningOption, LoadBalancerInfo, TargetGroupInfo,
-    TargetInstances,
+    AutoScalingGroup as AutoScalingGroup_, BlueGreenDeploymentConfiguration, ComputePlatform,
+    DeploymentCreator, DeploymentGroupInfo, DeploymentInfo, DeploymentOption, DeploymentStatus,
+    DeploymentStyle, DeploymentType, ElbInfo, GreenFleetProvisioningAction,
+    GreenFleetProvisioningOption, LoadBalancerInfo, TargetGroupInfo, TargetInstances,
 };
 use aws_sdk_elasticloadbalancing::operation::describe_instance_health::DescribeInstanceHealthOutput;
 use aws_sdk_elasticloadbalancing::types::InstanceState;
@@ -96,6 +96,35 @@ fn deployment(target_groups: usize, classic: &[&str]) -> GetDeploymentOutput {
                 .build(),
         )
         .build()
+}
+
+/// GetDeploymentGroup of web/web-bg: the settings `deployment` carries, naming `fleet`.
+fn deployment_group(
+    target_groups: usize,
+    classic: &[&str],
+    fleet: &str,
+) -> aws_sdk_codedeploy::operation::get_deployment_group::GetDeploymentGroupOutput {
+    let info = deployment(target_groups, classic)
+        .deployment_info
+        .expect("a deployment");
+    aws_sdk_codedeploy::operation::get_deployment_group::GetDeploymentGroupOutput::builder()
+        .deployment_group_info(
+            DeploymentGroupInfo::builder()
+                .application_name("web")
+                .deployment_group_name("web-bg")
+                .compute_platform(ComputePlatform::Server)
+                .set_deployment_style(info.deployment_style)
+                .set_blue_green_deployment_configuration(info.blue_green_deployment_configuration)
+                .set_load_balancer_info(info.load_balancer_info)
+                .auto_scaling_groups(AutoScalingGroup_::builder().name(fleet).build())
+                .build(),
+        )
+        .build()
+}
+
+fn get_deployment_group(target_groups: usize, classic: &'static [&'static str]) -> Rule {
+    mock!(aws_sdk_codedeploy::Client::get_deployment_group)
+        .then_output(move || deployment_group(target_groups, classic, GROUP))
 }
 
 fn get_deployment(target_groups: usize, classic: &'static [&'static str]) -> Rule {
@@ -232,7 +261,8 @@ fn batch_get_deployments(
 /// Clients answered by the rules, with the SDK's standard retries (3 attempts, near-zero backoff).
 /// Elastic Load Balancing v2 and classic ELB answer the live-fleet round: the replacement group's
 /// instance is registered everywhere; CodeDeploy's ListDeployments (after the test's own rules)
-/// lists no newer deployment. STS has no rule: the Lambda knows its account from its ARN.
+/// lists no newer deployment, and GetDeploymentGroup names the replacement group as web/web-bg's
+/// fleet. STS has no rule: the Lambda knows its account from its ARN.
 pub(crate) fn clients(codedeploy: &[&Rule], elbv2: &[&Rule], autoscaling: &[&Rule]) -> Clients {
     use aws_sdk_codedeploy::config::retry::RetryConfig;
     let retry = RetryConfig::standard()
@@ -241,7 +271,12 @@ pub(crate) fn clients(codedeploy: &[&Rule], elbv2: &[&Rule], autoscaling: &[&Rul
     let (target_health, instance_health) = (describe_target_health(), describe_instance_health());
     let elbv2: Vec<&Rule> = elbv2.iter().copied().chain([&target_health]).collect();
     let newest = list_deployments(&[DEPLOYMENT]);
-    let codedeploy: Vec<&Rule> = codedeploy.iter().copied().chain([&newest]).collect();
+    let group = get_deployment_group(1, &[]);
+    let codedeploy: Vec<&Rule> = codedeploy
+        .iter()
+        .copied()
+        .chain([&newest, &group])
+        .collect();
     Clients {
         region: Some("us-east-1".into()),
         codedeploy: mock_client!(aws_sdk_codedeploy, RuleMode::MatchAny, &codedeploy, |c| c
@@ -292,6 +327,7 @@ pub(crate) async fn invoke(relinker: &Relinker, payload: &serde_json::Value) -> 
 /// called.
 struct Aws {
     get: Rule,
+    group: Rule,
     list: Rule,
     describe_tg: Rule,
     describe_asg: Rule,
@@ -304,6 +340,7 @@ impl Aws {
     fn deployment(target_groups: usize, classic: &'static [&'static str]) -> Self {
         Aws {
             get: get_deployment(target_groups, classic),
+            group: get_deployment_group(target_groups, classic),
             list: list_deployments(&[DEPLOYMENT]),
             describe_tg: describe_target_groups(),
             describe_asg: describe_group(),
@@ -319,7 +356,7 @@ impl Aws {
 
     /// The same, with more CodeDeploy rules.
     async fn invoke_with(&self, codedeploy: &[&Rule]) -> Invocation {
-        let codedeploy: Vec<&Rule> = [&self.get, &self.list]
+        let codedeploy: Vec<&Rule> = [&self.get, &self.group, &self.list]
             .into_iter()
             .chain(codedeploy.iter().copied())
             .collect();

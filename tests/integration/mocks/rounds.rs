@@ -105,8 +105,10 @@ async fn a_newer_started_deployment_supersedes_the_copy_and_nothing_is_attached(
         report.detail.as_deref().unwrap().contains("d-NEWER0001"),
         "{report:?}"
     );
-    assert_eq!(aws.list.num_calls(), 1);
-    assert_eq!(newer.num_calls(), 1);
+    // Listed twice: by the deployment group's observation (round 1) and just before the attach;
+    // read twice: in round 2 (its copies, whether the group is at rest) and just before the attach.
+    assert_eq!(aws.list.num_calls(), 2);
+    assert_eq!(newer.num_calls(), 2);
     assert_eq!(aws.attach_tg.num_calls(), 0);
     assert_eq!(
         report.aws_rounds, 4,
@@ -136,7 +138,11 @@ async fn deployments_codedeploy_made_by_itself_do_not_supersede_and_cost_one_rou
     assert!(invocation.error.is_none(), "{:?}", invocation.error);
     let report = &invocation.response.reports[0];
     assert_eq!(report.outcome, Outcome::Relinked, "{report:?}");
-    assert_eq!(newer.num_calls(), 1);
+    assert_eq!(
+        newer.num_calls(),
+        2,
+        "in round 2 and just before the attach"
+    );
     assert_eq!(aws.attach_tg.num_calls(), 1);
     assert_eq!(
         report.aws_rounds, 5,
@@ -159,6 +165,10 @@ async fn a_newest_copy_check_that_fails_fails_the_job_and_attaches_nothing() {
     let error = invocation.error.expect("the invocation must fail");
     assert_eq!(error.error_type(), "Relink.Retryable");
     assert!(error.to_string().contains("ListDeployments"), "{error}");
-    assert_eq!(aws.list.num_calls(), 3, "the SDK's 3 attempts");
+    assert_eq!(
+        aws.list.num_calls(),
+        6,
+        "the SDK's 3 attempts, by the deployment group's observation and the newest-copy check"
+    );
     assert_eq!(aws.attach_tg.num_calls(), 0);
 }

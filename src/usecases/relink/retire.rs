@@ -1,0 +1,418 @@
+//! The retire rounds of one deployment group ([`crate::domain::retire`]): its copies that hold
+//! some of its load balancers, found in round 2's reads; then — just before any detach — the
+//! evidence, read now: the fleet CodeDeploy names and the load balancers it lists
+//! (`GetDeploymentGroup`) ∥ whether any of its deployments runs (`ListDeployments` of the running
+//! statuses, any age) ∥ the copies as they are (`DescribeAutoScalingGroups`) ∥ where the load
+//! balancers they hold send traffic (`DescribeTargetHealth` ∥ `DescribeInstanceHealth`); the rule;
+//! and the detach calls, each copy's one after another.
+//!
+//! What round 2 already rules out costs no further round: a group named like a copy that no
+//! deployment of the deployment group owns, a deployment group with a deployment running, and
+//! `RELINK_RETIRE_COPIES=false`.
+
+use super::observe::Observed;
+use super::state::State;
+use crate::aws::{autoscaling, codedeploy, elb, elbv2, Clients};
+use crate::domain::decision::{replacement_group_name, DeploymentFacts, DeploymentGroupFacts};
+use crate::domain::error::{AwsError, RelinkError};
+use crate::domain::live::Registrations;
+use crate::domain::plan::{GroupState, MAX_PER_ATTACH_CALL};
+use crate::domain::retire::{
+    at_rest_with, held, judge, CopyNow, GroupNow, Held, KeepReason, RetireOutcome, Retirement,
+    Verdict,
+};
+use aws_sdk_codedeploy::types::DeploymentStatus;
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+/// The statuses of a running deployment, as `ListDeployments` filters them.
+const RUNNING: [DeploymentStatus; 5] = [
+    DeploymentStatus::Created,
+    DeploymentStatus::Queued,
+    DeploymentStatus::InProgress,
+    DeploymentStatus::Ready,
+    DeploymentStatus::Baking,
+];
+
+/// What the retire rounds of one deployment group came to.
+#[derive(Debug, Clone, Default)]
+pub struct Retired {
+    /// One record per copy that held some of its load balancers.
+    pub retirements: Vec<Retirement>,
+    /// The failures: of a read the rule needed, or of detach calls.
+    pub error: Option<RelinkError>,
+    /// Sequential rounds after round 2 (the evidence, the detach calls).
+    pub rounds: u8,
+}
+
+/// What round 2 knows of one deployment group, for its retirements.
+pub(super) struct Seen<'a> {
+    /// The deployment group as observed.
+    pub observed: &'a Observed,
+    /// Its facts (the observation read them).
+    pub facts: &'a DeploymentGroupFacts,
+    /// Its deployments read so far (the observation's and round 2's).
+    pub deployments: Vec<&'a DeploymentFacts>,
+    /// Groups this reconcile links: never retired by it.
+    pub linking: &'a HashSet<String>,
+}
+
+impl Seen<'_> {
+    fn name(&self) -> String {
+        format!("{}/{}", self.facts.application, self.facts.deployment_group)
+    }
+
+    /// The deployment of this deployment group whose copy `group` is, by CodeDeploy's naming.
+    fn owner(&self, group: &str) -> Option<&str> {
+        self.deployments
+            .iter()
+            .filter(|d| {
+                d.application == self.facts.application
+                    && d.deployment_group == self.facts.deployment_group
+            })
+            .map(|d| d.deployment_id.as_str())
+            .find(|id| replacement_group_name(&self.facts.deployment_group, id) == group)
+    }
+
+    /// Every Auto Scaling group that may be a copy of this deployment group: those of its
+    /// deployments read, and those found otherwise.
+    pub fn copy_names(observed: &Observed, deployments: &[&DeploymentFacts]) -> BTreeSet<String> {
+        let dg = &observed.deployment_group;
+        let listed = observed.listed.as_ref().map(Vec::as_slice).unwrap_or(&[]);
+        deployments
+            .iter()
+            .map(|d| d.deployment_id.as_str())
+            .chain(listed.iter().map(String::as_str))
+            .map(|id| replacement_group_name(dg, id))
+            .chain(observed.found.iter().cloned())
+            .collect()
+    }
+
+    /// Deployments read that keep the deployment group from rest: running, or with a status
+    /// relink does not know (`unknown_only`: only those).
+    fn unsettled(&self, unknown_only: bool) -> Vec<(String, Option<String>)> {
+        self.deployments
+            .iter()
+            .filter(|d| !at_rest_with(&d.status))
+            .filter(|d| !unknown_only || !RUNNING.iter().any(|r| r.as_str() == d.status))
+            .map(|d| (d.deployment_id.clone(), Some(d.status.clone())))
+            .collect()
+    }
+}
+
+/// The retire rounds of one deployment group, from round 2's `state`.
+pub(super) async fn retire(
+    clients: &Clients,
+    seen: &Seen<'_>,
+    state: &State,
+    dry_run: bool,
+    enabled: bool,
+    subject: &str,
+) -> Retired {
+    let targets = target_group_arns(&seen.facts.settings.target_group_names, state);
+    let now = GroupNow {
+        name: &seen.name(),
+        fleet: &seen.facts.auto_scaling_groups,
+        target_groups: &targets,
+        load_balancers: &seen.facts.settings.classic_load_balancer_names,
+        unsettled: &seen.unsettled(false),
+    };
+    // Round 2's candidates: the copies that hold some of the deployment group's load balancers.
+    let mut retired = Retired::default();
+    let mut candidates: Vec<(&str, &str, Held)> = Vec::new();
+    for name in Seen::copy_names(seen.observed, &seen.deployments) {
+        let Some((name, group)) = state.described.groups.get_key_value(&name) else {
+            continue;
+        };
+        if seen.linking.contains(name) || now.fleet.contains(name) {
+            continue;
+        }
+        let held = held(&now, group);
+        if held.is_empty() {
+            continue;
+        }
+        let keep = |reason, detail: String| kept(name, &held, reason, detail);
+        match seen.owner(name) {
+            None => retired.retirements.push(keep(
+                KeepReason::NotACopy,
+                format!(
+                    "{name} is named like a copy, but no deployment of {} has its id: relink never changes a group a person made",
+                    now.name
+                ),
+            )),
+            Some(_) if !enabled => retired.retirements.push(keep(
+                KeepReason::Disabled,
+                "RELINK_RETIRE_COPIES=false: relink detaches nothing".into(),
+            )),
+            Some(owner) => candidates.push((name, owner, held)),
+        }
+    }
+    if candidates.is_empty() {
+        return retired;
+    }
+    if !now.unsettled.is_empty() {
+        // Not at rest by what round 2 read: the rule says keep, no evidence needed.
+        for (name, owner, _) in &candidates {
+            let copy = CopyNow {
+                group: name,
+                owner: Some(owner),
+                state: state.described.groups.get(*name),
+            };
+            retired
+                .retirements
+                .push(record(judge(&now, &copy, &Registrations::default()), name));
+        }
+        return retired;
+    }
+
+    // The evidence, read now, within seconds of the detach.
+    retired.rounds += 1;
+    let evidence = match evidence(clients, dry_run, seen, &candidates, &targets).await {
+        Ok(evidence) => evidence,
+        Err(error) => {
+            retired.error = Some(RelinkError::Aws {
+                subject: subject.to_owned(),
+                error,
+            });
+            return retired;
+        }
+    };
+    let Some(fresh) = &evidence.group else {
+        return retired; // the deployment group is gone: nothing of it to take back
+    };
+    let fresh_targets = target_group_arns(&fresh.settings.target_group_names, state);
+    let now = GroupNow {
+        fleet: &fresh.auto_scaling_groups,
+        target_groups: &fresh_targets,
+        load_balancers: &fresh.settings.classic_load_balancer_names,
+        unsettled: &evidence.running,
+        ..now
+    };
+    let mut detaches = Vec::new();
+    for (name, owner, _) in &candidates {
+        let copy = CopyNow {
+            group: name,
+            owner: Some(owner),
+            state: evidence.copies.get(*name),
+        };
+        match judge(&now, &copy, &evidence.traffic) {
+            Verdict::Retire { held, evidence } if !dry_run => {
+                detaches.push((name.to_string(), held, evidence))
+            }
+            verdict => retired.retirements.push(record(verdict, name)),
+        }
+    }
+    if detaches.is_empty() {
+        return retired;
+    }
+
+    retired.rounds += 1;
+    let done = futures::future::join_all(
+        detaches
+            .iter()
+            .map(|(group, held, _)| detach(clients, group, held)),
+    )
+    .await;
+    let mut failures = Vec::new();
+    for ((group, held, evidence), (detached, failed)) in detaches.into_iter().zip(done) {
+        let outcome = match failed.is_empty() {
+            true => RetireOutcome::Retired,
+            false => RetireOutcome::Failed,
+        };
+        let detail = match failed.first() {
+            None => evidence,
+            Some(error) => format!("{error} (detached: [{}])", detached.names().join(", ")),
+        };
+        let rest = match outcome {
+            RetireOutcome::Retired => detached,
+            _ => left(&held, &detached),
+        };
+        retired.retirements.push(Retirement {
+            group: group.clone(),
+            outcome,
+            reason: None,
+            target_groups: rest.target_groups,
+            load_balancers: rest.load_balancers,
+            detail,
+        });
+        if !failed.is_empty() {
+            failures.push((group, failed));
+        }
+    }
+    if let Some((group, failed)) = failures.into_iter().next() {
+        retired.error = Some(RelinkError::Detach {
+            subject: subject.to_owned(),
+            deployment_group: seen.name(),
+            group,
+            failures: failed,
+        });
+    }
+    retired
+}
+
+/// The deployment group's target groups, as round 2 resolved their names; a name it did not
+/// resolve has no ARN to detach.
+fn target_group_arns(names: &[String], state: &State) -> Vec<String> {
+    names
+        .iter()
+        .filter_map(|name| state.resolved.arns.get(name).cloned())
+        .collect()
+}
+
+fn kept(group: &str, held: &Held, reason: KeepReason, detail: String) -> Retirement {
+    Retirement {
+        group: group.to_owned(),
+        outcome: RetireOutcome::Kept,
+        reason: Some(reason),
+        target_groups: held.target_groups.clone(),
+        load_balancers: held.load_balancers.clone(),
+        detail,
+    }
+}
+
+/// A verdict that changes nothing now: kept, or planned in a dry run.
+fn record(verdict: Verdict, group: &str) -> Retirement {
+    match verdict {
+        Verdict::Retire { held, evidence } => Retirement {
+            group: group.to_owned(),
+            outcome: RetireOutcome::Planned,
+            reason: None,
+            target_groups: held.target_groups,
+            load_balancers: held.load_balancers,
+            detail: evidence,
+        },
+        Verdict::Keep {
+            held,
+            reason,
+            evidence,
+        } => kept(group, &held, reason, evidence),
+        Verdict::Nothing => kept(
+            group,
+            &Held::default(),
+            KeepReason::Gone,
+            format!("{group} no longer holds any of the deployment group's load balancers"),
+        ),
+    }
+}
+
+/// What the evidence round read.
+struct Evidence {
+    group: Option<DeploymentGroupFacts>,
+    running: Vec<(String, Option<String>)>,
+    copies: HashMap<String, GroupState>,
+    traffic: Registrations,
+}
+
+/// The evidence round: every read concurrently.
+async fn evidence(
+    clients: &Clients,
+    dry_run: bool,
+    seen: &Seen<'_>,
+    candidates: &[(&str, &str, Held)],
+    targets: &[String],
+) -> Result<Evidence, AwsError> {
+    let (application, group) = (&seen.facts.application, &seen.facts.deployment_group);
+    let names: Vec<String> = candidates.iter().map(|(n, _, _)| n.to_string()).collect();
+    let mut target_groups: Vec<String> = Vec::new();
+    let mut load_balancers: Vec<String> = Vec::new();
+    for (_, _, held) in candidates {
+        for arn in &held.target_groups {
+            if !target_groups.contains(arn) && targets.contains(arn) {
+                target_groups.push(arn.clone());
+            }
+        }
+        for name in &held.load_balancers {
+            if !load_balancers.contains(name) {
+                load_balancers.push(name.clone());
+            }
+        }
+    }
+    let announce = async {
+        if let Some(before) = &clients.before_change {
+            before.call(dry_run).await;
+        }
+    };
+    let cd = &clients.codedeploy;
+    let (fresh, running, copies, tg_traffic, lb_traffic, ()) = tokio::join!(
+        codedeploy::get_deployment_group(cd, application, group),
+        codedeploy::list_group_deployments(cd, application, group, &RUNNING, None),
+        autoscaling::describe_groups(&clients.autoscaling, &names),
+        async {
+            match target_groups.is_empty() {
+                true => Ok(HashMap::new()),
+                false => elbv2::traffic(&clients.elbv2, &target_groups).await,
+            }
+        },
+        async {
+            match load_balancers.is_empty() {
+                true => Ok(HashMap::new()),
+                false => elb::traffic(&clients.elb, &load_balancers).await,
+            }
+        },
+        announce,
+    );
+    if let Some(error) = copies.failed.into_values().next() {
+        return Err(error);
+    }
+    let statuses: HashMap<&str, &str> = seen
+        .deployments
+        .iter()
+        .map(|d| (d.deployment_id.as_str(), d.status.as_str()))
+        .collect();
+    let mut running: Vec<(String, Option<String>)> = running?
+        .into_iter()
+        .map(|id| {
+            let status = statuses.get(id.as_str()).map(|s| s.to_string());
+            (id, status)
+        })
+        .collect();
+    // A status relink does not know, among those read, keeps the deployment group from rest too.
+    running.extend(seen.unsettled(true));
+    Ok(Evidence {
+        group: fresh?,
+        running,
+        copies: copies.groups,
+        traffic: Registrations {
+            target_groups: tg_traffic?,
+            load_balancers: lb_traffic?,
+        },
+    })
+}
+
+/// The detach calls of one copy: its target groups in batches of 10, then its classic load
+/// balancers, one call after another. What was detached, and the failures.
+async fn detach(clients: &Clients, group: &str, held: &Held) -> (Held, Vec<AwsError>) {
+    let client = &clients.autoscaling;
+    let mut detached = Held::default();
+    let mut failures = Vec::new();
+    for batch in held.target_groups.chunks(MAX_PER_ATTACH_CALL) {
+        match autoscaling::detach_target_groups(client, group, batch).await {
+            Ok(()) => detached.target_groups.extend_from_slice(batch),
+            Err(error) => failures.push(error),
+        }
+    }
+    for batch in held.load_balancers.chunks(MAX_PER_ATTACH_CALL) {
+        match autoscaling::detach_load_balancers(client, group, batch).await {
+            Ok(()) => detached.load_balancers.extend_from_slice(batch),
+            Err(error) => failures.push(error),
+        }
+    }
+    (detached, failures)
+}
+
+/// What `held` still holds after `detached`.
+fn left(held: &Held, detached: &Held) -> Held {
+    Held {
+        target_groups: held
+            .target_groups
+            .iter()
+            .filter(|t| !detached.target_groups.contains(t))
+            .cloned()
+            .collect(),
+        load_balancers: held
+            .load_balancers
+            .iter()
+            .filter(|l| !detached.load_balancers.contains(l))
+            .cloned()
+            .collect(),
+    }
+}
