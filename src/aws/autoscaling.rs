@@ -61,6 +61,48 @@ pub async fn describe_all_groups(client: &Client) -> Result<Vec<(String, GroupSt
         .collect())
 }
 
+/// Instance ids per `DescribeAutoScalingInstances` call (its limit).
+pub const MAX_INSTANCES_PER_DESCRIBE: usize = 50;
+
+/// The Auto Scaling groups the instances `ids` belong to (`DescribeAutoScalingInstances`, 50 ids
+/// per call, calls concurrently); instances in no group are left out. Each group once.
+pub async fn groups_of(client: &Client, ids: &[String]) -> Result<Vec<String>, AwsError> {
+    let pages: Vec<Result<Vec<String>, AwsError>> =
+        futures::stream::iter(ids.chunks(MAX_INSTANCES_PER_DESCRIBE))
+            .map(|batch| async move {
+                let output = client
+                    .describe_auto_scaling_instances()
+                    .set_instance_ids(Some(batch.to_vec()))
+                    .send()
+                    .await
+                    .map_err(|err| {
+                        aws_error(
+                            "DescribeAutoScalingInstances",
+                            format!("instances {}", batch.join(", ")),
+                            err,
+                        )
+                    })?;
+                Ok(output
+                    .auto_scaling_instances()
+                    .iter()
+                    .filter_map(|i| i.auto_scaling_group_name())
+                    .map(str::to_owned)
+                    .collect())
+            })
+            .buffered(MAX_CONCURRENT_CALLS)
+            .collect()
+            .await;
+    let mut groups: Vec<String> = Vec::new();
+    for page in pages {
+        for group in page? {
+            if !groups.contains(&group) {
+                groups.push(group);
+            }
+        }
+    }
+    Ok(groups)
+}
+
 /// One `DescribeAutoScalingGroups` batch: the groups found, by name.
 type Page = Result<Vec<(String, GroupState)>, AwsError>;
 

@@ -6,7 +6,7 @@ use crate::domain::error::AwsError;
 use aws_sdk_codedeploy::primitives::DateTime;
 use aws_sdk_codedeploy::types::{
     BlueGreenDeploymentConfiguration, DeploymentGroupInfo, DeploymentInfo, DeploymentStatus,
-    DeploymentStyle, LoadBalancerInfo, TimeRange,
+    DeploymentStyle, InstanceAction, LoadBalancerInfo, TargetFilterName, TimeRange,
 };
 use aws_sdk_codedeploy::Client;
 use futures::{StreamExt, TryStreamExt};
@@ -139,6 +139,37 @@ pub async fn get_deployment_group(
         Ok(output) => Ok(output.deployment_group_info().map(group_facts_from)),
         Err(err) if err.code == "DeploymentGroupDoesNotExistException" => Ok(None),
         Err(err) => Err(err),
+    }
+}
+
+/// The instances a blue/green deployment replaced (`ListDeploymentTargets`, `ServerInstanceLabel`
+/// `Blue`, every page): for an EC2 deployment, the original fleet's instance ids.
+pub async fn blue_instances(client: &Client, deployment_id: &str) -> Result<Vec<String>, AwsError> {
+    let mut ids = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let output = client
+            .list_deployment_targets()
+            .deployment_id(deployment_id)
+            .target_filters(
+                TargetFilterName::ServerInstanceLabel,
+                vec!["Blue".to_owned()],
+            )
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|err| {
+                aws_error(
+                    "ListDeploymentTargets",
+                    format!("the original instances of deployment {deployment_id}"),
+                    err,
+                )
+            })?;
+        ids.extend(output.target_ids().iter().cloned());
+        match output.next_token().filter(|t| !t.is_empty()) {
+            Some(next) => token = Some(next.to_owned()),
+            None => return Ok(ids),
+        }
     }
 }
 
@@ -309,6 +340,10 @@ fn settings_of(
             .and_then(|c| c.green_fleet_provisioning_option())
             .and_then(|o| o.action())
             .map(|a| a.as_str().to_owned()),
+        keep_alive: blue_green
+            .and_then(|c| c.terminate_blue_instances_on_deployment_success())
+            .and_then(|t| t.action())
+            .is_some_and(|a| *a == InstanceAction::KeepAlive),
         target_group_names: names(
             load_balancers
                 .map(|i| {

@@ -24,6 +24,9 @@ pub struct GroupSettings {
     pub deployment_option: Option<String>,
     /// `blueGreenDeploymentConfiguration.greenFleetProvisioningOption.action`.
     pub green_fleet_action: Option<String>,
+    /// `blueGreenDeploymentConfiguration.terminateBlueInstancesOnDeploymentSuccess.action` is
+    /// `KEEP_ALIVE`: the fleet a deployment replaces keeps running.
+    pub keep_alive: bool,
     /// `loadBalancerInfo.targetGroupInfoList[].name`.
     pub target_group_names: Vec<String>,
     /// `loadBalancerInfo.elbInfoList[].name`.

@@ -21,7 +21,7 @@ use crate::usecases::relink::observe::observe_read;
 use crate::usecases::relink::{reconcile, Key};
 use aws_sdk_codedeploy::types::DeploymentStatus;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::time::SystemTime;
 use tracing::instrument;
 
@@ -172,16 +172,9 @@ pub async fn sweep(clients: &Clients, config: &Config, now: SystemTime) -> Vec<A
             job
         })
         .collect();
-    reconcile(
-        clients,
-        config,
-        config.dry_run,
-        jobs,
-        observed,
-        &HashSet::new(),
-    )
-    .await
-    .finish(config.dry_run)
+    reconcile(clients, config, config.dry_run, jobs, observed)
+        .await
+        .finish(config.dry_run)
 }
 
 #[cfg(test)]

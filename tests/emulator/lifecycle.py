@@ -23,10 +23,12 @@ record) and as an EventBridge event, built from the samples in `events/`.
 | terminate | TERMINATE: the original group deleted; KEEP_ALIVE: kept, drained   | none          |
 | succeed   | Succeeded; the deployment group names the copy                     | DeploymentSuccess / SUCCESS |
 
-Beside the steps: `fail` at any step, with or without automatic rollback (a new deployment,
-creator `codeDeployRollback`, that routes traffic back to the original instances and blocks the
-copy's); `scale_out` and `scale_in` of a group, and `replace` (to zero and back), each launched
-instance bringing its own `autoscaling` deployment.
+Beside the steps: `fail` at any step — a failure, or a stop (a CloudWatch alarm stops the
+deployment, status Stopped, "at any point it can still be stopped") — with or without automatic
+rollback (a new deployment, creator `codeDeployRollback`, that routes traffic back to the original
+instances and blocks the copy's); `scale_out` and `scale_in` of a group, and `replace` (to zero and
+back), each launched instance bringing its own `autoscaling` deployment. A story's deployment may
+be created hours before the story starts (`created_hours_ago`): older than the look-back.
 
 Assumptions where no primary source says (see ../../../shared/domain.md):
 - an `autoscaling` deployment installs the revision and registers the instance nowhere: only an
@@ -42,7 +44,9 @@ I1 no attach registered an instance CodeDeploy had not routed traffic to while i
 I2 only the fleet CodeDeploy routes traffic to (or will at success) gained attachments;
 I3 once rerouting is complete, the serving fleet is linked (checked by the caller's choice of
 moment: after a notification that came after the shift, or a sweep); I4 the same after a fleet
-scaled to zero and back.
+scaled to zero and back; I5 once the deployment group is at rest, no copy that CodeDeploy does not
+route traffic to holds any of the deployment group's load balancers (after any notification or
+sweep); I6 no detach deregistered an instance a load balancer served (checked after every call).
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ from pathlib import Path
 from typing import Any
 
 from world import World, new_deployment_id
-from moto_fixes import DRAINING
+from moto_fixes import DRAINING, TARGETS
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 CONFIGS = ("CodeDeployDefault.OneAtATime", "CodeDeployDefault.HalfAtATime", "CodeDeployDefault.AllAtOnce")
@@ -88,7 +92,8 @@ class Notifier:
         sns = _sample("sns-deployment-success.json")
         record = sns["Records"][0]["Sns"]
         message = json.loads(record["Message"])
-        status = {"START": "IN_PROGRESS", "SUCCESS": "SUCCEEDED", "FAILURE": "FAILED", "READY": "READY"}[state]
+        status = {"START": "IN_PROGRESS", "SUCCESS": "SUCCEEDED", "FAILURE": "FAILED", "STOP": "STOPPED",
+                  "READY": "READY"}[state]
         message.update(
             deploymentId=deployment_id, status=status, applicationName=self.application,
             deploymentGroupName=self.deployment_group, region=self.world.region, accountId=self.world.account,
@@ -144,6 +149,8 @@ class BlueGreen:
             "deployment_id": self.deployment_id, "status": "Created", "replacement": "none",
         })
         self.record().deployment_config_name = self.config
+        if "created_hours_ago" in spec:
+            world.backdate(self.deployment_id, float(spec["created_hours_ago"]))
         self.steps = ["provision", "install"] + (["ready"] if self.ready_wait else []) + ["reroute", "block", "wait", "terminate", "succeed"]
         self.at = 0  # index of the next step
         self.targets: list[str] = []  # the replacement instances CodeDeploy deploys to
@@ -186,6 +193,11 @@ class BlueGreen:
     def succeeded(self) -> bool:
         return self.passed("succeed")
 
+    def at_rest(self) -> bool:
+        """Whether none of the deployment group's deployments runs (the story's has ended; its
+        rollback, made whole in one step, too)."""
+        return self.failed or self.succeeded()
+
     def fleet(self) -> str | None:
         """The fleet CodeDeploy routes traffic to, or will at success: the copy from the first
         reroute on, the original before it and after a completed rollback; nobody's while a
@@ -200,6 +212,7 @@ class BlueGreen:
             "next_step": self.next_step, "routed": sorted(self.routed), "fleet": self.fleet(),
             "rerouting_complete": self.rerouting_complete(), "succeeded": self.succeeded(),
             "failed": self.failed, "termination": self.termination, "config": self.config,
+            "at_rest": self.at_rest(),
         }
 
     # --- the steps ------------------------------------------------------------------------------
@@ -220,6 +233,7 @@ class BlueGreen:
         record.status = "InProgress"
         record.target_instances = {"autoScalingGroups": [self.copy]}
         self.targets = self.world.instances(self.copy)
+        TARGETS[self.deployment_id] = {"Blue": list(self.originals), "Green": list(self.targets)}
         return [self.notify.deployment(self.deployment_id, "START")]
 
     def _install(self) -> list[dict[str, Any]]:
@@ -283,15 +297,16 @@ class BlueGreen:
 
     # --- what happens beside the steps ----------------------------------------------------------
 
-    def fail(self, rollback: bool) -> dict[str, Any]:
-        """The deployment fails at this point; with `rollback`, CodeDeploy's rollback deployment
-        routes traffic back to the original instances and blocks the copy's."""
+    def fail(self, rollback: bool, status: str = "Failed") -> dict[str, Any]:
+        """The deployment fails (or, `status` Stopped, an alarm stops it) at this point; with
+        `rollback`, CodeDeploy's rollback deployment routes traffic back to the original instances
+        and blocks the copy's."""
         record = self.record()
-        record.status = "Failed"
+        record.status = status
         record.instance_termination_wait_time_started = False
         record.complete_time = datetime.datetime.now(datetime.timezone.utc).isoformat()
         self.failed = True
-        notes = [self.notify.deployment(self.deployment_id, "FAILURE")]
+        notes = [self.notify.deployment(self.deployment_id, "STOP" if status == "Stopped" else "FAILURE")]
         if rollback and self.rerouting_started():
             self.rollback_id = new_deployment_id()
             self.world.deploy({
@@ -338,22 +353,42 @@ class BlueGreen:
     # --- the invariants ---------------------------------------------------------------------------
 
     def snapshot(self) -> dict[str, Any]:
-        """Every group's attachments and instances now, for ``check`` after a call."""
+        """Every group's attachments and instances now, and the instances each of the deployment
+        group's load balancers serves (registered, not draining), for ``check`` after a call."""
         groups = self.world.autoscaling_backend().autoscaling_groups
-        return {
+        snapshot: dict[str, Any] = {
             name: {
                 "attached": sorted(list(g.target_group_arns) + list(g.load_balancer_names)),
                 "instances": sorted(s.instance.id for s in g.instance_states),
             }
             for name, g in groups.items()
         }
+        return {"groups": snapshot, "serving": self.serving()}
+
+    def serving(self) -> dict[str, list[str]]:
+        """The instances each of the deployment group's load balancers serves now."""
+        target_groups, classic = self.load_balancers()
+        serving = {}
+        for arn in target_groups:
+            tg = self.world.elbv2_backend().target_groups[arn]
+            serving[arn] = sorted(set(tg.targets) - DRAINING.get(arn, set()))
+        for name in classic:
+            lb = self.world.elb_backend().load_balancers[name]
+            serving[name] = sorted(set(lb.instance_ids) - DRAINING.get(name, set()))
+        return serving
 
     def check(self, before: dict[str, Any], expect_linked: bool) -> list[str]:
         """The invariants after one call to relink, against the snapshot taken before it."""
         problems = []
-        now = self.snapshot()
+        snapshot = self.snapshot()
+        now, then = snapshot["groups"], before["groups"]
         for name, group in now.items():
-            gained = set(group["attached"]) - set(before.get(name, {}).get("attached", []))
+            lost = set(then.get(name, {}).get("attached", [])) - set(group["attached"])
+            for lb in sorted(lost):
+                removed = sorted(set(then[name]["instances"]) & set(before["serving"].get(lb, [])))
+                if removed:
+                    problems.append(f"I6: detaching {lb} from {name} deregistered {removed}, which it served")
+            gained = set(group["attached"]) - set(then.get(name, {}).get("attached", []))
             if not gained:
                 continue
             if name != self.fleet():
@@ -367,6 +402,21 @@ class BlueGreen:
                     )
         if expect_linked:
             problems += self.unlinked()
+        if self.at_rest():
+            problems += self.holding(now, snapshot["serving"])
+        return problems
+
+    def holding(self, groups: dict[str, Any], serving: dict[str, list[str]]) -> list[str]:
+        """I5: the deployment group's copies that CodeDeploy routes no traffic to and that still
+        hold some of its load balancers."""
+        problems = []
+        prefix = f"CodeDeploy_{self.deployment_group}_"
+        lbs = set(serving)
+        served = set().union(*map(set, serving.values())) if serving else set()
+        for name, group in groups.items():
+            held = sorted(set(group["attached"]) & lbs)
+            if name.startswith(prefix) and held and not set(group["instances"]) & served:
+                problems.append(f"I5: {name} serves nobody at rest and still holds {held}")
         return problems
 
     def unlinked(self) -> list[str]:

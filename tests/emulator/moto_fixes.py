@@ -5,7 +5,8 @@ behaviour and not moto's (see ../shared/domain.md, "The moto emulator where it d
   shape (unset members omitted, epoch timestamps, the group's style, blue/green configuration and
   load balancer info carried by the deployment, Auto Scaling groups as structures); the list calls
   paginate (pages of RELINK_EMULATOR_PAGE_SIZE) and filter by status and creation time as AWS
-  does; BatchGetDeploymentGroups (which moto lacks) and the batch limits exist.
+  does; BatchGetDeploymentGroups and ListDeploymentTargets (which moto lacks; the latter answers
+  from ``TARGETS``, which CodeDeploy's part fills) and the batch limits exist.
 - Auto Scaling: the attach and detach calls refuse more than 10 items and unknown groups
   (ValidationError); attaching a classic load balancer no longer deregisters other groups'
   instances from it, and detaching one deregisters the group's instances from that load balancer
@@ -178,6 +179,22 @@ def _list_deployments(self: Any) -> str:
     return json.dumps(prune({"deployments": page["items"], "nextToken": page["nextToken"]}))
 
 
+# The instances of each blue/green deployment by label (`Blue`: the original fleet's, `Green`: the
+# copy's), as CodeDeploy keeps them for ListDeploymentTargets, which moto lacks. The world
+# (CodeDeploy's part) fills it when a deployment copies its fleet.
+TARGETS: dict[str, dict[str, list[str]]] = {}
+
+
+def _list_deployment_targets(self: Any) -> str:
+    deployment_id = self._get_param("deploymentId")
+    if deployment_id not in self.codedeploy_backend.deployments:
+        raise JsonRESTError("DeploymentDoesNotExistException", f"The deployment {deployment_id} could not be found.")
+    labels = (self._get_param("targetFilters") or {}).get("ServerInstanceLabel") or ["Blue", "Green"]
+    ids = [i for label in labels for i in TARGETS.get(deployment_id, {}).get(label, [])]
+    page = _page(ids, self._get_param("nextToken"))
+    return json.dumps(prune({"targetIds": page["items"], "nextToken": page["nextToken"]}))
+
+
 codedeploy_models.DeploymentInfo.to_dict = _aws_shaped_deployment
 codedeploy_models.DeploymentGroup.to_dict = _aws_shaped_group
 CodeDeployResponse.list_applications = _list_applications
@@ -185,6 +202,7 @@ CodeDeployResponse.list_deployment_groups = _list_deployment_groups
 CodeDeployResponse.batch_get_deployment_groups = _batch_get_deployment_groups
 CodeDeployResponse.list_deployments = _list_deployments
 CodeDeployResponse.batch_get_deployments = _batch_get_deployments
+CodeDeployResponse.list_deployment_targets = _list_deployment_targets
 
 
 # --- Auto Scaling -----------------------------------------------------------------------------
@@ -350,4 +368,4 @@ warnings.filterwarnings("ignore", message=r"Exception\(STSClientError\) with cod
 AccountResponse.list_regions = _list_regions
 account_urls.url_paths["{0}/listRegions$"] = AccountResponse.dispatch
 
-__all__ = ["DRAINING", "STATES", "OPTED_IN", "MAX_ATTACH_PER_CALL", "epoch", "prune", "elb_models"]
+__all__ = ["DRAINING", "STATES", "OPTED_IN", "TARGETS", "MAX_ATTACH_PER_CALL", "epoch", "prune", "elb_models"]

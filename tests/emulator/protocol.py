@@ -39,12 +39,13 @@ Commands:
 
 CodeDeploy as it runs (lifecycle.py), one story per deployment group (the spec's and the walk
 commands' "deployment_group", default web-bg):
-  {"op": "story", "spec": {config, termination, capacity, ready_wait}}  a deployment group and a
-                                            deployment about to start -> its state
+  {"op": "story", "spec": {config, termination, capacity, ready_wait, created_hours_ago}}
+                                            a deployment group and a deployment about to start -> its state
   {"op": "story_next", "spec": {...}}       the next deployment of the same deployment group
   {"op": "walk_state"}                      where the deployment stands
   {"op": "walk_step"}                       CodeDeploy's next step -> {step, notifications, state}
-  {"op": "walk_fail", "rollback": bool}     the deployment fails here -> the same
+  {"op": "walk_fail", "rollback": bool, "status": "Failed" | "Stopped"}
+                                            the deployment fails (or an alarm stops it) here -> the same
   {"op": "walk_scale", "group": "copy" | "original" | name, "change": "out" | "in" | "replace"}
   {"op": "walk_snapshot"}                   every group's attachments and instances
   {"op": "walk_check", "before": {...}, "expect_linked": bool}   the invariants -> problems
@@ -215,7 +216,7 @@ def walk(story: BlueGreen, command: dict[str, Any]) -> Any:
     if op == "walk_step":
         return story.step()
     if op == "walk_fail":
-        return story.fail(bool(command.get("rollback", True)))
+        return story.fail(bool(command.get("rollback", True)), command.get("status", "Failed"))
     if op == "walk_scale":
         group = {"copy": story.copy, "original": story.original}.get(command["group"], command["group"])
         return story.scale(group, command["change"])

@@ -32,7 +32,7 @@ REQUEST_LOG = os.environ.get("RELINK_REQUEST_LOG")
 def resources_of(service: str, action: str, params: dict[str, Any]) -> list[str]:
     """The resource ARNs IAM authorises `action` against, as AWS builds them."""
     account, region = DEFAULT_ACCOUNT_ID, REGION
-    if service == "codedeploy" and action in ("GetDeployment", "BatchGetDeployments"):
+    if service == "codedeploy" and action in ("GetDeployment", "BatchGetDeployments", "ListDeploymentTargets"):
         ids = params.get("deploymentIds") or [params.get("deploymentId")]
         known = codedeploy_models.codedeploy_backends[account][region].deployments
         return [

@@ -39,7 +39,9 @@ fn a_replacement_instance_success_links_the_running_deployments_copy_in_both_for
         let first = replay(&emulator, &event(&instances[0]));
         assert_eq!(first["outcome"], "relinked", "{form}: {first}");
         assert_eq!(first["instance_id"], instances[0].as_str());
-        assert_eq!(first["aws_rounds"], 4, "{first}");
+        // The deployment, its deployment group (an instance-level message names none), the
+        // groups, the evidence, the attach.
+        assert_eq!(first["aws_rounds"], 5, "{first}");
         assert_live_and_linked(&mut emulator, G1);
 
         // The next instance's success: an already-linked check of three rounds (an

@@ -10,9 +10,16 @@
 //!   deployment or the next sweep (for a copy that launched instances CodeDeploy never routed: once
 //!   the termination wait has begun, or at success with `KEEP_ALIVE`, which has no such signal);
 //! - I4: a fleet scaled to zero and back is repaired by the next sweep, whatever `autoscaling`
-//!   deployments it brought.
+//!   deployments it brought, and however old its deployment (some stories' deployments were
+//!   created before the sweep's look-back);
+//! - I5: once the deployment group is at rest, after any notification or sweep, no copy that
+//!   CodeDeploy does not route traffic to holds any of its load balancers (a failed copy once its
+//!   rollback is done, a copy a newer `KEEP_ALIVE` deployment superseded);
+//! - I6: no detach deregistered an instance a load balancer served.
 //!
-//! A failing walk prints the seed, the story and the step.
+//! A story may go on with a newer deployment after its success (the same termination action):
+//! the older copy is superseded, kept running with `KEEP_ALIVE`. A failing walk prints the seed,
+//! the story and the step.
 
 use crate::emulator::Emulator;
 use crate::fixtures::event_file;
@@ -39,6 +46,11 @@ enum Failure {
     },
     /// During the termination wait, rolled back.
     AfterShift,
+    /// A CloudWatch alarm stops it during the termination wait, with or without automatic
+    /// rollback (without, traffic stays on the copy).
+    AlarmDuringWait {
+        rollback: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +86,10 @@ struct Story {
     /// The channel of single deliveries.
     eventbridge: bool,
     ready_wait: bool,
+    /// The deployment was created two days before the story: older than the look-back.
+    old: bool,
+    /// After its success, a newer deployment of the deployment group runs to its end.
+    next: bool,
 }
 
 /// splitmix64: a seeded, deterministic choice without a dependency.
@@ -87,20 +103,21 @@ impl Seeded {
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     }
-
-    fn pick<T: Copy>(&mut self, items: &[T]) -> T {
-        items[(self.next() % items.len() as u64) as usize]
-    }
 }
 
 /// The stories: each dimension's values in turn (so every value is walked), the combinations
 /// drawn from the seed.
 fn stories(seed: u64) -> Vec<Story> {
+    // No failure comes twice as often as each kind of failure: a story that succeeds may go on
+    // with a newer deployment.
     let failures = [
         Failure::Nowhere,
         Failure::MidReroute { rollback: true },
         Failure::MidReroute { rollback: false },
+        Failure::Nowhere,
         Failure::AfterShift,
+        Failure::AlarmDuringWait { rollback: true },
+        Failure::AlarmDuringWait { rollback: false },
     ];
     let scales = [
         Scale::None,
@@ -117,8 +134,9 @@ fn stories(seed: u64) -> Vec<Story> {
     ];
     let mut rng = Seeded(seed);
     // Each dimension turns at its own pace from a seeded start, so that every value is walked
-    // and the combinations change with the seed.
-    let (c, f, s) = (
+    // and the combinations change with the seed (the test asserts the ones it needs).
+    let (c, f, s, t) = (
+        rng.next() as usize,
         rng.next() as usize,
         rng.next() as usize,
         rng.next() as usize,
@@ -126,12 +144,14 @@ fn stories(seed: u64) -> Vec<Story> {
     (0..STORIES)
         .map(|i| Story {
             config: CONFIGS[(i + c) % CONFIGS.len()],
-            termination: rng.pick(&["TERMINATE", "KEEP_ALIVE"]),
+            termination: ["TERMINATE", "KEEP_ALIVE"][(i / 3 + i / 6 + t) % 2],
             failure: failures[(i + f) % failures.len()],
             scale: scales[(i / 2 + s) % scales.len()],
             delivery: deliveries[i % deliveries.len()],
             eventbridge: rng.next().is_multiple_of(2),
             ready_wait: rng.next().is_multiple_of(4),
+            old: i % 3 == 0,
+            next: i % 2 == 1,
         })
         .collect()
 }
@@ -149,6 +169,8 @@ struct Walk {
     settled: bool,
     failed: bool,
     rerouting_complete: bool,
+    /// Walking the story's own deployment (not the newer one after it): its failure applies.
+    first: bool,
     calls: usize,
 }
 
@@ -254,6 +276,33 @@ impl Walk {
     }
 
     fn walk(mut self) -> usize {
+        self.walk_deployment();
+        if self.story.next {
+            // A newer deployment of the same deployment group, walked the same way (its
+            // notifications delivered as the story's are, a sweep and an audit at its block and
+            // success): the story's copy, if it is the fleet, is its original, retired by it
+            // with KEEP_ALIVE; after a failure it copies the fleet the failure left named.
+            let next = self.emulator.call(json!({"op": "story_next", "spec": {
+                "config": self.story.config, "capacity": 4}}));
+            self.deployment_id = next["deployment_id"].as_str().unwrap().to_owned();
+            self.stray = false;
+            self.settled = false;
+            self.failed = false;
+            self.rerouting_complete = false;
+            self.first = false;
+            self.walk_deployment();
+        }
+        // What is still held arrives at the end; then the safety net runs once more.
+        let held = std::mem::take(&mut self.held);
+        for n in &held {
+            self.deliver(n, false);
+        }
+        self.sweep_and_audit();
+        self.calls
+    }
+
+    /// One deployment, step by step, with the story's failure and scale events.
+    fn walk_deployment(&mut self) {
         while let Some(step) = self.next_step() {
             let answer = self.emulator.call(json!({"op": "walk_step"}));
             self.took(&answer);
@@ -277,13 +326,6 @@ impl Walk {
             self.event(json!({"op": "walk_scale", "group": "copy", "change": "replace"}));
             self.sweep_and_audit(); // I4
         }
-        // What is still held arrives at the end; then the safety net runs once more.
-        let held = std::mem::take(&mut self.held);
-        for n in &held {
-            self.deliver(n, false);
-        }
-        self.sweep_and_audit();
-        self.calls
     }
 
     fn next_step(&mut self) -> Option<String> {
@@ -304,7 +346,7 @@ impl Walk {
             self.stray = true;
             self.event(json!({"op": "walk_scale", "group": "copy", "change": "out"}));
         }
-        if let Failure::MidReroute { rollback } = self.story.failure {
+        if let (Failure::MidReroute { rollback }, true) = (self.story.failure, self.first) {
             self.event(json!({"op": "walk_fail", "rollback": rollback}));
         }
     }
@@ -322,22 +364,37 @@ impl Walk {
         routed == first
     }
 
+    /// The termination wait: the sweep and the audit (with TERMINATE the wait ends CodeDeploy's
+    /// rerouting, so a copy that scaled out mid-shift is linked now), a scale-out, a failure or
+    /// an alarm's stop.
     fn during_wait(&mut self) {
+        self.sweep_and_audit();
         if self.story.scale == Scale::OutDuringWait {
             self.event(json!({"op": "walk_scale", "group": "copy", "change": "out"}));
         }
-        if self.story.failure == Failure::AfterShift {
-            self.event(json!({"op": "walk_fail", "rollback": true}));
+        match self.story.failure {
+            _ if !self.first => {}
+            Failure::AfterShift => {
+                self.event(json!({"op": "walk_fail", "rollback": true}));
+            }
+            Failure::AlarmDuringWait { rollback } => {
+                self.event(json!({"op": "walk_fail", "rollback": rollback, "status": "Stopped"}));
+            }
+            _ => {}
         }
     }
 }
 
 fn walk_one(story: Story) -> usize {
     let mut emulator = Emulator::start();
-    let state = emulator.call(json!({"op": "story", "spec": {
+    let mut spec = json!({
         "config": story.config, "termination": story.termination, "capacity": 4,
         "ready_wait": story.ready_wait,
-    }}));
+    });
+    if story.old {
+        spec["created_hours_ago"] = json!(48);
+    }
+    let state = emulator.call(json!({"op": "story", "spec": spec}));
     Walk {
         emulator,
         story,
@@ -348,6 +405,7 @@ fn walk_one(story: Story) -> usize {
         settled: false,
         failed: false,
         rerouting_complete: false,
+        first: true,
         calls: 0,
     }
     .walk()
@@ -364,6 +422,26 @@ fn the_rule_holds_at_every_step_of_codedeploys_lifecycle() {
         assert!(stories.iter().any(|s| s.termination == termination));
     }
     assert!(stories.iter().any(|s| s.eventbridge) && stories.iter().any(|s| !s.eventbridge));
+    // The termination wait ends the reroute of a copy that scaled out mid-shift.
+    assert!(stories
+        .iter()
+        .any(|s| s.termination == "TERMINATE" && s.scale == Scale::OutMidShift));
+    // A fleet older than the look-back, scaled to zero and back (I4); a newer deployment after
+    // a KEEP_ALIVE one (I5); an alarm's stop with and without rollback.
+    assert!(stories
+        .iter()
+        .any(|s| s.old && s.scale == Scale::ZeroAndBack));
+    for old in [true, false] {
+        assert!(stories.iter().any(|s| s.next
+            && s.old == old
+            && s.termination == "KEEP_ALIVE"
+            && s.failure == Failure::Nowhere));
+    }
+    for rollback in [true, false] {
+        assert!(stories
+            .iter()
+            .any(|s| s.failure == Failure::AlarmDuringWait { rollback }));
+    }
     let lanes: Vec<Vec<Story>> = (0..LANES)
         .map(|lane| stories.iter().skip(lane).step_by(LANES).copied().collect())
         .collect();

@@ -80,7 +80,7 @@ pub(crate) fn hint(operation: Option<&str>, code: &str, endpoint: &str) -> Optio
 
 /// The IAM service prefix of every AWS operation relink calls (the function, the sweep, the
 /// audits, the dead-letter commands).
-const IAM_ACTIONS: [(&str, &str); 23] = [
+const IAM_ACTIONS: [(&str, &str); 27] = [
     ("GetDeployment", "codedeploy"),
     ("GetDeploymentGroup", "codedeploy"),
     ("BatchGetDeployments", "codedeploy"),
@@ -91,6 +91,10 @@ const IAM_ACTIONS: [(&str, &str); 23] = [
     ("DescribeAutoScalingGroups", "autoscaling"),
     ("AttachLoadBalancerTargetGroups", "autoscaling"),
     ("AttachLoadBalancers", "autoscaling"),
+    ("DetachLoadBalancerTargetGroups", "autoscaling"),
+    ("DetachLoadBalancers", "autoscaling"),
+    ("DescribeAutoScalingInstances", "autoscaling"),
+    ("ListDeploymentTargets", "codedeploy"),
     ("DescribeTargetGroups", "elasticloadbalancing"),
     ("DescribeTargetHealth", "elasticloadbalancing"),
     ("DescribeInstanceHealth", "elasticloadbalancing"),
@@ -140,8 +144,9 @@ mod tests {
 
     #[test]
     fn every_operation_relink_calls_has_its_iam_action() {
-        const VERBS: [&str; 9] = [
-            "Get", "List", "Describe", "Batch", "Attach", "Receive", "Delete", "Change", "Assume",
+        const VERBS: [&str; 10] = [
+            "Get", "List", "Describe", "Batch", "Attach", "Detach", "Receive", "Delete", "Change",
+            "Assume",
         ];
         let root = env!("CARGO_MANIFEST_DIR");
         let mut seen = 0;

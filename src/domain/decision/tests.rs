@@ -11,6 +11,7 @@ fn settings() -> GroupSettings {
         green_fleet_action: Some("COPY_AUTO_SCALING_GROUP".into()),
         target_group_names: vec!["web-tg".into()],
         classic_load_balancer_names: vec!["web-clb".into()],
+        keep_alive: false,
     }
 }
 

@@ -36,7 +36,6 @@ use crate::domain::job::{Ending, Job, Step, Subject};
 use crate::usecases::relink::{reconcile, GroupOutcome, Observed};
 use crate::usecases::sweep::RUNNING;
 use futures::{StreamExt, TryStreamExt};
-use std::collections::HashSet;
 
 /// Audits the region (the deployment groups `filter` allows); with `fix` (and no dry run)
 /// attaches what is missing to live groups. `progress` is told (applications done, applications
@@ -89,7 +88,7 @@ pub async fn audit(
             .unzip();
 
     let observed = observed(&groups, &known, config, &all_groups);
-    let reconciled = reconcile(clients, config, dry_run, jobs, observed, &HashSet::new()).await;
+    let reconciled = reconcile(clients, config, dry_run, jobs, observed).await;
     let mut rows: Vec<AuditRow> = reconciled
         .jobs
         .into_iter()

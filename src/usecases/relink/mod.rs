@@ -61,7 +61,7 @@ use crate::domain::report::Attempt;
 use futures::StreamExt;
 use group::Flight;
 use observe::observe;
-use retire::{retire, Seen};
+use retire::{predecessors, retire, Seen};
 use state::read_state;
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
@@ -133,46 +133,34 @@ pub async fn relink(
             }
         }
     }
-    let mut now: Vec<Observed> = observed
+    let mut observed: Vec<Observed> = observed
         .into_iter()
         .filter(|o| known.contains_key(&o.key()))
         .collect();
-    for o in &mut now {
+    // The deployment groups no message named (an instance-level SNS message names none): observed
+    // in one round more.
+    let unnamed: Vec<Key> = known
+        .keys()
+        .filter(|key| !observed.iter().any(|o| o.key() == **key))
+        .cloned()
+        .collect();
+    if !unnamed.is_empty() {
+        observed.extend(observe(clients, &unnamed, since, 2).await);
+        for job in &mut jobs {
+            if job
+                .key()
+                .is_some_and(|(a, g)| unnamed.iter().any(|k| k.0 == a && k.1 == g))
+            {
+                job.round();
+            }
+        }
+    }
+    for o in &mut observed {
         o.know(known.remove(&o.key()).unwrap_or_default());
     }
-    // The deployment groups no message named are observed in one round more, beside the rounds
-    // of the jobs (which need no observation to link their deployments' copies).
-    let linking: HashSet<String> = link_targets(&jobs).cloned().collect();
-    let later = async {
-        if known.is_empty() {
-            return None;
-        }
-        let keys: Vec<Key> = known.keys().cloned().collect();
-        let mut observed = observe(clients, &keys, since, 2).await;
-        for o in &mut observed {
-            o.know(known.remove(&o.key()).unwrap_or_default());
-        }
-        Some(
-            reconcile(
-                clients,
-                config,
-                config.dry_run,
-                Vec::new(),
-                observed,
-                &linking,
-            )
-            .await,
-        )
-    };
-    let none = HashSet::new();
-    let (mut reconciled, later) = tokio::join!(
-        reconcile(clients, config, config.dry_run, jobs, now, &none),
-        later
-    );
-    if let Some(later) = later {
-        reconciled.groups.extend(later.groups);
-    }
-    reconciled.finish(config.dry_run)
+    reconcile(clients, config, config.dry_run, jobs, observed)
+        .await
+        .finish(config.dry_run)
 }
 
 /// The Auto Scaling groups the jobs link.
@@ -286,24 +274,24 @@ impl Reconciled {
     }
 }
 
-/// Rounds 2 to 5 for any number of jobs and deployment groups. Jobs that are already decided
-/// pass through unchanged; jobs for a group another job already leads follow it: they share its
-/// rounds and ending. Each deployment group's named fleet gets a job of its own unless a job
-/// links it already (the audit gives one per named fleet) or `others`, the groups a reconcile
-/// running beside this one links; those are never retired either.
+/// Rounds 2 to 5 for any number of jobs and deployment groups, then the deployment groups'
+/// retirements. Jobs that are already decided pass through unchanged; jobs for a group another
+/// job already leads follow it: they share its rounds and ending. Each deployment group's named
+/// fleet gets a job of its own unless a job links it already (the audit gives one per named
+/// fleet). The retirements start once every link has ended, and never touch a group a job
+/// changed: no group is linked and retired by one reconcile.
 pub async fn reconcile(
     clients: &Clients,
     config: &Config,
     dry_run: bool,
     mut jobs: Vec<Job>,
     observed: Vec<Observed>,
-    others: &HashSet<String>,
 ) -> Reconciled {
     let given = jobs.len();
-    let fleet_of = add_fleet_jobs(config, &mut jobs, &observed, given, others);
+    let fleet_of = add_fleet_jobs(config, &mut jobs, &observed, given);
 
     let follows = leaders(&jobs);
-    let linking: HashSet<String> = link_targets(&jobs).chain(others).cloned().collect();
+    let linking: HashSet<String> = link_targets(&jobs).cloned().collect();
     let targets: Vec<_> = jobs
         .iter()
         .zip(&follows)
@@ -345,8 +333,7 @@ pub async fn reconcile(
     }
 
     let state = &state;
-    let linking = &linking;
-    let link = futures::stream::iter(jobs.iter_mut().zip(&follows))
+    let flights = futures::stream::iter(jobs.iter_mut().zip(&follows))
         .filter_map(|(job, follows)| async move {
             let leads = follows.is_none() && matches!(job.step, Step::Link(_));
             leads.then_some(job)
@@ -354,11 +341,36 @@ pub async fn reconcile(
         .map(|job| async move { Flight::new(job).run(clients, dry_run, state).await })
         .buffered(MAX_CONCURRENT_CALLS)
         .collect::<()>();
-    let retire_all = futures::stream::iter(&observed)
+    // Beside the links: the fleets the deployment groups' newest KEEP_ALIVE deployments replaced.
+    let found = futures::stream::iter(&observed)
         .map(|o| async move {
+            match (o.facts(), o.failure(), config.retire_copies) {
+                (Some(facts), None, true) => predecessors(clients, o, facts).await,
+                _ => Ok(None),
+            }
+        })
+        .buffered(MAX_CONCURRENT_CALLS)
+        .collect::<Vec<_>>();
+    let ((), found) = tokio::join!(flights, found);
+    let linked: HashSet<String> = jobs
+        .iter()
+        .filter(|job| job.changed())
+        .filter_map(|job| job.group.clone())
+        .collect();
+    let linked = &linked;
+    let links_ended = jobs
+        .iter()
+        .zip(&follows)
+        .filter(|(job, follows)| follows.is_none() && job.group.is_some())
+        .map(|(job, _)| job.rounds())
+        .max()
+        .unwrap_or(0);
+    let retired: Vec<Retired> = futures::stream::iter(observed.iter().zip(&found))
+        .map(|(o, found)| async move {
             let subject = format!("deployment group {}/{}", o.application, o.deployment_group);
-            let Some(facts) = o.facts().filter(|_| o.failure().is_none()) else {
-                let error = o.failure().cloned().map(|error| RelinkError::Aws {
+            let failure = o.failure().or(found.as_ref().err());
+            let Some(facts) = o.facts().filter(|_| failure.is_none()) else {
+                let error = failure.cloned().map(|error| RelinkError::Aws {
                     subject: subject.clone(),
                     error,
                 });
@@ -377,7 +389,8 @@ pub async fn reconcile(
                         d.application == o.application && d.deployment_group == o.deployment_group
                     }))
                     .collect(),
-                linking,
+                linking: linked,
+                predecessors: found.as_ref().ok().and_then(Option::as_ref),
             };
             retire(
                 clients,
@@ -390,8 +403,8 @@ pub async fn reconcile(
             .await
         })
         .buffered(MAX_CONCURRENT_CALLS)
-        .collect::<Vec<Retired>>();
-    let ((), retired) = tokio::join!(link, retire_all);
+        .collect()
+        .await;
 
     for (i, leader) in follows.iter().enumerate() {
         if let Some(leader) = leader {
@@ -403,16 +416,28 @@ pub async fn reconcile(
     let groups = observed
         .iter()
         .zip(retired)
+        .zip(&found)
         .enumerate()
-        .map(|(g, (o, retired))| GroupOutcome {
-            key: o.key(),
-            fleet: fleet_of
-                .iter()
-                .filter(|(of, _)| *of == g)
-                .filter_map(|(_, i)| fleet_jobs[i - given].take())
-                .collect(),
-            rounds: o.rounds + 1 + retired.rounds,
-            retired,
+        .map(|(g, ((o, retired), found))| {
+            let searched = found
+                .as_ref()
+                .ok()
+                .and_then(Option::as_ref)
+                .map_or(0, |p| p.rounds);
+            let read = o.rounds + 1 + searched;
+            GroupOutcome {
+                key: o.key(),
+                fleet: fleet_of
+                    .iter()
+                    .filter(|(of, _)| *of == g)
+                    .filter_map(|(_, i)| fleet_jobs[i - given].take())
+                    .collect(),
+                rounds: match retired.rounds {
+                    0 => read,
+                    more => read.max(links_ended) + more,
+                },
+                retired,
+            }
         })
         .collect();
     Reconciled { jobs, groups }
@@ -425,7 +450,6 @@ fn add_fleet_jobs(
     jobs: &mut Vec<Job>,
     observed: &[Observed],
     given: usize,
-    others: &HashSet<String>,
 ) -> Vec<(usize, usize)> {
     let mut added = Vec::new();
     for (g, o) in observed.iter().enumerate() {
@@ -436,7 +460,7 @@ fn add_fleet_jobs(
             continue;
         };
         for target in targets {
-            if others.contains(&target.group) || link_targets(jobs).any(|g| *g == target.group) {
+            if link_targets(jobs).any(|g| *g == target.group) {
                 continue;
             }
             let first = jobs[..given]

@@ -13,7 +13,9 @@
 use super::observe::Observed;
 use super::state::State;
 use crate::aws::{autoscaling, codedeploy, elb, elbv2, Clients};
-use crate::domain::decision::{replacement_group_name, DeploymentFacts, DeploymentGroupFacts};
+use crate::domain::decision::{
+    copy_named, replacement_group_name, DeploymentFacts, DeploymentGroupFacts,
+};
 use crate::domain::error::{AwsError, RelinkError};
 use crate::domain::live::Registrations;
 use crate::domain::plan::{GroupState, MAX_PER_ATTACH_CALL};
@@ -52,8 +54,81 @@ pub(super) struct Seen<'a> {
     pub facts: &'a DeploymentGroupFacts,
     /// Its deployments read so far (the observation's and round 2's).
     pub deployments: Vec<&'a DeploymentFacts>,
-    /// Groups this reconcile links: never retired by it.
+    /// Groups this reconcile linked (or would have, or failed to): never retired by it.
     pub linking: &'a HashSet<String>,
+    /// The fleets its newest `KEEP_ALIVE` deployment replaced ([`predecessors`]).
+    pub predecessors: Option<&'a Predecessors>,
+}
+
+/// The groups a deployment group's newest `KEEP_ALIVE` deployment replaced, as described, and
+/// the deployments whose copies they are.
+#[derive(Debug, Default)]
+pub(super) struct Predecessors {
+    groups: HashMap<String, GroupState>,
+    deployments: Vec<DeploymentFacts>,
+    /// Sequential rounds it took.
+    pub rounds: u8,
+}
+
+/// A `KEEP_ALIVE` deployment group's fleet that the fleet it names replaced, whatever its age:
+/// when the named fleet is the copy of a deployment this invocation read (its own notification,
+/// or a sweep within its look-back), the Auto Scaling groups of that deployment's original
+/// instances (`ListDeploymentTargets` of its `Blue` instances, then
+/// `DescribeAutoScalingInstances`), and those of them named like the deployment group's copies
+/// described (`DescribeAutoScalingGroups`) ∥ their deployments read (`BatchGetDeployments`). Three
+/// rounds, beside the link flights; none at all for another deployment group.
+pub(super) async fn predecessors(
+    clients: &Clients,
+    observed: &Observed,
+    facts: &DeploymentGroupFacts,
+) -> Result<Option<Predecessors>, AwsError> {
+    let dg = &facts.deployment_group;
+    let named = facts
+        .auto_scaling_groups
+        .iter()
+        .filter_map(|name| copy_named(dg, name, &[]).deployment_id);
+    let Some(newest) = named
+        .into_iter()
+        .find(|id| observed.known.iter().any(|k| &k.deployment_id == id))
+        .filter(|_| facts.settings.keep_alive)
+    else {
+        return Ok(None);
+    };
+    let blue = codedeploy::blue_instances(&clients.codedeploy, &newest).await?;
+    if blue.is_empty() {
+        return Ok(Some(Predecessors {
+            rounds: 1,
+            ..Predecessors::default()
+        }));
+    }
+    let groups = autoscaling::groups_of(&clients.autoscaling, &blue).await?;
+    let copies: Vec<String> = groups
+        .into_iter()
+        .filter(|g| copy_named(dg, g, &[]).deployment_id.is_some())
+        .filter(|g| !facts.auto_scaling_groups.contains(g))
+        .collect();
+    if copies.is_empty() {
+        return Ok(Some(Predecessors {
+            rounds: 2,
+            ..Predecessors::default()
+        }));
+    }
+    let ids: Vec<String> = copies
+        .iter()
+        .filter_map(|g| copy_named(dg, g, &[]).deployment_id)
+        .collect();
+    let (described, deployments) = tokio::join!(
+        autoscaling::describe_groups(&clients.autoscaling, &copies),
+        codedeploy::batch_get_deployments(&clients.codedeploy, &ids),
+    );
+    if let Some(error) = described.failed.into_values().next() {
+        return Err(error);
+    }
+    Ok(Some(Predecessors {
+        groups: described.groups,
+        deployments: deployments?,
+        rounds: 3,
+    }))
 }
 
 impl Seen<'_> {
@@ -63,14 +138,25 @@ impl Seen<'_> {
 
     /// The deployment of this deployment group whose copy `group` is, by CodeDeploy's naming.
     fn owner(&self, group: &str) -> Option<&str> {
+        let predecessors = self.predecessors.iter().flat_map(|p| &p.deployments);
         self.deployments
             .iter()
+            .copied()
+            .chain(predecessors)
             .filter(|d| {
                 d.application == self.facts.application
                     && d.deployment_group == self.facts.deployment_group
             })
             .map(|d| d.deployment_id.as_str())
             .find(|id| replacement_group_name(&self.facts.deployment_group, id) == group)
+    }
+
+    /// Whether `group` is the copy of a deployment of this deployment group that still runs.
+    fn runs(&self, group: &str) -> bool {
+        self.deployments.iter().any(|d| {
+            !at_rest_with(&d.status)
+                && replacement_group_name(&self.facts.deployment_group, &d.deployment_id) == group
+        })
     }
 
     /// Every Auto Scaling group that may be a copy of this deployment group: those of its
@@ -119,8 +205,13 @@ pub(super) async fn retire(
     // Round 2's candidates: the copies that hold some of the deployment group's load balancers.
     let mut retired = Retired::default();
     let mut candidates: Vec<(&str, &str, Held)> = Vec::new();
-    for name in Seen::copy_names(seen.observed, &seen.deployments) {
-        let Some((name, group)) = state.described.groups.get_key_value(&name) else {
+    let predecessors = seen.predecessors.map(|p| &p.groups);
+    let names = Seen::copy_names(seen.observed, &seen.deployments)
+        .into_iter()
+        .chain(predecessors.into_iter().flat_map(|p| p.keys().cloned()));
+    for name in names.collect::<BTreeSet<String>>() {
+        let found = state.described.groups.get_key_value(&name);
+        let Some((name, group)) = found.or_else(|| predecessors?.get_key_value(&name)) else {
             continue;
         };
         if seen.linking.contains(name) || now.fleet.contains(name) {
@@ -131,6 +222,9 @@ pub(super) async fn retire(
             continue;
         }
         let keep = |reason, detail: String| kept(name, &held, reason, detail);
+        if seen.runs(name) {
+            continue; // a fleet being rolled out, not a copy out of service
+        }
         match seen.owner(name) {
             None => retired.retirements.push(keep(
                 KeepReason::NotACopy,
