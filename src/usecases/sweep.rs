@@ -1,5 +1,5 @@
 //! The level-triggered safety net: every deployment group that had a deployment of any creator
-//! running or ended within the look-back, reconciled with the same code as a notification, in
+//! and any status running, or created within the look-back, reconciled with the same code as a notification, in
 //! batches: its deployments' copies linked where the rule allows, the fleet CodeDeploy names
 //! linked or repaired whatever its age, its copies that no longer serve retired. Whether a newer
 //! deployment of the same deployment group has started, whether attaching displaces nobody and
@@ -7,7 +7,7 @@
 //! for a notification ([`crate::domain::live`], [`crate::domain::retire`]): a sweep over a large
 //! account takes minutes, and its own listing would be stale by then.
 //!
-//! Rounds: `ListDeployments` (running statuses ∥ ended within the look-back, all pages);
+//! Rounds: `ListDeployments` (running statuses ∥ any status within the look-back, all pages);
 //! `BatchGetDeployments` (25 per call); `BatchGetDeploymentGroups` of their deployment groups (100
 //! per call, per application); then [`reconcile`]'s rounds. A quiet sweep (nothing running or
 //! recent) makes two requests. A failed listing is a failed sweep, never an empty one.
@@ -33,14 +33,6 @@ pub const RUNNING: [DeploymentStatus; 5] = [
     DeploymentStatus::InProgress,
     DeploymentStatus::Baking,
     DeploymentStatus::Ready,
-];
-
-/// The statuses of deployments that have ended: within the look-back, their deployment groups
-/// are reconciled (a failed deployment's copy may hold what relink gave it).
-pub const ENDED: [DeploymentStatus; 3] = [
-    DeploymentStatus::Succeeded,
-    DeploymentStatus::Failed,
-    DeploymentStatus::Stopped,
 ];
 
 /// What one sweep saw and did.
@@ -115,7 +107,8 @@ pub async fn sweep(clients: &Clients, config: &Config, now: SystemTime) -> Vec<A
     let listed = async {
         let (running, recent) = tokio::join!(
             codedeploy::list_deployments(cd, &RUNNING, None),
-            codedeploy::list_deployments(cd, &ENDED, Some(since)),
+            // Any status: one relink does not know must be seen to keep its group from rest.
+            codedeploy::list_deployments(cd, &[], Some(since)),
         );
         let mut ids = running?;
         ids.extend(

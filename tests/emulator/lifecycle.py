@@ -432,11 +432,13 @@ class BlueGreen:
 
 def story_world(world: World, spec: dict[str, Any]) -> BlueGreen:
     """A deployment group (two target groups, a classic load balancer, `capacity` instances) whose
-    fleet is the original group, attached, and a deployment about to start."""
+    fleet is the original group, attached (with `extra_target_group`, to a target group the
+    deployment group does not list too), and a deployment about to start."""
     world.build({
         "application": spec.get("application", "web"), "deployment_group": spec.get("deployment_group", "web-bg"),
         "target_groups": 2, "classic_load_balancers": 1, "capacity": spec.get("capacity", 4),
         "termination": spec.get("termination", "TERMINATE"), "deploy": False,
+        "extra_target_group": spec.get("extra_target_group", False),
     })
     return BlueGreen(world, spec)
 

@@ -10,6 +10,9 @@ Commands:
    "target_groups": [...], "rollback": bool}
   {"op": "group", "name": ...}              attachments, instances and the load balancers serving them
   {"op": "detach", "group": ..., "names": [...]}   an operator takes a group out of load balancers
+  {"op": "attach", "group": ..., "names": [...]}   an operator attaches a group to target groups or
+                                            classic load balancers (by name)
+  {"op": "copy_group", "original": ..., "name": ...}   a person copies a group (no attachment)
   {"op": "scale", "group": ..., "desired": N}   terminated instances leave every load balancer
   {"op": "replace", "group": ...}           every instance replaced -> the new ids
   {"op": "register", "group": ..., "names": [...]}     an operator registers a group's instances
@@ -58,7 +61,7 @@ classic_load_balancers (count), capacity, compute_platform, deployment_type, dep
 green_fleet, termination (TERMINATE | KEEP_ALIVE), load_balancer_info (bool), extra_target_group
 (bool: one more on the original group only), deploy (bool, default true), and the deploy spec:
 status, traffic_shifted, replacement (copied | none | deleted | deleting), linked (bool),
-unlinked (names left unattached when linked), created_hours_ago.
+unlinked (names left unattached when linked), created_hours_ago, creator.
 """
 
 from __future__ import annotations
@@ -130,6 +133,14 @@ def answer(emulator: Emulator, world: World, command: dict[str, Any]) -> Any:
         return world.group(command["name"])
     if op == "detach":
         world.detach(command["group"], command["names"])
+        return None
+    if op == "attach":
+        arns = {t["TargetGroupName"]: t["TargetGroupArn"] for t in world.elbv2.describe_target_groups()["TargetGroups"]}
+        world.link(command["group"], [arns[n] for n in command["names"] if n in arns],
+                   [n for n in command["names"] if n not in arns])
+        return None
+    if op == "copy_group":
+        world.copy_group(command["original"], command["name"])
         return None
     if op == "scale":
         world.scale(command["group"], int(command["desired"]))

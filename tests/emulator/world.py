@@ -244,7 +244,7 @@ class World:
         """A new deployment on an existing deployment group, copying the group it names now.
         Spec: application, deployment_group, deployment_id, status (default Succeeded),
         traffic_shifted (default: status is Succeeded), replacement (copied | none | deleted |
-        deleting), linked, unlinked, created_hours_ago."""
+        deleting), linked, unlinked, created_hours_ago, creator."""
         app = spec.get("application", "web")
         group = spec.get("deployment_group", "web-bg")
         deployment_id = spec.get("deployment_id") or new_deployment_id()
@@ -288,6 +288,8 @@ class World:
             self.autoscaling_backend().autoscaling_groups[replacement].status = "Delete in progress"
         if "created_hours_ago" in spec:
             self.backdate(deployment_id, float(spec["created_hours_ago"]))
+        if "creator" in spec:
+            self.codedeploy_backend().deployments[deployment_id].creator = spec["creator"]
         return {
             "deployment_id": deployment_id,
             "replacement_group": replacement if copied else None,

@@ -12,6 +12,7 @@
 //! - `metrics`: the function's embedded-metric-format records;
 //! - `origin`: notifications of another account or region refused before any call;
 //! - `faults`: injected faults, asserted on the outcome and the requests made;
+//! - `retire`: the deployment group reconciled: the two harms it repairs, and what it keeps;
 //! - `walk`: seeded stories stepped through CodeDeploy's lifecycle (tests/emulator/lifecycle.py),
 //!   the rule's invariants checked after every call.
 //!
@@ -33,6 +34,7 @@ mod mocks;
 mod organization;
 mod origin;
 mod output;
+mod retire;
 mod robustness;
 mod rule;
 mod sweep;

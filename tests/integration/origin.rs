@@ -54,6 +54,15 @@ fn foreign() -> Vec<(Value, &'static str, [&'static str; 2])> {
             ["333333333333", "123456789012"],
         ),
         (
+            // The message's accountId alone names the account (an instance named by its id).
+            instance_trigger(|m| {
+                m["accountId"] = json!("555555555555");
+                m["instanceId"] = json!("i-0a1b2c3d4e5f67890");
+            }),
+            "ForeignAccount",
+            ["555555555555", "123456789012"],
+        ),
+        (
             // The instance's ARN alone names the account.
             instance_trigger(|m| {
                 m.as_object_mut().unwrap().remove("accountId");

@@ -9,19 +9,19 @@ use crate::fixtures::*;
 use crate::live::{assert_unattached, d1_succeeded, D1, G1};
 use serde_json::{json, Value};
 
-const FORMS: [&str; 2] = ["sns", "eventbridge"];
-const ONE: &str = "CodeDeployDefault.OneAtATime";
-const ALL: &str = "CodeDeployDefault.AllAtOnce";
+pub(crate) const FORMS: [&str; 2] = ["sns", "eventbridge"];
+pub(crate) const ONE: &str = "CodeDeployDefault.OneAtATime";
+pub(crate) const ALL: &str = "CodeDeployDefault.AllAtOnce";
 
 /// A deployment group `group` (two target groups, a classic load balancer, four instances) and
 /// its deployment about to start -> the deployment's state.
-fn story(emulator: &mut Emulator, group: &str, config: &str) -> Value {
+pub(crate) fn story(emulator: &mut Emulator, group: &str, config: &str) -> Value {
     emulator.call(json!({"op": "story", "spec": {"deployment_group": group,
         "config": config, "capacity": 4}}))
 }
 
 /// CodeDeploy's next step of `group`'s deployment -> its notifications.
-fn step(emulator: &mut Emulator, group: &str) -> Vec<Value> {
+pub(crate) fn step(emulator: &mut Emulator, group: &str) -> Vec<Value> {
     let answer = emulator.call(json!({"op": "walk_step", "deployment_group": group}));
     answer["notifications"]
         .as_array()
@@ -30,7 +30,7 @@ fn step(emulator: &mut Emulator, group: &str) -> Vec<Value> {
 }
 
 /// Steps `group`'s deployment to its end, its notifications lost -> its success notification.
-fn to_success_unheard(emulator: &mut Emulator, group: &str) -> Value {
+pub(crate) fn to_success_unheard(emulator: &mut Emulator, group: &str) -> Value {
     let mut last = Vec::new();
     while emulator.call(json!({"op": "walk_state", "deployment_group": group}))["next_step"]
         .is_string()
@@ -41,7 +41,7 @@ fn to_success_unheard(emulator: &mut Emulator, group: &str) -> Value {
 }
 
 /// One notification, in one form, through `relink replay` -> its report.
-fn deliver(emulator: &Emulator, notification: &Value, form: &str) -> Value {
+pub(crate) fn deliver(emulator: &Emulator, notification: &Value, form: &str) -> Value {
     let file = event_file(&notification[form]);
     let run = emulator.relink(&["--json", "replay", file.path().to_str().unwrap()], &[]);
     assert!(run.success(), "{}{}", run.stdout(), run.stderr());
@@ -50,7 +50,7 @@ fn deliver(emulator: &Emulator, notification: &Value, form: &str) -> Value {
 
 /// The next deployment of `group` (AllAtOnce) routes traffic to its copy, then fails before
 /// BlockTraffic, rolled back or not -> its state, and the failure's answer.
-fn a_newer_deployment_fails(
+pub(crate) fn a_newer_deployment_fails(
     emulator: &mut Emulator,
     group: &str,
     rollback: bool,
@@ -67,11 +67,11 @@ fn a_newer_deployment_fails(
     (newer, failed)
 }
 
-fn copy(state: &Value) -> String {
+pub(crate) fn copy(state: &Value) -> String {
     state["copy"].as_str().unwrap().to_owned()
 }
 
-fn attached(emulator: &mut Emulator, group: &str) -> usize {
+pub(crate) fn attached(emulator: &mut Emulator, group: &str) -> usize {
     let g = emulator.group(group);
     g["target_group_arns"].as_array().unwrap().len()
         + g["load_balancer_names"].as_array().unwrap().len()
@@ -293,4 +293,109 @@ fn the_outage_repair_refuses_a_group_codedeploy_does_not_name_or_whose_deploymen
     assert!(swept.success(), "{}", swept.stderr());
     assert_eq!(mutating(&emulator.requests()), 0);
     assert_unattached(&mut emulator, G1);
+}
+
+#[test]
+fn a_status_relink_does_not_know_is_never_taken_for_running_nor_for_rest() {
+    // Its own: never linked as a running deployment's copy (its copy serves all the same).
+    let mut emulator = Emulator::start();
+    emulator.build(
+        json!({"deployment_id": D1, "status": "InProgress", "traffic_shifted": true,
+        "target_groups": 2, "classic_load_balancers": 1}),
+    );
+    emulator.set_state(D1, "Paused", true, &[G1]);
+    emulator.reset_requests();
+    let report = emulator
+        .relink(&["--json", "replay", SUCCESS], &[])
+        .report();
+    assert_eq!(report["reason"], "unknown_status", "{report}");
+    assert_eq!(mutating(&emulator.requests()), 0);
+    assert_unattached(&mut emulator, G1);
+
+    // A newer deployment's: it has started, so it supersedes the older copy; and the deployment
+    // group is not at rest, so no copy is retired.
+    let mut emulator = Emulator::start();
+    d1_succeeded(&mut emulator, "KEEP_ALIVE");
+    let newer = emulator.deploy(json!({"status": "InProgress", "traffic_shifted": false}));
+    let newer_id = newer["deployment_id"].as_str().unwrap();
+    emulator.set_state(newer_id, "Paused", false, &[copy_of_world(&newer).as_str()]);
+    emulator.reset_requests();
+    let late = emulator
+        .relink(&["--json", "replay", SUCCESS], &[])
+        .report();
+    assert_eq!(late["reason"], "superseded", "{late}");
+    assert!(
+        late["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("{newer_id} (Paused, created by user) has started")),
+        "{late}"
+    );
+    assert_eq!(mutating(&emulator.requests()), 0);
+}
+
+#[test]
+fn a_deployment_status_relink_does_not_know_keeps_the_deployment_group_from_rest() {
+    // d1's copy was linked, then d2 superseded it (KEEP_ALIVE) and a third deployment reports a
+    // status relink does not know: G1 is kept until that deployment ends.
+    let mut emulator = Emulator::start();
+    emulator.build(
+        json!({"deployment_id": D1, "termination": "KEEP_ALIVE", "target_groups": 1,
+        "linked": true}),
+    );
+    emulator.deploy(json!({"status": "Succeeded", "linked": true}));
+    let third = emulator.deploy(json!({"status": "InProgress", "traffic_shifted": false,
+        "replacement": "none"}));
+    let third_id = third["deployment_id"].as_str().unwrap();
+    emulator.set_state(third_id, "Paused", false, &[]);
+    let run = emulator.relink(&["--json", "sweep"], &[]);
+    assert!(run.success(), "{}", run.stderr());
+    let kept: Vec<Value> = run.response()["reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["retired"].as_array().cloned().unwrap_or_default())
+        .collect();
+    assert_eq!(kept.len(), 1, "{}", run.stdout());
+    assert_eq!(kept[0]["group"], G1);
+    assert_eq!(kept[0]["reason"], "not_at_rest", "{kept:?}");
+    assert!(
+        kept[0]["detail"].as_str().unwrap().contains(&format!(
+            "{third_id} has status \"Paused\", which relink does not know"
+        )),
+        "{kept:?}"
+    );
+    assert_eq!(
+        emulator.group(G1)["target_group_arns"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn a_creator_relink_does_not_know_supersedes_as_one_that_makes_a_fleet() {
+    let mut emulator = Emulator::start();
+    d1_succeeded(&mut emulator, "TERMINATE");
+    let newer = emulator.deploy(json!({"status": "InProgress", "traffic_shifted": false,
+        "creator": "CodeDeployNextThing"}));
+    emulator.reset_requests();
+    let late = emulator
+        .relink(&["--json", "replay", SUCCESS], &[])
+        .report();
+    assert_eq!(late["reason"], "superseded", "{late}");
+    assert!(
+        late["detail"].as_str().unwrap().contains(&format!(
+            "{} (InProgress, created by CodeDeployNextThing) has started",
+            newer["deployment_id"].as_str().unwrap()
+        )),
+        "{late}"
+    );
+    assert_eq!(mutating(&emulator.requests()), 0);
+    assert_unattached(&mut emulator, G1);
+}
+
+fn copy_of_world(deployment: &Value) -> String {
+    deployment["replacement_group"].as_str().unwrap().to_owned()
 }

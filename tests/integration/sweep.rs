@@ -105,9 +105,9 @@ fn sweep_heals_in_progress_and_missed_deployments_and_leaves_the_rest() {
     // once; attaches per live group that misses something.
     let requests = emulator.requests();
     let expected: std::collections::BTreeMap<String, u64> = [
-        // running: 1 page; succeeded since 24 h: 2 pages; then, just before each attach, the
+        // running: 1 page; any status since 24 h: 3 pages; then, just before each attach, the
         // deployments of each deployment group whose copy misses something (web, api, shop)
-        ("codedeploy:ListDeployments", 6),
+        ("codedeploy:ListDeployments", 7),
         ("codedeploy:BatchGetDeployments", 1),
         // the deployment groups of the deployments relink reconciles, per application: web,
         // api, shop, pay, docs (batch's is in place)

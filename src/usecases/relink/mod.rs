@@ -61,7 +61,7 @@ use crate::domain::report::Attempt;
 use futures::StreamExt;
 use group::Flight;
 use observe::observe;
-use retire::{predecessors, retire, Seen};
+use retire::{predecessors, retire, Options, Seen};
 use state::read_state;
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
@@ -392,15 +392,12 @@ pub async fn reconcile(
                 linking: linked,
                 predecessors: found.as_ref().ok().and_then(Option::as_ref),
             };
-            retire(
-                clients,
-                &seen,
-                state,
+            let options = Options {
                 dry_run,
-                config.retire_copies,
-                &subject,
-            )
-            .await
+                enabled: config.retire_copies,
+                since: lookback_start(config),
+            };
+            retire(clients, &seen, state, options, &subject).await
         })
         .buffered(MAX_CONCURRENT_CALLS)
         .collect()

@@ -2,9 +2,10 @@
 //! some of its load balancers, found in round 2's reads; then — just before any detach — the
 //! evidence, read now: the fleet CodeDeploy names and the load balancers it lists
 //! (`GetDeploymentGroup`) ∥ whether any of its deployments runs (`ListDeployments` of the running
-//! statuses, any age) ∥ the copies as they are (`DescribeAutoScalingGroups`) ∥ where the load
-//! balancers they hold send traffic (`DescribeTargetHealth` ∥ `DescribeInstanceHealth`); the rule;
-//! and the detach calls, each copy's one after another.
+//! statuses, any age; and of the look-back, any status: those not read yet are read, one round
+//! more) ∥ the copies as they are (`DescribeAutoScalingGroups`) ∥ where the load balancers they
+//! hold send traffic (`DescribeTargetHealth` ∥ `DescribeInstanceHealth`); the rule; and the detach
+//! calls, each copy's one after another.
 //!
 //! What round 2 already rules out costs no further round: a group named like a copy that no
 //! deployment of the deployment group owns, a deployment group with a deployment running, and
@@ -25,6 +26,7 @@ use crate::domain::retire::{
 };
 use aws_sdk_codedeploy::types::DeploymentStatus;
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::time::SystemTime;
 
 /// The statuses of a running deployment, as `ListDeployments` filters them.
 const RUNNING: [DeploymentStatus; 5] = [
@@ -190,10 +192,14 @@ pub(super) async fn retire(
     clients: &Clients,
     seen: &Seen<'_>,
     state: &State,
-    dry_run: bool,
-    enabled: bool,
+    options: Options,
     subject: &str,
 ) -> Retired {
+    let Options {
+        dry_run,
+        enabled,
+        since,
+    } = options;
     let targets = target_group_arns(&seen.facts.settings.target_group_names, state);
     let now = GroupNow {
         name: &seen.name(),
@@ -260,8 +266,12 @@ pub(super) async fn retire(
 
     // The evidence, read now, within seconds of the detach.
     retired.rounds += 1;
-    let evidence = match evidence(clients, dry_run, seen, &candidates, &targets).await {
-        Ok(evidence) => evidence,
+    let read = evidence(clients, dry_run, since, seen, &candidates, &targets).await;
+    let evidence = match read {
+        Ok((evidence, rounds)) => {
+            retired.rounds += rounds;
+            evidence
+        }
         Err(error) => {
             retired.error = Some(RelinkError::Aws {
                 subject: subject.to_owned(),
@@ -388,6 +398,14 @@ fn record(verdict: Verdict, group: &str) -> Retirement {
     }
 }
 
+/// How a retirement runs: a dry run, `RELINK_RETIRE_COPIES`, and the start of the look-back.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Options {
+    pub dry_run: bool,
+    pub enabled: bool,
+    pub since: SystemTime,
+}
+
 /// What the evidence round read.
 struct Evidence {
     group: Option<DeploymentGroupFacts>,
@@ -396,14 +414,18 @@ struct Evidence {
     traffic: Registrations,
 }
 
-/// The evidence round: every read concurrently.
+/// The evidence round: every read concurrently; and, when the look-back lists deployments not
+/// read yet, one round more that reads them (a status relink does not know keeps the deployment
+/// group from rest, and no listing filtered by status shows it) -> the evidence, and the rounds
+/// beyond the first.
 async fn evidence(
     clients: &Clients,
     dry_run: bool,
+    since: SystemTime,
     seen: &Seen<'_>,
     candidates: &[(&str, &str, Held)],
     targets: &[String],
-) -> Result<Evidence, AwsError> {
+) -> Result<(Evidence, u8), AwsError> {
     let (application, group) = (&seen.facts.application, &seen.facts.deployment_group);
     let names: Vec<String> = candidates.iter().map(|(n, _, _)| n.to_string()).collect();
     let mut target_groups: Vec<String> = Vec::new();
@@ -426,9 +448,10 @@ async fn evidence(
         }
     };
     let cd = &clients.codedeploy;
-    let (fresh, running, copies, tg_traffic, lb_traffic, ()) = tokio::join!(
+    let (fresh, running, recent, copies, tg_traffic, lb_traffic, ()) = tokio::join!(
         codedeploy::get_deployment_group(cd, application, group),
         codedeploy::list_group_deployments(cd, application, group, &RUNNING, None),
+        codedeploy::list_group_deployments(cd, application, group, &[], Some(since)),
         autoscaling::describe_groups(&clients.autoscaling, &names),
         async {
             match target_groups.is_empty() {
@@ -459,9 +482,25 @@ async fn evidence(
             (id, status)
         })
         .collect();
-    // A status relink does not know, among those read, keeps the deployment group from rest too.
+    // A status relink does not know, among those read, keeps the deployment group from rest too;
+    // and among those of the look-back not read yet.
     running.extend(seen.unsettled(true));
-    Ok(Evidence {
+    let unread: Vec<String> = recent?
+        .into_iter()
+        .filter(|id| !statuses.contains_key(id.as_str()))
+        .filter(|id| !running.iter().any(|(r, _)| r == id))
+        .collect();
+    let mut rounds = 0;
+    if !unread.is_empty() {
+        rounds += 1;
+        let read = codedeploy::batch_get_deployments(cd, &unread).await?;
+        running.extend(
+            read.into_iter()
+                .filter(|d| !at_rest_with(&d.status))
+                .map(|d| (d.deployment_id, Some(d.status))),
+        );
+    }
+    let evidence = Evidence {
         group: fresh?,
         running,
         copies: copies.groups,
@@ -469,7 +508,8 @@ async fn evidence(
             target_groups: tg_traffic?,
             load_balancers: lb_traffic?,
         },
-    })
+    };
+    Ok((evidence, rounds))
 }
 
 /// The detach calls of one copy: its target groups in batches of 10, then its classic load
