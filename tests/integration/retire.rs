@@ -353,6 +353,10 @@ fn a_deployment_group_that_is_not_at_rest_keeps_its_copies_until_it_is() {
         kept["detail"].as_str().unwrap().contains("InProgress"),
         "{kept}"
     );
+    assert_eq!(
+        report["aws_rounds"], 2,
+        "kept from what round 2 read, with no evidence read: {report}"
+    );
     assert_eq!(detaches(&mut emulator), 0);
     // The newer deployment succeeds: the group is at rest, the copy retired.
     let success = to_success_unheard(&mut emulator, "web-bg");
