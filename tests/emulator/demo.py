@@ -1,15 +1,18 @@
-"""``demo``: the whole blue/green story on the terminal, with the real relink binary.
+"""``demo``: the whole blue/green story on the terminal, with the real relink binary, CodeDeploy
+played step by step by the lifecycle model (lifecycle.py).
 
-Act 1, the gap and the fix: deployment d-75I7MBT7C copies web-bg-asg into a group without its load
-balancer attachments; relink replays the DeploymentSuccess notification and attaches them; a
-duplicate delivery changes nothing.
-Act 2, the safety rule: two more deployments on the same deployment group (KEEP_ALIVE: retired
-copies keep running). The second one's notification is lost, the third moves traffic on; when the
-lost notification finally arrives, relink leaves the retired copy alone (a newer deployment has
-started) and says why, and links the live one.
-Act 3, the window closed: a fourth deployment is still running when its first replacement instance
-succeeds (after its AllowTraffic); relink links the copy at that instance-level notification,
-before the deployment succeeds.
+Act 1, the gap and the fix, at CodeDeploy's pace: deployment d1 (OneAtATime, four instances)
+copies web-bg-asg into a group without its load balancer attachments and reroutes traffic one
+instance at a time. Each instance's success reaches relink: the first three are `rerouting` (an
+attach would register the instances CodeDeploy has not routed to yet); the last one links the
+copy, hours before the deployment succeeds.
+Act 2, a superseded copy retired: deployment d2 (KEEP_ALIVE: the copy it replaces keeps running)
+succeeds. d1's copy still holds the load balancers, deregistered: every instance it launched would
+join production on the old revision. d2's success links its own copy and retires d1's.
+Act 3, an outage repaired: d3's notifications are all lost, so its copy serves unlinked; then it
+scales to zero and back, and no instance is registered any more. The notification of one of the
+`autoscaling` deployments its launches brought reconciles the deployment group: the fleet
+CodeDeploy names is linked (the outage repair), and d2's copy, superseded, is retired.
 """
 
 from __future__ import annotations
@@ -21,135 +24,123 @@ import sys
 import tempfile
 from typing import Any
 
+from lifecycle import story_world, BlueGreen
 from server import Emulator
 from world import REGION, World
 
 BOLD, RESET = "\033[1m", "\033[0m"
 
 
+class Failed(Exception):
+    """The demo did not go as the story says."""
+
+
 def say(text: str) -> None:
     print(f"\n{BOLD}== {text}{RESET}", flush=True)
 
 
-def demo(relink: str, event_path: str) -> int:
-    emulator = Emulator()
-    world = World(emulator.endpoint)
-    with open(event_path) as f:
-        event = json.load(f)
-    message = json.loads(event["Records"][0]["Sns"]["Message"])
-    env = dict(os.environ)
-    env.update({
-        "AWS_ENDPOINT_URL": emulator.endpoint,
-        "AWS_ACCESS_KEY_ID": "relink",
-        "AWS_SECRET_ACCESS_KEY": "relink",
-        "AWS_REGION": REGION,
-        "AWS_EC2_METADATA_DISABLED": "true",
-    })
+class Demo:
+    def __init__(self, relink: str) -> None:
+        self.relink = relink
+        self.emulator = Emulator()
+        self.world = World(self.emulator.endpoint)
+        self.env = dict(os.environ, AWS_ENDPOINT_URL=self.emulator.endpoint, AWS_ACCESS_KEY_ID="relink",
+                        AWS_SECRET_ACCESS_KEY="relink", AWS_REGION=REGION, AWS_EC2_METADATA_DISABLED="true")
 
-    def show(name: str) -> dict[str, Any]:
-        group = world.group(name)
-        print(json.dumps({name: {k: group.get(k) for k in ("exists", "target_group_arns", "load_balancer_names", "instances", "serving")}}, indent=2))
+    def show(self, name: str) -> dict[str, Any]:
+        group = self.world.group(name)
+        names = [a.split(":targetgroup/")[-1].split("/")[0] for a in group.get("target_group_arns", [])]
+        print(f"  {name}: attached to {names + group.get('load_balancer_names', []) or 'nothing'}; "
+              f"{len(group.get('instances', []))} instance(s), served by {group.get('serving') or 'nothing'}")
         return group
 
-    def replay(event_file: str, label: str) -> int:
+    def replay(self, notification: dict[str, Any], label: str) -> None:
         say(f"relink replay: {label}")
-        emulator.log.reset()
-        code = subprocess.run([relink, "replay", event_file], env=env).returncode
-        print(f"AWS requests made by relink: {json.dumps(emulator.log.snapshot())}")
-        return code
+        self.emulator.log.reset()
+        with tempfile.NamedTemporaryFile("w", suffix=".json") as file:
+            json.dump(notification["sns"], file)
+            file.flush()
+            code = subprocess.run([self.relink, "replay", file.name], env=self.env).returncode
+        if code != 0:
+            raise Failed(f"relink replay exited {code}")
+        print(f"AWS requests made by relink: {json.dumps(self.emulator.log.snapshot())}")
 
-    def notification_for(deployment_id: str) -> str:
-        late = json.loads(json.dumps(event))
-        sns = late["Records"][0]["Sns"]
-        sns["Message"] = json.dumps({**message, "deploymentId": deployment_id})
-        sns["Subject"] = f"SUCCEEDED: AWS CodeDeploy {deployment_id} in {REGION} to {message['applicationName']}"
-        file = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
-        json.dump(late, file)
-        file.close()
-        return file.name
+    def linked(self, name: str, expected: bool) -> None:
+        group = self.world.group(name)
+        linked = len(group["target_group_arns"]) == 2 and group["load_balancer_names"] == ["web-bg-clb-1"]
+        unlinked = not group["target_group_arns"] and not group["load_balancer_names"]
+        if (expected and not linked) or (not expected and not unlinked):
+            raise Failed(f"{name} should {'' if expected else 'not '}hold the deployment group's load balancers: {group}")
 
-    say(f"AWS emulator (moto) on {emulator.endpoint}")
-    say("Act 1. The blue fleet: VPC, ALB with 2 target groups, a classic load balancer, group web-bg-asg")
-    built = world.build({
-        "application": message["applicationName"],
-        "deployment_group": message["deploymentGroupName"],
-        "deployment_id": message["deploymentId"],
-        "target_groups": 2,
-        "classic_load_balancers": 1,
-        "termination": "KEEP_ALIVE",
-        "status": "InProgress",
-        "traffic_shifted": False,
-    })
-    show(built["original_group"])
-    d1, g1 = built["deployment_id"], built["replacement_group"]
-    say(f"CodeDeploy's part: deployment {d1} copied the group into {g1}, without its load balancer attachments")
-    show(g1)
-    say("CodeDeploy moves traffic to the copy and the deployment succeeds (KEEP_ALIVE: the original keeps running, deregistered)")
-    world.set_state(d1, "Succeeded", True, [g1])
-    show(g1)
-    if replay(event_path, "the DeploymentSuccess SNS notification") != 0:
-        return 1
-    if replay(event_path, "the same notification again (duplicate delivery)") != 0:
-        return 1
-    say(f"{g1} after relink")
-    after = show(g1)
-    expected = set(built["target_groups"].values())
-    if set(after["target_group_arns"]) != expected or after["load_balancer_names"] != built["load_balancers"]:
-        print("demo failed: the replacement group is not linked as expected", file=sys.stderr)
-        return 1
+    def act_1(self) -> BlueGreen:
+        say("Act 1. The blue fleet web-bg-asg: an ALB with 2 target groups and a classic load balancer")
+        d1 = story_world(self.world, {"config": "CodeDeployDefault.OneAtATime", "capacity": 4,
+                                      "termination": "KEEP_ALIVE"})
+        self.show(d1.original)
+        d1.step()  # provision
+        d1.step()  # install
+        say(f"CodeDeploy's deployment {d1.deployment_id} copied it into {d1.copy}, without its attachments")
+        self.show(d1.copy)
+        say("It reroutes one instance at a time; each instance's success reaches relink")
+        while d1.next_step == "reroute":
+            routed = d1.step()["notifications"]
+            last = d1.next_step != "reroute"
+            self.replay(routed[0], f"InstanceSuccess of {routed[0]['what'].split()[1]}"
+                        + (" (the last one)" if last else ""))
+            self.linked(d1.copy, last)
+        self.show(d1.copy)
+        while d1.next_step:
+            notes = d1.step()["notifications"]
+        self.replay(notes[-1], f"the DeploymentSuccess of {d1.deployment_id}: nothing left to do")
+        return d1
 
-    say("Act 2. Two more deployments; the first one's notification is lost on the way")
-    d2 = world.deploy({"application": built["application"], "deployment_group": built["deployment_group"]})
-    d3 = world.deploy({"application": built["application"], "deployment_group": built["deployment_group"]})
-    g2, g3 = d2["replacement_group"], d3["replacement_group"]
-    print(f"{d2['deployment_id']} copied {g1} into {g2} and succeeded; then {d3['deployment_id']} copied {g2} into {g3}, "
-          f"moved traffic to it and succeeded. {g2} keeps running (KEEP_ALIVE), deregistered, on the previous revision:")
-    show(g2)
-    late = notification_for(d2["deployment_id"])
-    if replay(late, f"the lost notification of {d2['deployment_id']} arrives late") != 0:
-        return 1
-    retired = show(g2)
-    if retired["target_group_arns"] or retired["serving"]:
-        print(f"demo failed: {g2} was put back behind the load balancer", file=sys.stderr)
-        return 1
-    print(f"{g2} was left alone: {d3['deployment_id']} is a newer deployment of the same deployment group, so "
-          f"{g2} is not its newest copy; attaching would put the previous revision back into traffic.")
-    if replay(notification_for(d3["deployment_id"]), f"the notification of {d3['deployment_id']}") != 0:
-        return 1
-    live = show(g3)
-    if set(live["target_group_arns"]) != expected:
-        print(f"demo failed: {g3} is not linked", file=sys.stderr)
-        return 1
+    def act_2(self, d1: BlueGreen) -> BlueGreen:
+        say("Act 2. Deployment d2 (KEEP_ALIVE: the copy it replaces keeps running) succeeds")
+        d2 = BlueGreen(self.world, {"config": "CodeDeployDefault.AllAtOnce"})
+        while d2.next_step:
+            notes = d2.step()["notifications"]
+        print(f"  {d1.copy} keeps running, deregistered, yet attached: every instance it launches would "
+              "join production on d1's revision")
+        self.show(d1.copy)
+        self.replay(notes[-1], f"the DeploymentSuccess of {d2.deployment_id}")
+        self.linked(d2.copy, True)
+        self.linked(d1.copy, False)
+        self.show(d2.copy)
+        self.show(d1.copy)
+        return d2
 
-    say("Act 3. A fourth deployment is running; its first replacement instance has just succeeded")
-    d4 = world.deploy({"application": built["application"], "deployment_group": built["deployment_group"],
-                       "status": "InProgress", "traffic_shifted": True})
-    g4 = d4["replacement_group"]
-    first = world.instances(g4)[0]
-    print(f"{d4['deployment_id']} copied {g3} into {g4}; AllowTraffic registered its instances; the deployment is "
-          f"still InProgress (its termination wait can last up to 48 hours). CodeDeploy sends InstanceSuccess for {first}:")
-    if replay(instance_success(d4["deployment_id"], first), f"the InstanceSuccess notification of {first}") != 0:
-        return 1
-    running = show(g4)
-    if set(running["target_group_arns"]) != expected:
-        print(f"demo failed: {g4} is not linked at its first instance's success", file=sys.stderr)
-        return 1
-    emulator.stop()
-    say("Done: every live copy got the deployment group's load balancers, the running one at its first "
-        "instance's success; the retired copy was left alone")
-    return 0
+    def act_3(self, d2: BlueGreen) -> None:
+        say("Act 3. Deployment d3's notifications are all lost; its copy serves, unlinked")
+        d3 = BlueGreen(self.world, {"config": "CodeDeployDefault.AllAtOnce"})
+        while d3.next_step:
+            d3.step()
+        self.show(d3.copy)
+        say(f"{d3.copy} scales to zero and back: no instance is registered any more, the service is down")
+        scaled = d3.scale(d3.copy, "replace")["notifications"]
+        self.show(d3.copy)
+        self.replay(scaled[-1], "the DeploymentSuccess of one of the autoscaling deployments its launches brought")
+        self.linked(d3.copy, True)
+        self.linked(d2.copy, False)
+        self.show(d3.copy)
+        self.show(d2.copy)
+
+    def run(self) -> int:
+        say(f"AWS emulator (moto) on {self.emulator.endpoint}")
+        try:
+            d1 = self.act_1()
+            d2 = self.act_2(d1)
+            self.act_3(d2)
+        except Failed as failure:
+            print(f"demo failed: {failure}", file=sys.stderr)
+            return 1
+        finally:
+            self.emulator.stop()
+        say("Done: each fleet got the deployment group's load balancers once CodeDeploy had routed traffic to all of "
+            "them, each copy that stopped serving gave them back, and the outage was repaired")
+        return 0
 
 
-def instance_success(deployment_id: str, instance: str) -> str:
-    """An SNS event with CodeDeploy's InstanceSuccess trigger message (events/sns-instance-success.json)
-    for `instance` of `deployment_id`, written to a file."""
-    with open("events/sns-instance-success.json") as f:
-        event = json.load(f)
-    sns = event["Records"][0]["Sns"]
-    message = json.loads(sns["Message"])
-    message.update({"deploymentId": deployment_id, "instanceId": f"arn:aws:ec2:{REGION}:123456789012:instance/{instance}"})
-    sns["Message"] = json.dumps(message)
-    file = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
-    json.dump(event, file)
-    file.close()
-    return file.name
+def demo(relink: str) -> int:
+    """The demo with the relink binary `relink` (the story makes its notifications from the
+    samples in events/)."""
+    return Demo(relink).run()

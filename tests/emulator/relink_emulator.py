@@ -32,7 +32,6 @@ def main() -> int:
     pool_parser.add_argument("--socket", required=True, help="the Unix socket to listen on")
     demo_parser = sub.add_parser("demo")
     demo_parser.add_argument("--relink", required=True, help="path to the relink binary")
-    demo_parser.add_argument("--event", required=True, help="the SNS sample event to replay")
     args = parser.parse_args()
     if args.mode == "serve":
         from protocol import serve
@@ -44,7 +43,7 @@ def main() -> int:
         return pool(args.socket)
     from demo import demo
 
-    return demo(args.relink, args.event)
+    return demo(args.relink)
 
 
 if __name__ == "__main__":

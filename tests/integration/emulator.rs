@@ -12,7 +12,7 @@ use std::process::{Child, Command, Output, Stdio};
 
 /// The Python interpreter with moto installed: `RELINK_EMULATOR_PYTHON`, or the project's `.venv`
 /// that `scripts/test` creates.
-fn python() -> PathBuf {
+pub fn python() -> PathBuf {
     if let Ok(python) = std::env::var("RELINK_EMULATOR_PYTHON") {
         return python.into();
     }

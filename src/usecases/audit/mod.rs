@@ -130,6 +130,7 @@ fn observed(
                 d.application == g.application && d.deployment_group == g.deployment_group
             };
             let mut observed = Observed::read(g.clone(), Vec::new(), 0);
+            observed.look_for_replaced = false; // every group of the region is read anyway
             observed.know(known.iter().filter(of_group).cloned());
             let prefix = format!("CodeDeploy_{}_", g.deployment_group);
             observed.found = all_groups

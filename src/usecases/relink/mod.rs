@@ -124,11 +124,15 @@ pub async fn relink(
         observe(clients, &named, since, 1),
     );
     let mut known: HashMap<Key, Vec<DeploymentFacts>> = HashMap::new();
+    let mut deployment_level: HashSet<Key> = HashSet::new();
     for ((notified, _), job) in notified.iter().zip(&mut jobs) {
         if let (Step::Read, Some(read)) = (&job.step, read.get(notified.deployment_id.as_str())) {
             job.round();
             if let Some(facts) = decide_notified(config, notified, job, read) {
                 let key = (facts.application.clone(), facts.deployment_group.clone());
+                if notified.instance.is_none() {
+                    deployment_level.insert(key.clone());
+                }
                 known.entry(key).or_default().push(facts.clone());
             }
         }
@@ -156,6 +160,7 @@ pub async fn relink(
         }
     }
     for o in &mut observed {
+        o.look_for_replaced = deployment_level.contains(&o.key());
         o.know(known.remove(&o.key()).unwrap_or_default());
     }
     reconcile(clients, config, config.dry_run, jobs, observed)
@@ -317,41 +322,49 @@ pub async fn reconcile(
     let groups = distinct(targets.iter().map(|t| &t.group).chain(&copies));
     let to_read: Vec<String> = settled.iter().flat_map(|o| o.to_read()).collect();
     let unread = distinct(to_read.iter());
-    let state = read_state(clients, &names, &groups, &unread).await;
-    let read: &[DeploymentFacts] = state.deployments.as_deref().unwrap_or(&[]);
-    for job in &mut jobs {
-        if let Step::Link(target) = &mut job.step {
-            let id = target.copy_of.deployment_id.as_deref();
-            let known = observed.iter().flat_map(|o| &o.known);
-            if let Some(own) = known
-                .chain(read)
-                .find(|d| Some(d.deployment_id.as_str()) == id)
-            {
-                target.know(own);
+    // Round 2 and the links; beside them, from round 2 on, the fleets the deployment groups'
+    // newest KEEP_ALIVE deployments replaced.
+    let links = async {
+        let state = read_state(clients, &names, &groups, &unread).await;
+        let read: &[DeploymentFacts] = state.deployments.as_deref().unwrap_or(&[]);
+        for job in jobs.iter_mut() {
+            if let Step::Link(target) = &mut job.step {
+                let id = target.copy_of.deployment_id.as_deref();
+                let known = observed.iter().flat_map(|o| &o.known);
+                if let Some(own) = known
+                    .chain(read)
+                    .find(|d| Some(d.deployment_id.as_str()) == id)
+                {
+                    target.know(own);
+                }
             }
         }
-    }
-
-    let state = &state;
-    let flights = futures::stream::iter(jobs.iter_mut().zip(&follows))
-        .filter_map(|(job, follows)| async move {
-            let leads = follows.is_none() && matches!(job.step, Step::Link(_));
-            leads.then_some(job)
-        })
-        .map(|job| async move { Flight::new(job).run(clients, dry_run, state).await })
-        .buffered(MAX_CONCURRENT_CALLS)
-        .collect::<()>();
-    // Beside the links: the fleets the deployment groups' newest KEEP_ALIVE deployments replaced.
+        let shared = &state;
+        futures::stream::iter(jobs.iter_mut().zip(&follows))
+            .filter_map(|(job, follows)| async move {
+                let leads = follows.is_none() && matches!(job.step, Step::Link(_));
+                leads.then_some(job)
+            })
+            .map(|job| async move { Flight::new(job).run(clients, dry_run, shared).await })
+            .buffered(MAX_CONCURRENT_CALLS)
+            .collect::<()>()
+            .await;
+        state
+    };
+    let described: HashSet<&str> = groups.iter().map(String::as_str).collect();
+    let described = &described;
     let found = futures::stream::iter(&observed)
         .map(|o| async move {
             match (o.facts(), o.failure(), config.retire_copies) {
-                (Some(facts), None, true) => predecessors(clients, o, facts).await,
+                (Some(facts), None, true) => predecessors(clients, o, facts, described).await,
                 _ => Ok(None),
             }
         })
         .buffered(MAX_CONCURRENT_CALLS)
         .collect::<Vec<_>>();
-    let ((), found) = tokio::join!(flights, found);
+    let (state, found) = tokio::join!(links, found);
+    let read: &[DeploymentFacts] = state.deployments.as_deref().unwrap_or(&[]);
+    let state = &state;
     let linked: HashSet<String> = jobs
         .iter()
         .filter(|job| job.changed())
@@ -416,12 +429,13 @@ pub async fn reconcile(
         .zip(&found)
         .enumerate()
         .map(|(g, ((o, retired), found))| {
+            // Round 2, and beside it (from its start) the search for KEEP_ALIVE predecessors.
             let searched = found
                 .as_ref()
                 .ok()
                 .and_then(Option::as_ref)
-                .map_or(0, |p| p.rounds);
-            let read = o.rounds + 1 + searched;
+                .map_or(1, |p| p.rounds);
+            let read = o.rounds + searched.max(1);
             GroupOutcome {
                 key: o.key(),
                 fleet: fleet_of

@@ -32,6 +32,11 @@ pub struct Observed {
     pub found: Vec<String>,
     /// Sequential rounds of AWS calls it took to observe, from the invocation's start.
     pub rounds: u8,
+    /// Whether to ask CodeDeploy for the fleet its newest `KEEP_ALIVE` deployment replaced
+    /// (`ListDeploymentTargets`, then `DescribeAutoScalingInstances`): deployment-level
+    /// notifications and the sweep do; instance-level ones (the many notifications of a
+    /// deployment) do not, and the audit reads every Auto Scaling group of the region anyway.
+    pub look_for_replaced: bool,
 }
 
 impl Observed {
@@ -45,6 +50,7 @@ impl Observed {
             listed: Ok(Vec::new()),
             found: Vec::new(),
             rounds,
+            look_for_replaced: true,
         }
     }
 
@@ -138,6 +144,7 @@ pub async fn observe(
                 listed,
                 found: Vec::new(),
                 rounds,
+                look_for_replaced: true,
             }
         })
         .buffered(MAX_CONCURRENT_CALLS)
@@ -193,6 +200,7 @@ pub async fn observe_read(
                 listed: Ok(Vec::new()),
                 found: Vec::new(),
                 rounds,
+                look_for_replaced: true,
             };
             observed.know(
                 known

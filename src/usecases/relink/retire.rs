@@ -77,12 +77,15 @@ pub(super) struct Predecessors {
 /// or a sweep within its look-back), the Auto Scaling groups of that deployment's original
 /// instances (`ListDeploymentTargets` of its `Blue` instances, then
 /// `DescribeAutoScalingInstances`), and those of them named like the deployment group's copies
-/// described (`DescribeAutoScalingGroups`) ∥ their deployments read (`BatchGetDeployments`). Three
-/// rounds, beside the link flights; none at all for another deployment group.
+/// that round 2 does not describe (older than the look-back) described
+/// (`DescribeAutoScalingGroups`) ∥ their deployments read (`BatchGetDeployments`). Two or three
+/// rounds from round 2's start, beside it and the link flights; none at all for another
+/// deployment group.
 pub(super) async fn predecessors(
     clients: &Clients,
     observed: &Observed,
     facts: &DeploymentGroupFacts,
+    described: &HashSet<&str>,
 ) -> Result<Option<Predecessors>, AwsError> {
     let dg = &facts.deployment_group;
     let named = facts
@@ -92,7 +95,7 @@ pub(super) async fn predecessors(
     let Some(newest) = named
         .into_iter()
         .find(|id| observed.known.iter().any(|k| &k.deployment_id == id))
-        .filter(|_| facts.settings.keep_alive)
+        .filter(|_| facts.settings.keep_alive && observed.look_for_replaced)
     else {
         return Ok(None);
     };
@@ -104,10 +107,12 @@ pub(super) async fn predecessors(
         }));
     }
     let groups = autoscaling::groups_of(&clients.autoscaling, &blue).await?;
+    // Those round 2 describes already (the look-back's copies) need no second look.
     let copies: Vec<String> = groups
         .into_iter()
         .filter(|g| copy_named(dg, g, &[]).deployment_id.is_some())
         .filter(|g| !facts.auto_scaling_groups.contains(g))
+        .filter(|g| !described.contains(g.as_str()))
         .collect();
     if copies.is_empty() {
         return Ok(Some(Predecessors {

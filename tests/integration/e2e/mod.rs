@@ -48,3 +48,34 @@ fn assert_untouched(emulator: &mut Emulator, group: &str) {
     assert_eq!(group["target_group_arns"], json!([]), "{group}");
     assert_eq!(group["load_balancer_names"], json!([]), "{group}");
 }
+
+/// `scripts/demo`'s story, with the relink binary under test: it must tell the story it says.
+#[test]
+fn the_demo_tells_its_whole_story() {
+    let output = std::process::Command::new(crate::emulator::python())
+        .args([
+            "tests/emulator/relink_emulator.py",
+            "demo",
+            "--relink",
+            env!("CARGO_BIN_EXE_relink"),
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run the demo");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for line in [
+        "rerouting",
+        "(the last one)",
+        "RELINKED",
+        "copy            retired CodeDeploy_web-bg_d-",
+        "(outage repair:",
+        "Done:",
+    ] {
+        assert!(stdout.contains(line), "{line}: {stdout}");
+    }
+}
