@@ -52,7 +52,9 @@
 //!
 //! What follows from it:
 //! - **Retired copies**: superseded, or their instances deregistered while another fleet is
-//!   served: left alone ([`crate::domain::decision::SkipReason::NotLive`]).
+//!   served: never linked ([`crate::domain::decision::SkipReason::NotLive`]); what they still
+//!   hold is taken back under a rule of its own once the deployment group is at rest
+//!   ([`crate::domain::retire`]).
 //! - **Running deployments**: before their instances are registered, `traffic_not_shifted`;
 //!   while some are and others are not, `rerouting`; once every instance serves (or the
 //!   termination wait has begun) they are linked.

@@ -42,11 +42,12 @@ pub(crate) const VERSION: &str =
     concat!(env!("CARGO_PKG_VERSION"), " (", env!("RELINK_BUILD"), ")");
 
 /// Re-attach a CodeDeploy blue/green deployment group's load balancers to the Auto Scaling group
-/// CodeDeploy copied — only where the load balancers serve it.
+/// CodeDeploy copied — only where the load balancers serve it — and take them back from copies
+/// that no longer serve.
 #[derive(Debug, Parser)]
 #[command(name = "relink", version = VERSION, about, after_help = EXAMPLES)]
 pub(crate) struct Cli {
-    /// Plan and report, but attach or delete nothing (overrides RELINK_DRY_RUN).
+    /// Plan and report, but attach, detach or delete nothing (overrides RELINK_DRY_RUN).
     #[arg(long, global = true)]
     pub(crate) dry_run: bool,
     /// Print JSON for machines instead of text for people.
@@ -92,8 +93,9 @@ pub(crate) enum Command {
     /// Audit every copied blue/green deployment group of the region.
     ///
     /// Compares the Auto Scaling groups each deployment group points at, and running deployments'
-    /// replacement groups its load balancers serve, with its load balancer info. Exits 1 while
-    /// drift remains.
+    /// replacement groups its load balancers serve, with its load balancer info, and finds its
+    /// copies that hold its load balancers and serve nobody (retirable). Exits 1 while drift
+    /// remains.
     ///
     /// With --accounts or --regions, audits every account × region pair (the role --role-name
     /// assumed in each account) and exits 1 for drift, 4 for an account or region that could
@@ -108,7 +110,8 @@ pub(crate) enum Command {
         /// Only deployment groups matching this pattern (* and ? wildcards).
         #[arg(long)]
         deployment_group: Option<String>,
-        /// Attach what is missing to live groups (the function's rules; --dry-run still wins).
+        /// Attach what is missing to live groups and retire copies that no longer serve (the
+        /// function's rules; --dry-run still wins).
         #[arg(long)]
         fix: bool,
         /// Accounts: ids separated by commas, or "organization" (its active accounts; from the

@@ -5,7 +5,7 @@
 use crate::args::{DlqAction, Queue};
 use crate::hints::hint_for_report;
 use crate::output::{advance, announcing, confirm, progress_bar, spinner, Ui};
-use crate::verdict::{failed_reports, Verdict};
+use crate::verdict::{failed_reports, Named, Verdict};
 use crate::{clients, AwsChoice};
 use anyhow::{bail, Context, Result};
 
@@ -86,16 +86,6 @@ pub(crate) async fn invoke(
         true => ExitCode::from(2),
         false => ExitCode::FAILURE,
     })
-}
-
-/// What the command line named: an event (its outcome is the function's), one deployment
-/// (`relink deployment`: one that does not exist is an error), or the sweep (its output shows
-/// what changed or failed, not the many deployments that need nothing).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Named {
-    Event,
-    Deployment,
-    Sweep,
 }
 
 /// Exactly what the schedule sends the function.

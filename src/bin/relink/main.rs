@@ -20,14 +20,13 @@ use codedeploy_relink::aws::Clients;
 use codedeploy_relink::domain::config::{AllowList, Config};
 use codedeploy_relink::domain::event::check_deployment_id;
 use codedeploy_relink::usecases::organization::{Accounts, Regions, Scope};
-use commands::{
-    invoke, read_event, run_audit, run_dlq, run_organization_audit, scheduled_event, Named,
-};
+use commands::{invoke, read_event, run_audit, run_dlq, run_organization_audit, scheduled_event};
 use hints::hint_for_error;
 use output::Ui;
 use serde_json::json;
 use std::process::ExitCode;
 use std::time::Duration;
+use verdict::Named;
 
 /// mimalloc in the shipped static build, as the function (src/main.rs).
 #[cfg(target_env = "musl")]

@@ -1,11 +1,20 @@
 //! What the CLI makes of an invocation's answer: the error line people read, and whether relink
 //! could not do the work at all (exit 2) or the work ran and failed (exit 1).
 
-use crate::commands::Named;
 use crate::hints::of_the_process;
 use codedeploy_relink::domain::report::{Outcome, Report};
 use codedeploy_relink::domain::skip::SkipReason;
 use codedeploy_relink::usecases::invocation::{InvocationError, Response};
+
+/// What the command line named: an event (its outcome is the function's), one deployment
+/// (`relink deployment`: one that does not exist is an error), or the sweep (its output shows
+/// what changed or failed, not the many deployments that need nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Named {
+    Event,
+    Deployment,
+    Sweep,
+}
 
 /// What the CLI makes of an invocation's answer: its error line, if any, and whether relink could
 /// not do the work at all (exit 2).

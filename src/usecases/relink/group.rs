@@ -65,8 +65,29 @@ impl<'a> Flight<'a> {
             .map(|g| g.instances.clone())
             .unwrap_or_default();
 
-        // Round 3: the evidence, read now, within seconds of the attach. Beside it, and never
-        // between it and the attach, the CLI names the account a change would go to.
+        if let Err(ending) = self
+            .evidence(clients, dry_run, target, &plan, &instances)
+            .await
+        {
+            return ending;
+        }
+        if dry_run {
+            return Ending::Planned;
+        }
+        self.attach(clients, target, &plan).await
+    }
+
+    /// Round 3 (and 3b, 4 when needed): the evidence, read now, within seconds of the attach, and
+    /// the rule; `Err` with the ending when the group is left alone or a read failed. Beside it,
+    /// and never between it and the attach, the CLI names the account a change would go to.
+    async fn evidence(
+        &mut self,
+        clients: &Clients,
+        dry_run: bool,
+        target: &RelinkTarget,
+        plan: &Plan,
+        instances: &[String],
+    ) -> Result<(), Ending> {
         self.job.round();
         let announce = async {
             if let Some(before) = &clients.before_change {
@@ -74,41 +95,38 @@ impl<'a> Flight<'a> {
             }
         };
         let (traffic, listed, ()) = tokio::join!(
-            read_traffic(clients, &plan),
+            read_traffic(clients, plan),
             self.list_siblings(clients, target),
             announce
         );
         let (registrations, listed) = match (traffic, listed) {
             (Ok(registrations), Ok(listed)) => (registrations, listed),
-            (Err(error), _) | (_, Err(error)) => return self.job.failure(error),
+            (Err(error), _) | (_, Err(error)) => return Err(self.job.failure(error)),
         };
         if let Some(ending) = self
             .supersession(clients, target, &registrations, &listed)
             .await
         {
-            return ending;
+            return Err(ending);
         }
         let rerouting = matches!(target.stage, Stage::Running { rerouting: true });
-        let idle = match assess(&target.group, &instances, &plan, &registrations, rerouting) {
-            Liveness::Live => None,
-            Liveness::NotLive(evidence) => return not_live(target.stage, evidence),
+        match assess(&target.group, instances, plan, &registrations, rerouting) {
+            Liveness::Live => Ok(()),
+            Liveness::NotLive(evidence) => Err(not_live(target.stage, evidence)),
             Liveness::Ahead(evidence) => {
-                return Ending::Skipped(Skip::new(SkipReason::Rerouting, evidence))
+                Err(Ending::Skipped(Skip::new(SkipReason::Rerouting, evidence)))
             }
-            Liveness::Idle(idle) => Some(idle),
-        };
-        if let Some(idle) = idle {
-            match self.repair(clients, target, &idle).await {
-                Ok(evidence) => self.job.repair = Some(evidence),
-                Err(ending) => return ending,
+            Liveness::Idle(idle) => {
+                self.job.repair = Some(self.repair(clients, target, &idle).await?);
+                Ok(())
             }
         }
-        if dry_run {
-            return Ending::Planned;
-        }
+    }
 
+    /// The attach round: what is missing, attached.
+    async fn attach(&mut self, clients: &Clients, target: &RelinkTarget, plan: &Plan) -> Ending {
         self.job.round();
-        let (attached, failures) = attach(clients, &target.group, &plan).await;
+        let (attached, failures) = attach(clients, &target.group, plan).await;
         self.job.attached_target_groups = attached.target_groups;
         self.job.attached_load_balancers = attached.load_balancers;
         if !failures.is_empty() {
