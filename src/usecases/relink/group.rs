@@ -4,7 +4,9 @@
 
 use super::state::State;
 use crate::aws::{autoscaling, codedeploy, elb, elbv2, Clients};
-use crate::domain::decision::{replacement_group_name, RelinkTarget, Skip, SkipReason, Stage};
+use crate::domain::decision::{
+    replacement_group_name, DeploymentFacts, RelinkTarget, Skip, SkipReason, Stage,
+};
 use crate::domain::error::{AwsError, RelinkError};
 use crate::domain::job::{Ending, Job, Step};
 use crate::domain::live::{assess, repair, superseded, Liveness, Registrations, Sibling};
@@ -15,11 +17,13 @@ use std::time::SystemTime;
 /// One group's job from round 2 on: its record gains what each round finds and counts the rounds.
 pub(super) struct Flight<'a> {
     job: &'a mut Job,
+    /// The deployments of its deployment group read so far (rounds 1 and 2).
+    read: &'a [&'a DeploymentFacts],
 }
 
 impl<'a> Flight<'a> {
-    pub(super) fn new(job: &'a mut Job) -> Self {
-        Flight { job }
+    pub(super) fn new(job: &'a mut Job, read: &'a [&'a DeploymentFacts]) -> Self {
+        Flight { job, read }
     }
 
     /// Rounds 2 to 5 for a job whose step is [`Step::Link`]; it ends the job.
@@ -57,6 +61,12 @@ impl<'a> Flight<'a> {
         self.job.plan = plan.clone();
         if plan.is_complete() {
             return Ending::AlreadyLinked;
+        }
+        // What rounds 1 and 2 read already shows a newer deployment that makes a fleet started: a
+        // skip needs no evidence (only a change does).
+        let siblings: Vec<Sibling> = self.read.iter().map(|d| sibling(d, false)).collect();
+        if let Some((_, why)) = superseded(&target.copy_of, &siblings) {
+            return self.superseded(target, &why);
         }
         let instances = state
             .described
@@ -218,14 +228,19 @@ impl<'a> Flight<'a> {
             Err(error) => return Some(self.job.failure(error)),
         };
         let (_, why) = superseded(&target.copy_of, &siblings)?;
+        Some(self.superseded(target, &why))
+    }
+
+    /// The skip of a group a newer deployment supersedes (`why`).
+    fn superseded(&self, target: &RelinkTarget, why: &str) -> Ending {
         let (application, group) = self.deployment_group();
-        Some(Ending::Skipped(Skip::new(
+        Ending::Skipped(Skip::new(
             SkipReason::Superseded,
             format!(
                 "a newer deployment of {application}/{group}, {why}: {} is not its newest fleet",
                 target.group
             ),
-        )))
+        ))
     }
 
     /// Round 4, only when some load balancer to attach (`idle`) serves no instance at all: the
@@ -307,7 +322,7 @@ fn siblings(read: SiblingsRead, registrations: &Registrations) -> Vec<Sibling> {
             .any(|traffic| traffic.serving.contains(instance))
     };
     read.deployments
-        .into_iter()
+        .iter()
         .map(|d| {
             let copy = replacement_group_name(&d.deployment_group, &d.deployment_id);
             let copy_serves = read
@@ -315,15 +330,22 @@ fn siblings(read: SiblingsRead, registrations: &Registrations) -> Vec<Sibling> {
                 .groups
                 .get(&copy)
                 .is_some_and(|g| g.instances.iter().any(serving));
-            Sibling {
-                deployment_id: d.deployment_id,
-                status: d.status,
-                creator: d.creator,
-                created_at: d.created_at,
-                copy_serves,
-            }
+            sibling(d, copy_serves)
         })
         .collect()
+}
+
+/// Another deployment of the deployment group as the rule reads it, whether its copy serves a
+/// load balancer to attach as `copy_serves` (false where the load balancers were not read: a
+/// failed or stopped sibling then supersedes nobody, which only the evidence can say).
+fn sibling(d: &DeploymentFacts, copy_serves: bool) -> Sibling {
+    Sibling {
+        deployment_id: d.deployment_id.clone(),
+        status: d.status.clone(),
+        creator: d.creator.clone(),
+        created_at: d.created_at,
+        copy_serves,
+    }
 }
 
 /// Round 3 for one group: where each load balancer it misses sends traffic now.

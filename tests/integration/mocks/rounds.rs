@@ -105,14 +105,14 @@ async fn a_newer_started_deployment_supersedes_the_copy_and_nothing_is_attached(
         report.detail.as_deref().unwrap().contains("d-NEWER0001"),
         "{report:?}"
     );
-    // Listed twice: by the deployment group's observation (round 1) and just before the attach;
-    // read twice: in round 2 (its copies, whether the group is at rest) and just before the attach.
-    assert_eq!(aws.list.num_calls(), 2);
-    assert_eq!(newer.num_calls(), 2);
+    // Listed by the deployment group's observation (round 1), read in round 2: superseded, with
+    // no load balancer read and no second listing (a skip needs no fresh evidence).
+    assert_eq!(aws.list.num_calls(), 1);
+    assert_eq!(newer.num_calls(), 1);
     assert_eq!(aws.attach_tg.num_calls(), 0);
     assert_eq!(
-        report.aws_rounds, 4,
-        "GetDeployment, describe, list, creators"
+        report.aws_rounds, 2,
+        "GetDeployment ∥ the deployment group; the groups ∥ the newer deployment"
     );
 }
 
@@ -171,4 +171,46 @@ async fn a_newest_copy_check_that_fails_fails_the_job_and_attaches_nothing() {
         "the SDK's 3 attempts, by the deployment group's observation and the newest-copy check"
     );
     assert_eq!(aws.attach_tg.num_calls(), 0);
+}
+
+#[tokio::test]
+async fn a_newer_deployment_that_starts_after_round_two_is_caught_just_before_the_attach() {
+    // The deployment group's observation lists only this deployment; by the time of the evidence,
+    // a newer one has started.
+    let listing = |ids: &[&str]| {
+        ListDeploymentsOutput::builder()
+            .set_deployments(Some(ids.iter().map(|i| i.to_string()).collect()))
+            .build()
+    };
+    let aws = Aws {
+        list: mock!(aws_sdk_codedeploy::Client::list_deployments)
+            .sequence()
+            .output(move || listing(&[DEPLOYMENT]))
+            .output(move || listing(&[DEPLOYMENT, "d-NEWER0002"]))
+            .build(),
+        ..Aws::deployment(1, &[])
+    };
+    let newer = batch_get_deployments(&[(
+        "d-NEWER0002",
+        DeploymentStatus::InProgress,
+        DeploymentCreator::User,
+    )]);
+    let invocation = aws.invoke_with(&[&newer]).await;
+    let report = &invocation.response.reports[0];
+    assert_eq!(
+        report.reason.map(|r| r.code()),
+        Some("superseded"),
+        "{report:?}"
+    );
+    assert!(report.detail.as_deref().unwrap().contains("d-NEWER0002"));
+    assert_eq!(
+        aws.list.num_calls(),
+        2,
+        "observed, then listed just before the attach"
+    );
+    assert_eq!(aws.attach_tg.num_calls(), 0);
+    assert_eq!(
+        report.aws_rounds, 4,
+        "GetDeployment, describe, evidence, creators"
+    );
 }
