@@ -58,7 +58,8 @@ from pathlib import Path
 from typing import Any
 
 from world import World, new_deployment_id
-from moto_fixes import DRAINING, TARGETS
+import moto_fixes
+from moto_fixes import DRAINING
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 CONFIGS = ("CodeDeployDefault.OneAtATime", "CodeDeployDefault.HalfAtATime", "CodeDeployDefault.AllAtOnce")
@@ -233,7 +234,8 @@ class BlueGreen:
         record.status = "InProgress"
         record.target_instances = {"autoScalingGroups": [self.copy]}
         self.targets = self.world.instances(self.copy)
-        TARGETS[self.deployment_id] = {"Blue": list(self.originals), "Green": list(self.targets)}
+        moto_fixes.targets(self.deployment_id, "Blue", self.originals)
+        moto_fixes.targets(self.deployment_id, "Green", self.targets)
         return [self.notify.deployment(self.deployment_id, "START")]
 
     def _install(self) -> list[dict[str, Any]]:
@@ -253,11 +255,13 @@ class BlueGreen:
         batch = pending[: batch_size(self.config, len(self.targets))]
         self.register(batch)
         self.routed.update(batch)
+        moto_fixes.target_status(self.deployment_id, batch, "Succeeded")
         return [self.notify.instance(self.deployment_id, i, GREEN_HOOKS) for i in batch]
 
     def _block(self) -> list[dict[str, Any]]:
         originals = self.world.instances(self.original)
         self.world.deregister(self.original, *self.load_balancers())
+        moto_fixes.target_status(self.deployment_id, originals, "Succeeded")
         return [self.notify.instance(self.deployment_id, i, BLUE_HOOKS) for i in originals]
 
     def _wait(self) -> list[dict[str, Any]]:

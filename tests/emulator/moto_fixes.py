@@ -179,18 +179,35 @@ def _list_deployments(self: Any) -> str:
     return json.dumps(prune({"deployments": page["items"], "nextToken": page["nextToken"]}))
 
 
-# The instances of each blue/green deployment by label (`Blue`: the original fleet's, `Green`: the
-# copy's), as CodeDeploy keeps them for ListDeploymentTargets, which moto lacks. The world
-# (CodeDeploy's part) fills it when a deployment copies its fleet.
-TARGETS: dict[str, dict[str, list[str]]] = {}
+# The instances of each blue/green deployment, by id: their label (`Blue`: the original fleet's,
+# `Green`: the copy's) and status (`Pending` until their lifecycle ends, then `Succeeded`), as
+# CodeDeploy keeps them for ListDeploymentTargets, which moto lacks. The world (CodeDeploy's part)
+# fills it when a deployment copies its fleet, and as its steps run.
+TARGETS: dict[str, dict[str, dict[str, str]]] = {}
+
+
+def targets(deployment_id: str, label: str, instances: list[str], status: str = "Pending") -> None:
+    """Records `instances` as `label` targets of the deployment in `status`."""
+    known = TARGETS.setdefault(deployment_id, {})
+    for instance in instances:
+        known[instance] = {"label": label, "status": status}
+
+
+def target_status(deployment_id: str, instances: list[str], status: str) -> None:
+    for instance in instances:
+        if instance in TARGETS.get(deployment_id, {}):
+            TARGETS[deployment_id][instance]["status"] = status
 
 
 def _list_deployment_targets(self: Any) -> str:
     deployment_id = self._get_param("deploymentId")
     if deployment_id not in self.codedeploy_backend.deployments:
         raise JsonRESTError("DeploymentDoesNotExistException", f"The deployment {deployment_id} could not be found.")
-    labels = (self._get_param("targetFilters") or {}).get("ServerInstanceLabel") or ["Blue", "Green"]
-    ids = [i for label in labels for i in TARGETS.get(deployment_id, {}).get(label, [])]
+    filters = self._get_param("targetFilters") or {}
+    labels = filters.get("ServerInstanceLabel") or ["Blue", "Green"]
+    statuses = filters.get("TargetStatus")
+    ids = [i for i, t in TARGETS.get(deployment_id, {}).items()
+           if t["label"] in labels and (not statuses or t["status"] in statuses)]
     page = _page(ids, self._get_param("nextToken"))
     return json.dumps(prune({"targetIds": page["items"], "nextToken": page["nextToken"]}))
 

@@ -23,6 +23,9 @@ Commands:
   {"op": "delete_target_group", "name": ...}
   {"op": "fail", "action": ..., "status": 403, "code": "AccessDenied", "times": 1}
   {"op": "delay", "action": ..., "seconds": 0.1}   hold each request for an action open this long
+  {"op": "throttle", "spec": "on" | "codedeploy=10/2,…" | null}
+                                            AWS's request budgets on (throttle.py) or off
+  {"op": "budgets"}                         requests per budget, and those throttled
   {"op": "attach_overlaps"}                 attach calls to one group that were in flight together
   {"op": "peak_in_flight"}                  the most requests per action that were in flight at once
   {"op": "requests"} / {"op": "reset_requests"}
@@ -174,6 +177,11 @@ def answer(emulator: Emulator, world: World, command: dict[str, Any]) -> Any:
     if op == "delay":
         emulator.log.delays[command["action"]] = float(command["seconds"])
         return None
+    if op == "throttle":
+        emulator.log.budgets.set(command.get("spec"))
+        return None
+    if op == "budgets":
+        return emulator.log.budgets.snapshot()
     if op == "attach_overlaps":
         return emulator.log.overlaps
     if op == "peak_in_flight":

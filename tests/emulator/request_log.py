@@ -1,6 +1,7 @@
 """The request log: WSGI middleware in front of moto that counts the function's requests per
 ``service:Action`` (the harness's own requests, made with the access key ``HARNESS_KEY``, are not
-counted), answers injected faults, and watches the attach and detach calls: two changes to one Auto
+counted), answers injected faults and, when throttling is on (``throttle.py``), what exceeds AWS's
+request budgets, and watches the attach and detach calls: two changes to one Auto
 Scaling group in flight at once are counted as an overlap (Auto Scaling answers that with
 ResourceContention).
 
@@ -23,6 +24,7 @@ from urllib.parse import parse_qs
 
 from moto.codedeploy import models as codedeploy_models
 from moto.core import DEFAULT_ACCOUNT_ID
+from throttle import Budgets
 
 HARNESS_KEY = "harness"
 REGION = "us-east-1"
@@ -73,6 +75,8 @@ class RequestLog:
         self.in_flight: Counter[str] = Counter()
         self.peak: Counter[str] = Counter()  # the most requests for an action in flight at once
         self.lock = threading.Lock()
+        self.budgets = Budgets.from_env()  # AWS's request budgets, when throttling is on
+        self.retries: Counter[str] = Counter()  # requests the SDK sent again (attempt 2 and later)
 
     def inject(self, action: str, status: int, code: str, message: str, times: int) -> None:
         with self.lock:
@@ -89,8 +93,12 @@ class RequestLog:
         service = scope[3] if len(scope) > 3 else "?"
         action, params = self._action(environ)
         key = scope[0]
+        # The Rust SDK numbers its attempts: "amz-sdk-request: attempt=2; max=6".
+        attempt = environ.get("HTTP_AMZ_SDK_REQUEST", "attempt=1").split(";", 1)[0].strip()
         with self.lock:
             self.counts[f"{service}:{action}"] += 1
+            if attempt not in ("attempt=1", ""):
+                self.retries[f"{service}:{action}"] += 1
             pending = self.faults.get(action)
             fault = pending.pop(0) if pending else None
         if REQUEST_LOG:
@@ -99,6 +107,12 @@ class RequestLog:
                 log.write(json.dumps(line) + "\n")
         if fault:
             return self._error(environ, start_response, fault)
+        account = environ.get("HTTP_X_MOTO_ACCOUNT_ID", key)
+        region = scope[2] if len(scope) > 2 else REGION
+        version = params.get("Version", [None])[0] if isinstance(params.get("Version"), list) else None
+        if not self.budgets.allow(account, region, service, action, version):
+            code = "ThrottlingException" if environ.get("HTTP_X_AMZ_TARGET") else "Throttling"
+            return self._error(environ, start_response, {"status": 400, "code": code, "message": "Rate exceeded"})
         group = params.get("AutoScalingGroupName", ["?"])[0] if action in ATTACH_ACTIONS else None
         with self.lock:
             self.in_flight[action] += 1
@@ -153,3 +167,5 @@ class RequestLog:
     def reset(self) -> None:
         with self.lock:
             self.counts.clear()
+            self.retries.clear()
+        self.budgets.reset_counts()

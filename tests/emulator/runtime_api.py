@@ -18,7 +18,7 @@ FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:codedeploy-relink
 
 
 class RuntimeApi:
-    def __init__(self, function_arn: str = FUNCTION_ARN, deadline_seconds: int = 120) -> None:
+    def __init__(self, function_arn: str = FUNCTION_ARN, deadline_seconds: int = 120, idle_seconds: float = 120) -> None:
         self.events: queue.Queue[bytes] = queue.Queue()
         self.responses: queue.Queue[tuple[float, str, bytes]] = queue.Queue()
         self.first_poll = threading.Event()
@@ -37,7 +37,7 @@ class RuntimeApi:
                     api.first_poll_at = time.monotonic()
                     api.first_poll.set()
                 try:
-                    body = api.events.get(timeout=120)
+                    body = api.events.get(timeout=idle_seconds)
                 except queue.Empty:
                     self.send_error(504)
                     return

@@ -38,6 +38,7 @@ class Emulator:
         urllib.request.urlopen(urllib.request.Request(f"{self.endpoint}/moto-api/reset", method="POST")).read()
         moto_fixes.DRAINING.clear()
         moto_fixes.OPTED_IN.clear()
+        moto_fixes.TARGETS.clear()
         self.server.shutdown()
         if self.tls_server:
             self.tls_server.shutdown()

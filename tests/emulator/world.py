@@ -40,7 +40,7 @@ from moto.elbv2 import models as elbv2_models
 from moto.sqs import models as sqs_models
 
 import moto_fixes
-from moto_fixes import DRAINING, MAX_ATTACH_PER_CALL, TARGETS
+from moto_fixes import DRAINING, MAX_ATTACH_PER_CALL
 from request_log import HARNESS_KEY
 
 REGION = "us-east-1"
@@ -348,9 +348,9 @@ class World:
             self.half.add(deployment.deployment_id)
             return
         originals = [g for g in dg.auto_scaling_groups if g != copy]
-        TARGETS[deployment.deployment_id] = {
-            "Blue": [i for g in originals for i in self.instances(g)], "Green": self.instances(copy),
-        }
+        moto_fixes.targets(deployment.deployment_id, "Blue", [i for g in originals for i in self.instances(g)],
+                           "Succeeded")
+        moto_fixes.targets(deployment.deployment_id, "Green", self.instances(copy), "Succeeded")
         self.move_traffic(dg, to=copy, away_from=originals)
         self.half.discard(deployment.deployment_id)
         self.shifted.add(deployment.deployment_id)

@@ -29,8 +29,9 @@ SUBSTITUTIONS = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::Acco
 # Called, and needing no grant: AWS authorises GetCallerIdentity for every principal.
 NEEDS_NO_GRANT = {"sts:GetCallerIdentity"}
 # Granted, and used by Lambda rather than by the function's code: the on-failure destination
-# sends failed events with the function's role.
-USED_BY_LAMBDA = {"sqs:SendMessage"}
+# sends failed events with the function's role, and the event source mapping reads the
+# notification queue with it.
+USED_BY_LAMBDA = {"sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
 
 
 class CfnLoader(yaml.SafeLoader):
