@@ -1,77 +1,66 @@
 #!/usr/bin/env python3
-"""The load one blue/green deployment puts on the function: plays a deployment of N instances
-through CodeDeploy's lifecycle (tests/emulator/lifecycle.py, OneAtATime, TERMINATE) and delivers
-every notification it sends (deployment and instance level, SNS form) to `relink replay`, one
-invocation each, as SNS does. Prints, for each N, the invocations, the requests per action and
-the invocations by outcome, and the requests per invocation.
+"""The load one blue/green deployment puts on AWS's API budgets, through the path the template
+builds: CodeDeploy's lifecycle played step by step (tests/emulator/lifecycle.py, TERMINATE) with
+the emulator's request budgets on (tests/emulator/throttle.py: ELB's documented bucket, CodeDeploy's
+and Auto Scaling's assumed), every notification sent to the queue as the SNS topic sends it, and
+the event source mapping with the template's batch size, batching window and concurrency handing
+batches to warm environments of the release Lambda binary (tests/emulator/load.py).
 
-Simulated: the emulator is CodeDeploy, Auto Scaling and Elastic Load Balancing; the EventBridge
-rule would add every other instance success of the region (in-place deployments included), each
-a skip decided from its deployment (one GetDeployment).
+Prints, for each N and deployment configuration: invocations, requests by service, Elastic Load
+Balancing reads, throttled answers, the SDK's retries, dead letters, the seconds from the last
+replacement instance's reroute to the link, and the wall time; then the requests by action.
 
-Usage: scripts/bench load [SIZES...]   (default 4 50; 500 takes minutes)
+Usage: scripts/bench load [--sizes 50,500] [--configs OneAtATime,AllAtOnce] [--window S] [--gap S]
+       (the template's window, 20 s, by default: a run takes one to three minutes)
 """
 
 from __future__ import annotations
 
-import collections
-import json
+import argparse
 import os
-import subprocess
 import sys
-import tempfile
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "emulator"))
 sys.path.insert(0, os.path.dirname(__file__))
-from lifecycle import story_world  # noqa: E402
-from server import Emulator  # noqa: E402
+from load import run  # noqa: E402
 from table import print_table  # noqa: E402
-from world import REGION, World  # noqa: E402
 
 
-def measure(relink: str, size: int) -> dict:
-    emulator = Emulator()
-    world = World(emulator.endpoint)
-    story = story_world(world, {"config": "CodeDeployDefault.OneAtATime", "capacity": size})
-    env = dict(os.environ, AWS_ENDPOINT_URL=emulator.endpoint, AWS_ACCESS_KEY_ID="relink",
-               AWS_SECRET_ACCESS_KEY="relink", AWS_REGION=REGION, AWS_EC2_METADATA_DISABLED="true")
-    emulator.log.reset()
-    outcomes: collections.Counter = collections.Counter()
-    invocations = 0
-    started = time.monotonic()
-    while story.next_step:
-        for note in story.step()["notifications"]:
-            with tempfile.NamedTemporaryFile("w", suffix=".json") as event:
-                json.dump(note["sns"], event)
-                event.flush()
-                run = subprocess.run([relink, "--json", "replay", event.name], env=env,
-                                     capture_output=True, text=True)
-            invocations += 1
-            report = json.loads(run.stdout)["reports"][0]
-            outcomes[report.get("reason") or report["outcome"]] += 1
-    wall = time.monotonic() - started
-    requests = emulator.log.snapshot()
-    emulator.stop()
-    return {"size": size, "invocations": invocations, "outcomes": dict(outcomes),
-            "requests": requests, "wall_s": wall}
+def by_service(requests: dict[str, int]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for action, n in requests.items():
+        service = action.split(":", 1)[0]
+        totals[service] = totals.get(service, 0) + n
+    return totals
 
 
 def main() -> int:
-    relink = os.environ.get("RELINK_BIN", "target/release/relink")
-    sizes = [int(a) for a in sys.argv[1:]] or [4, 50]
-    rows = []
-    for size in sizes:
-        m = measure(relink, size)
-        total = sum(m["requests"].values())
-        rows.append([
-            str(m["size"]), str(m["invocations"]),
-            ", ".join(f"{k} {v}" for k, v in sorted(m["outcomes"].items())),
-            str(total), f"{total / max(m['invocations'], 1):.1f}",
-            ", ".join(f"{k.split(':')[1]} {v}" for k, v in sorted(m["requests"].items())),
-            f"{m['wall_s']:.1f}",
-        ])
-    print_table(["N", "invocations", "outcomes", "requests", "per invocation", "by action", "wall s"], rows)
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sizes", default="50,500")
+    parser.add_argument("--configs", default="OneAtATime,AllAtOnce")
+    parser.add_argument("--window", type=float, default=None, help="seconds (default: the template's)")
+    parser.add_argument("--gap", type=float, default=0.2, help="seconds between two reroute steps")
+    args = parser.parse_args()
+    binary = os.environ.get("RELINK_LAMBDA_BIN", "target/release/codedeploy-relink")
+    rows, details = [], []
+    for config in args.configs.split(","):
+        for size in (int(s) for s in args.sizes.split(",")):
+            m = run(binary, size, f"CodeDeployDefault.{config}", window=args.window, gap=args.gap)
+            services = by_service(m["requests"])
+            elb = sum(n for a, n in m["requests"].items() if a.startswith("elasticloadbalancing:Describe"))
+            rows.append([
+                str(size), config, str(m["notifications"]), str(m["invocations"]), str(m["requests_total"]),
+                str(services.get("codedeploy", 0)), str(services.get("autoscaling", 0)), str(elb),
+                str(sum(m["throttled"].values())), str(sum(m["retries"].values())), str(m["dead_letters"]),
+                str(sum(m["beyond_share"].values())), str(m["link_after_reroute_s"]), str(m["wall_s"]),
+            ])
+            details.append(f"N={size} {config}: " + ", ".join(
+                f"{a.split(':', 1)[1]} {n}" for a, n in sorted(m["requests"].items())))
+    print_table(["N", "config", "notifications", "invocations", "requests", "CodeDeploy", "Auto Scaling",
+                 "ELB reads", "throttled", "retries", "dead letters", "beyond share", "link after reroute s",
+                 "wall s"], rows)
+    print()
+    print("\n".join(details))
     return 0
 
 

@@ -1,5 +1,8 @@
-//! The Lambda function: configuration and AWS clients are built once, then every invocation is
-//! answered by [`edges::lambda::handle`](codedeploy_relink::edges::lambda::handle).
+//! The Lambda function: the configuration is read and checked at start-up, the AWS clients are
+//! built once at the first event (from one shared SDK configuration: a cold start that polls for
+//! its first event sooner, by about the time the HTTPS client's trusted certificates take to
+//! load), then every invocation is answered by
+//! [`edges::lambda::handle`](codedeploy_relink::edges::lambda::handle).
 
 use codedeploy_relink::aws::Clients;
 use codedeploy_relink::domain::config::Config;
@@ -23,6 +26,20 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         dry_run = config.dry_run,
         "codedeploy-relink starting"
     );
-    let relinker = Relinker::new(Clients::from_env().await, config);
-    lambda_runtime::run(service_fn(|event| lambda::handle(&relinker, event))).await
+    let relinker = tokio::sync::OnceCell::new();
+    let relinker = &relinker;
+    let config = &config;
+    lambda_runtime::run(service_fn(|event| async move {
+        let relinker = relinker
+            .get_or_init(|| async {
+                let mut clients = Clients::from_env().await;
+                if let Some(share) = config.elb_share {
+                    clients = clients.with_elb_share(share);
+                }
+                Relinker::new(clients, config.clone())
+            })
+            .await;
+        lambda::handle(relinker, event).await
+    }))
+    .await
 }

@@ -173,6 +173,37 @@ pub async fn blue_instances(client: &Client, deployment_id: &str) -> Result<Vec<
     }
 }
 
+/// Statuses of a deployment's target that has not finished its lifecycle: for a replacement
+/// (`Green`) instance, CodeDeploy has not routed traffic to it yet.
+const UNFINISHED: [&str; 4] = ["Pending", "InProgress", "Ready", "Unknown"];
+
+/// How many replacement (`Green`) instances of a blue/green deployment CodeDeploy has not finished
+/// with (`ListDeploymentTargets`, one page: enough to say "some"): while it reroutes, those it has
+/// not routed traffic to yet.
+pub async fn unrouted_instances(client: &Client, deployment_id: &str) -> Result<usize, AwsError> {
+    let output = client
+        .list_deployment_targets()
+        .deployment_id(deployment_id)
+        .target_filters(
+            TargetFilterName::ServerInstanceLabel,
+            vec!["Green".to_owned()],
+        )
+        .target_filters(
+            TargetFilterName::TargetStatus,
+            UNFINISHED.iter().map(|s| s.to_string()).collect(),
+        )
+        .send()
+        .await
+        .map_err(|err| {
+            aws_error(
+                "ListDeploymentTargets",
+                format!("the replacement instances of deployment {deployment_id}"),
+                err,
+            )
+        })?;
+    Ok(output.target_ids().len())
+}
+
 /// Reads deployments with `BatchGetDeployments`, [`MAX_DEPLOYMENTS_PER_BATCH`] per call and calls
 /// concurrently (at most [`MAX_CONCURRENT_CALLS`] at a time). Unknown ids are left out.
 pub async fn batch_get_deployments(

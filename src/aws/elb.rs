@@ -1,5 +1,6 @@
 //! Classic Elastic Load Balancing adapter: reads where each classic load balancer sends traffic.
 
+use super::pace::Pace;
 use super::{aws_error, MAX_CONCURRENT_CALLS};
 use crate::domain::error::AwsError;
 use crate::domain::live::{self, Traffic};
@@ -8,13 +9,15 @@ use futures::{StreamExt, TryStreamExt};
 use std::collections::HashMap;
 
 /// Where each classic load balancer sends traffic ([`live::classic_state`]): one
-/// `DescribeInstanceHealth` per load balancer, at most [`MAX_CONCURRENT_CALLS`] at a time.
+/// `DescribeInstanceHealth` per load balancer, each within `pace`, at most [`MAX_CONCURRENT_CALLS`] at a time.
 pub async fn traffic(
     client: &Client,
+    pace: &Pace,
     names: &[String],
 ) -> Result<HashMap<String, Traffic>, AwsError> {
     futures::stream::iter(names)
         .map(|name| async move {
+            pace.ready().await;
             let output = client
                 .describe_instance_health()
                 .load_balancer_name(name)

@@ -10,9 +10,11 @@ pub mod elb;
 pub mod elbv2;
 #[cfg(feature = "cli")]
 pub mod organizations;
+pub mod pace;
 pub mod sqs;
 pub mod sts;
 
+use crate::domain::config::ElbShare;
 use crate::domain::error::AwsError;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
@@ -26,8 +28,15 @@ use std::time::Duration;
 
 /// Longest wait for one attempt of an AWS call; the SDK retries after it.
 pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Longest wait for an AWS call, retries included.
-pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest wait for an AWS call, retries included: what bounds a throttled call's back-offs.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Attempts per AWS call when neither `AWS_RETRY_MODE` nor `AWS_MAX_ATTEMPTS` says otherwise: a
+/// throttled call backs off up to 1, 2, 4, 8, 16 and then 20 s (jittered), so that it keeps trying
+/// until [`OPERATION_TIMEOUT`] rather than give up after half a minute of a budget that refills.
+/// Six attempts failed one call in a full test run with every budget at 2 tokens refilled at 0.5 a
+/// second (tests/integration/load.rs).
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 10;
 
 /// The most calls of one kind in flight at once, so that large audits and sweeps do not trip
 /// throttling.
@@ -57,6 +66,12 @@ pub struct Clients {
     /// The credentials' account once asked ([`Clients::caller_account`]), shared by the clones;
     /// empty at first (`Default::default()`).
     pub account: std::sync::Arc<tokio::sync::OnceCell<String>>,
+    /// Target group ARNs this process resolved ([`elbv2::resolve_known`]), shared by the clones.
+    pub target_groups: std::sync::Arc<elbv2::KnownArns>,
+    /// The pace of every Elastic Load Balancing v2 read, shared by the clones.
+    pub elbv2_pace: std::sync::Arc<pace::Pace>,
+    /// The pace of every classic Elastic Load Balancing read, shared by the clones.
+    pub elb_pace: std::sync::Arc<pace::Pace>,
 }
 
 /// What to do where a change may follow (its argument: whether it is a dry run), shared by every
@@ -99,7 +114,8 @@ impl Clients {
         Self::new(&load_config(region, profile).await)
     }
 
-    /// Builds the clients from an already loaded configuration.
+    /// Builds the clients from an already loaded configuration, reading Elastic Load Balancing
+    /// within the function's share ([`ElbShare::FUNCTION`]).
     pub fn new(config: &SdkConfig) -> Self {
         Clients {
             region: config.region().map(ToString::to_string),
@@ -111,7 +127,17 @@ impl Clients {
             sqs: aws_sdk_sqs::Client::new(config),
             before_change: None,
             account: Default::default(),
+            target_groups: Default::default(),
+            elbv2_pace: std::sync::Arc::new(pace::Pace::new(ElbShare::FUNCTION)),
+            elb_pace: std::sync::Arc::new(pace::Pace::new(ElbShare::FUNCTION)),
         }
+    }
+
+    /// These clients reading Elastic Load Balancing within `share` (each API its own).
+    pub fn with_elb_share(mut self, share: ElbShare) -> Self {
+        self.elbv2_pace = std::sync::Arc::new(pace::Pace::new(share));
+        self.elb_pace = std::sync::Arc::new(pace::Pace::new(share));
+        self
     }
 }
 
@@ -175,6 +201,11 @@ pub async fn load_config(region: Option<&str>, profile: Option<&str>) -> SdkConf
             .profile_name(profile)
             .credentials_provider(credentials);
     }
+    if std::env::var_os("AWS_RETRY_MODE").is_none()
+        && std::env::var_os("AWS_MAX_ATTEMPTS").is_none()
+    {
+        loader = loader.retry_config(default_retry());
+    }
     loader
         .http_client(https_client())
         .timeout_config(
@@ -185,6 +216,14 @@ pub async fn load_config(region: Option<&str>, profile: Option<&str>) -> SdkConf
         )
         .load()
         .await
+}
+
+/// The SDK's standard retry mode with [`DEFAULT_MAX_ATTEMPTS`]: jittered exponential back-off
+/// (up to 20 s) after throttling and transient errors. Not the adaptive mode: its client-side rate,
+/// measured on the few requests one invocation sends, fell so low after a single throttled answer
+/// that it held the next call past the operation timeout (tests/integration/load.rs).
+pub fn default_retry() -> aws_config::retry::RetryConfig {
+    aws_config::retry::RetryConfig::standard().with_max_attempts(DEFAULT_MAX_ATTEMPTS)
 }
 
 /// `base` acting with other credentials (a role assumed in another account); the region, the

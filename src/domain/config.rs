@@ -21,6 +21,54 @@ pub const SWEEP_LOOKBACK_VAR: &str = "RELINK_SWEEP_LOOKBACK_HOURS";
 pub const DEFAULT_SWEEP_LOOKBACK_HOURS: u64 = 24;
 /// The longest look-back accepted (30 days).
 pub const MAX_SWEEP_LOOKBACK_HOURS: u64 = 720;
+/// relink's share of each Elastic Load Balancing API's request budget, per process, as
+/// `RATE/BURST` ([`ElbShare`]).
+pub const ELB_SHARE_VAR: &str = "RELINK_ELB_SHARE";
+
+/// How fast one process may read one Elastic Load Balancing API (version 2 and classic each) in
+/// one account and region. AWS's bucket for those reads holds 40 tokens refilled at 10 a second,
+/// and the account's people, consoles and tools draw on it too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ElbShare {
+    /// Requests a second, sustained.
+    pub per_second: u32,
+    /// Requests at once after a quiet spell.
+    pub burst: u32,
+}
+
+impl ElbShare {
+    /// The function's, per execution environment: its two environments at most (the queue's
+    /// mapping runs two at once) take 4 of the 10 tokens a second and 16 of the 40.
+    pub const FUNCTION: ElbShare = ElbShare {
+        per_second: 2,
+        burst: 8,
+    };
+    /// The CLI's, per account and region it acts in: 2 of the 10 tokens a second, 8 of the 40.
+    pub const CLI: ElbShare = ElbShare {
+        per_second: 2,
+        burst: 8,
+    };
+
+    /// `RATE/BURST`, e.g. `2/8`: a rate of 1 to 10 a second, a burst of 1 to 40 (AWS's own
+    /// bucket).
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let expected = || {
+            "RATE/BURST, e.g. 2/8: a rate of 1 to 10 requests a second and a burst of 1 to 40"
+                .to_owned()
+        };
+        let (rate, burst) = text.split_once('/').ok_or_else(expected)?;
+        let number = |t: &str, max: u32| {
+            t.trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=max).contains(n))
+        };
+        match (number(rate, 10), number(burst, 40)) {
+            (Some(per_second), Some(burst)) => Ok(ElbShare { per_second, burst }),
+            _ => Err(expected()),
+        }
+    }
+}
 
 /// The moment from which a replacement group is relinked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -128,6 +176,9 @@ pub struct Config {
     pub sweep_lookback: Duration,
     /// Take the deployment group's load balancers back from copies that no longer serve.
     pub retire_copies: bool,
+    /// relink's share of each ELB API's budget, when `RELINK_ELB_SHARE` sets one (otherwise
+    /// [`ElbShare::FUNCTION`] in the function, [`ElbShare::CLI`] in the CLI).
+    pub elb_share: Option<ElbShare>,
 }
 
 impl Default for Config {
@@ -138,6 +189,7 @@ impl Default for Config {
             attach_when: AttachWhen::default(),
             sweep_lookback: Duration::from_secs(DEFAULT_SWEEP_LOOKBACK_HOURS * 3600),
             retire_copies: true,
+            elb_share: None,
         }
     }
 }
@@ -209,12 +261,17 @@ impl Config {
                     )
                 })?,
         };
+        let elb_share = match value(ELB_SHARE_VAR) {
+            None => None,
+            Some(v) => Some(ElbShare::parse(&v).map_err(|why| invalid(ELB_SHARE_VAR, &v, why))?),
+        };
         Ok(Config {
             dry_run,
             allow_list,
             attach_when,
             sweep_lookback: Duration::from_secs(sweep_lookback_hours * 3600),
             retire_copies,
+            elb_share,
         })
     }
 }
@@ -230,6 +287,26 @@ mod tests {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn the_elb_share_is_a_rate_and_a_burst_within_aws_bucket() {
+        assert_eq!(config(&[]).unwrap().elb_share, None);
+        let share = config(&[(ELB_SHARE_VAR, " 5/20 ")]).unwrap().elb_share;
+        assert_eq!(
+            share,
+            Some(ElbShare {
+                per_second: 5,
+                burst: 20
+            })
+        );
+        for bad in ["5", "0/8", "11/8", "2/41", "two/8", "2/8/1"] {
+            let error = config(&[(ELB_SHARE_VAR, bad)]).unwrap_err().to_string();
+            assert!(
+                error.contains(ELB_SHARE_VAR) && error.contains("RATE/BURST"),
+                "{bad}: {error}"
+            );
+        }
     }
 
     #[test]

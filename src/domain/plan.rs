@@ -97,6 +97,17 @@ pub fn short_name(arn: &str) -> &str {
         .unwrap_or(arn)
 }
 
+/// The plan against the group read again just before its attach ([`Plan::recheck`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Recheck {
+    /// Nothing is missing any more: another invocation attached it.
+    Linked(Plan),
+    /// Some of what was missing arrived meanwhile: another invocation is attaching; leave it.
+    BeingLinked(Plan),
+    /// As missing as before (or more: detached meanwhile): attach what the plan says now.
+    Attach(Plan),
+}
+
 /// How one kind of attachment compares.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Diff {
@@ -160,6 +171,32 @@ impl Plan {
         Plan {
             target_groups: Diff::between(desired_target_groups, current_target_groups),
             load_balancers: Diff::between(desired_load_balancers, current_load_balancers),
+        }
+    }
+
+    /// The same desired attachments against `now`, the group as read again: what another
+    /// invocation attached in the meantime is no longer missing.
+    pub fn against(&self, now: &GroupState) -> Plan {
+        let desired = |diff: &Diff| [diff.missing.clone(), diff.present.clone()].concat();
+        Plan::new(
+            &desired(&self.target_groups),
+            &now.target_group_arns,
+            &desired(&self.load_balancers),
+            &now.load_balancer_names,
+        )
+    }
+
+    /// What the group read again just before its attach (`now`) says: linked meanwhile, being
+    /// linked by someone else (it gained some of what was missing), or still to attach.
+    pub fn recheck(&self, now: &GroupState) -> Recheck {
+        let fresh = self.against(now);
+        let missing = |p: &Plan| p.target_groups.missing.len() + p.load_balancers.missing.len();
+        if fresh.is_complete() {
+            Recheck::Linked(fresh)
+        } else if missing(&fresh) < missing(self) {
+            Recheck::BeingLinked(fresh)
+        } else {
+            Recheck::Attach(fresh)
         }
     }
 
@@ -231,6 +268,58 @@ mod tests {
             plan_group(t, &arns(&["a"]), Some(&GroupState::default())),
             Err(Unplannable::TargetGroupsNotFound(s(&["b"])))
         );
+    }
+
+    #[test]
+    fn a_plan_read_again_drops_what_was_attached_meanwhile() {
+        let plan = Plan::new(&s(&["a", "b"]), &s(&["a"]), &s(&["lb"]), &[]);
+        let meanwhile = GroupState {
+            target_group_arns: s(&["a", "b", "x"]),
+            ..GroupState::default()
+        };
+        let now = plan.against(&meanwhile);
+        assert_eq!(now.target_groups.missing, Vec::<String>::new());
+        // What was missing, then what was there.
+        assert_eq!(now.target_groups.present, s(&["b", "a"]));
+        assert_eq!(now.target_groups.extra, s(&["x"]));
+        assert_eq!(now.load_balancers.missing, s(&["lb"]));
+        let linked = GroupState {
+            target_group_arns: s(&["a", "b"]),
+            load_balancer_names: s(&["lb"]),
+            ..GroupState::default()
+        };
+        assert!(plan.against(&linked).is_complete());
+        // Detached meanwhile: missing again.
+        assert_eq!(
+            plan.against(&GroupState::default()).target_groups.missing,
+            s(&["b", "a"])
+        );
+    }
+
+    #[test]
+    fn a_recheck_tells_linked_being_linked_and_still_missing_apart() {
+        let plan = Plan::new(&s(&["a", "b"]), &[], &s(&["lb"]), &[]);
+        let group = |tgs: &[&str], lbs: &[&str]| GroupState {
+            target_group_arns: s(tgs),
+            load_balancer_names: s(lbs),
+            ..GroupState::default()
+        };
+        assert!(matches!(
+            plan.recheck(&group(&["a", "b"], &["lb"])),
+            Recheck::Linked(_)
+        ));
+        assert!(matches!(
+            plan.recheck(&group(&["a"], &[])),
+            Recheck::BeingLinked(_)
+        ));
+        assert!(matches!(
+            plan.recheck(&group(&[], &["lb"])),
+            Recheck::BeingLinked(_)
+        ));
+        match plan.recheck(&group(&["x"], &[])) {
+            Recheck::Attach(now) => assert_eq!(now.target_groups.missing, s(&["a", "b"])),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

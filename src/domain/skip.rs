@@ -53,11 +53,15 @@ pub enum SkipReason {
     /// A newer deployment of the deployment group that makes a fleet has started (or failed with
     /// traffic on its copy): the group is not its newest fleet.
     Superseded,
+    /// Some of the missing load balancers were attached between this invocation's read of the
+    /// group and its attach: another invocation (a second batch of the same deployment's
+    /// notifications) is linking it, and its notifications come back should it fail.
+    BeingLinked,
 }
 
 impl SkipReason {
     /// Every reason, in declaration order.
-    pub const ALL: [SkipReason; 21] = [
+    pub const ALL: [SkipReason; 22] = [
         SkipReason::TriggerTestMessage,
         SkipReason::InstanceNotification,
         SkipReason::DeploymentNotFound,
@@ -79,6 +83,7 @@ impl SkipReason {
         SkipReason::ReplacementGroupGone,
         SkipReason::NotLive,
         SkipReason::Superseded,
+        SkipReason::BeingLinked,
     ];
 
     /// The reason's code, as it appears in reports and logs.
@@ -105,6 +110,7 @@ impl SkipReason {
             SkipReason::ReplacementGroupGone => "replacement_group_gone",
             SkipReason::NotLive => "not_live",
             SkipReason::Superseded => "superseded",
+            SkipReason::BeingLinked => "being_linked",
         }
     }
 }

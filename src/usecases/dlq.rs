@@ -1,5 +1,6 @@
-//! `relink dlq`: the function's dead-letter queue, where Lambda's on-failure destination puts the
-//! events whose retries were exhausted. [`list`] shows what waits; [`replay`] runs each message
+//! `relink dlq`: the function's dead-letter queue, where the notification queue's redrive policy
+//! moves the messages the function failed too often (SNS envelopes, EventBridge events), and
+//! Lambda's on-failure destination the scheduled sweeps whose retries were exhausted. [`list`] shows what waits; [`replay`] runs each message
 //! through the function's use case and edge, exactly as `relink replay` does, and deletes a
 //! message only once its replay succeeded or was a skip; [`purge`] deletes what is too old to
 //! matter. Messages being worked on are hidden from other consumers and released when done.
@@ -54,6 +55,16 @@ pub fn letter(message: &sqs::Received, now: SystemTime) -> (Letter, Value) {
         Some(format!("{kind}: {text}"))
     });
     let (event, _) = invocation::unwrap_destination_record(body);
+    let event = match event.get("Type").and_then(Value::as_str) {
+        // A notification queue's message that its redrive policy moved here: an SNS envelope,
+        // replayed as the SQS record it was (an EventBridge event is replayed as it is).
+        Some("Notification") => serde_json::json!({"Records": [{
+            "eventSource": "aws:sqs",
+            "messageId": message.message_id,
+            "body": message.body,
+        }]}),
+        _ => event,
+    };
     let deployments = crate::domain::event::decode(&event)
         .map(|decoded| decoded.deployment_ids())
         .unwrap_or_default();
@@ -238,6 +249,19 @@ mod tests {
             letter.error.as_deref(),
             Some("Relink.Failed: 1 of 1 record(s) failed")
         );
+    }
+
+    #[test]
+    fn a_notification_queues_sns_envelope_is_replayed_as_its_sqs_record() {
+        // The body of the sample SQS event: an SNS envelope, as the topic delivers it.
+        let sample: Value =
+            serde_json::from_str(include_str!("../../events/sqs-sns-success.json")).unwrap();
+        let envelope: Value =
+            serde_json::from_str(sample["Records"][0]["body"].as_str().unwrap()).unwrap();
+        let (letter, replayed) = letter(&received(envelope.clone()), SystemTime::UNIX_EPOCH);
+        assert_eq!(letter.deployments, ["d-75I7MBT7C"]);
+        assert_eq!(replayed["Records"][0]["body"], envelope.to_string());
+        assert_eq!(replayed["Records"][0]["messageId"], "m-1");
     }
 
     #[test]

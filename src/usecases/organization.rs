@@ -13,7 +13,7 @@
 //! pair the single-region audit's rule: only live groups are attached to.
 
 use crate::aws::{self, account, organizations, sts, with_credentials, Clients};
-use crate::domain::config::{AllowList, Config};
+use crate::domain::config::{AllowList, Config, ElbShare};
 use crate::domain::error::AwsError;
 use crate::usecases::audit::{audit, AuditReport, AuditRow, AuditSummary};
 use aws_config::SdkConfig;
@@ -364,7 +364,8 @@ async fn audit_pairs(
         .map(|(account, region, session)| {
             let done = &done;
             async move {
-                let clients = Clients::in_region(&session, &region);
+                let clients = Clients::in_region(&session, &region)
+                    .with_elb_share(config.elb_share.unwrap_or(ElbShare::CLI));
                 let result = audit(&clients, config, filter, fix, &|_, _| {}).await;
                 progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
                 (account, region, result)

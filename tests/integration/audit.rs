@@ -160,6 +160,9 @@ fn audit_reports_exactly_the_drift_and_fix_heals_it() {
         // running deployments; the deployments whose copies the deployment groups name; those
         // of the copies found among the region's groups (whose deployments are they?)
         ("codedeploy:BatchGetDeployments", 3),
+        // api's running deployment: has CodeDeploy routed every replacement instance yet? (The
+        // emulator's world keeps no targets for it, so the answer cannot spare the ELB read.)
+        ("codedeploy:ListDeploymentTargets", 1),
         ("elasticloadbalancing:DescribeTargetGroups", 1),
         // The groups audited, and every group of the region (retired ones holding attachments).
         ("autoscaling:DescribeAutoScalingGroups", 2),

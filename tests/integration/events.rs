@@ -64,6 +64,11 @@ fn expected(name: &str) -> (EventShape, Vec<&'static str>) {
                 "deployment:d-8K2XH4RTQ/api/api-bg",
             ],
         ),
+        // The template's notification queue: an EventBridge rule's event as an SQS body.
+        "sqs-eventbridge-instance-success.json" => (
+            EventShape::Sqs,
+            vec!["instance-success:d-75I7MBT7C/web/web-bg/i-0a1b2c3d4e5f67890"],
+        ),
         other => panic!("events/{other} has no expectation: add it to tests/integration/events.rs"),
     }
 }

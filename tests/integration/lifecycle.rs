@@ -40,8 +40,8 @@ fn a_replacement_instance_success_links_the_running_deployments_copy_in_both_for
         assert_eq!(first["outcome"], "relinked", "{form}: {first}");
         assert_eq!(first["instance_id"], instances[0].as_str());
         // The deployment, its deployment group (an instance-level message names none), the
-        // groups, the evidence, the attach.
-        assert_eq!(first["aws_rounds"], 5, "{first}");
+        // groups, the evidence, the group again, the attach.
+        assert_eq!(first["aws_rounds"], 6, "{first}");
         assert_live_and_linked(&mut emulator, G1);
 
         // The next instance's success: an already-linked check of three rounds (an

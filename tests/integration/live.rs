@@ -343,7 +343,7 @@ fn a_fleet_scaled_to_zero_and_idle_load_balancers_are_linked_for_the_morning() {
         (Some("relinked"), Some(true)),
         "{report}"
     );
-    assert_eq!(report["aws_rounds"], 5, "{report}");
+    assert_eq!(report["aws_rounds"], 6, "{report}");
     // Back in the morning: the new instances are registered by the attachment.
     emulator.scale(G1, 2);
     assert_live_and_linked(&mut emulator, G1);

@@ -13,6 +13,8 @@
 //! - `origin`: notifications of another account or region refused before any call;
 //! - `faults`: injected faults, asserted on the outcome and the requests made;
 //! - `retire`: the deployment group reconciled: the two harms it repairs, and what it keeps;
+//! - `load`: a 500-instance deployment and hard throttling, through the queue the template builds
+//!   and warm environments of the Lambda binary (tests/emulator/load.py);
 //! - `walk`: seeded stories stepped through CodeDeploy's lifecycle (tests/emulator/lifecycle.py),
 //!   the rule's invariants checked after every call.
 //!
@@ -29,6 +31,7 @@ mod faults;
 mod fixtures;
 mod lifecycle;
 mod live;
+mod load;
 mod metrics;
 mod mocks;
 mod organization;

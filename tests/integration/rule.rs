@@ -97,11 +97,16 @@ fn a_copy_codedeploy_is_still_rerouting_to_is_attached_on_no_path_until_the_last
         let report = deliver(&emulator, &first[0], form);
         assert_eq!(report["reason"], "rerouting", "{form}: {report}");
         assert!(
-            report["detail"]
-                .as_str()
-                .unwrap()
-                .contains("not routed to yet"),
+            report["detail"].as_str().unwrap().contains(
+                "3 of its replacement instance(s) not routed to yet, by CodeDeploy's own count"
+            ),
             "{report}"
+        );
+        // CodeDeploy's own count said so: no load balancer was read for it.
+        let requests = emulator.requests();
+        assert!(
+            !requests.contains_key(TARGET_HEALTH) && !requests.contains_key(INSTANCE_HEALTH),
+            "{requests:?}"
         );
         for args in [
             &["--json", "sweep"][..],
@@ -143,7 +148,7 @@ fn deployments_codedeploy_starts_by_itself_never_supersede_the_fleet() {
         assert_eq!(own["outcome"], "relinked", "{form}: {own}");
         assert_eq!(own["replacement_group"], g1.as_str(), "{own}");
         assert_eq!(
-            own["aws_rounds"], 5,
+            own["aws_rounds"], 6,
             "the newer deployment's creator read: {own}"
         );
         assert_eq!(attached(&mut emulator, &g1), 3);

@@ -112,8 +112,12 @@ fn sweep_heals_in_progress_and_missed_deployments_and_leaves_the_rest() {
         // the deployment groups of the deployments relink reconciles, per application: web,
         // api, shop, pay, docs (batch's is in place)
         ("codedeploy:BatchGetDeploymentGroups", 5),
+        // api's running deployment: has CodeDeploy routed every replacement instance yet? (The
+        // world keeps no targets for it: the answer cannot spare the ELB read.)
+        ("codedeploy:ListDeploymentTargets", 1),
         ("elasticloadbalancing:DescribeTargetGroups", 1),
-        ("autoscaling:DescribeAutoScalingGroups", 1),
+        // The groups, then web-bg's and shop-bg's copies again just before their attaches.
+        ("autoscaling:DescribeAutoScalingGroups", 3),
         // web-bg-tg-1 and -2 (web, running), api-bg-tg-1 (api, not serving yet), shop-bg-tg-1
         ("elasticloadbalancing:DescribeTargetHealth", 4),
         ("elasticloadbalancing:DescribeInstanceHealth", 1), // shop-bg-clb-1

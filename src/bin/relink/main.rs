@@ -212,7 +212,12 @@ fn quiet_on_closed_pipe() {
 pub(crate) type AwsChoice<'a> = (Option<&'a str>, Option<&'a str>);
 
 pub(crate) async fn clients((region, profile): AwsChoice<'_>) -> Clients {
-    Clients::from_env_with(region, profile).await
+    use codedeploy_relink::domain::config::{Config, ElbShare};
+    // The configuration was checked at start-up; RELINK_ELB_SHARE overrides the CLI's share.
+    let share = Config::from_env().ok().and_then(|c| c.elb_share);
+    Clients::from_env_with(region, profile)
+        .await
+        .with_elb_share(share.unwrap_or(ElbShare::CLI))
 }
 
 /// Logs go to standard error. By default only warnings that are news: the reports themselves are

@@ -1,6 +1,7 @@
 //! SNS and SQS events: every record read, each into its own item (an SQS message's body is an
-//! SNS envelope or a raw trigger message).
+//! SNS envelope, an EventBridge event or a raw trigger message).
 
+use super::eventbridge::decode_eventbridge;
 use super::{classify_message, EventShape, Item, Notification};
 use crate::domain::error::InputError;
 use aws_lambda_events::sns::{SnsMessage, SnsRecord};
@@ -91,12 +92,18 @@ pub(super) fn decode_sqs_record(location: String, record: &Value) -> Item {
     }
 }
 
-/// An SQS body is either an SNS envelope (the default for SNS → SQS subscriptions) or, with raw
-/// message delivery, the trigger message itself.
+/// An SQS body is an SNS envelope (the default for SNS → SQS subscriptions), an EventBridge
+/// event (a rule whose target is the queue) or, with raw message delivery, the trigger message
+/// itself.
 pub(super) fn classify_sqs_body(body: &str, location: &str) -> Result<Notification, InputError> {
-    let envelope = serde_json::from_str::<Value>(body)
-        .ok()
-        .filter(|v| v.get("Type").and_then(Value::as_str) == Some("Notification"));
+    let parsed = serde_json::from_str::<Value>(body).ok();
+    if let Some(event) = parsed.as_ref().filter(|v| v.get("detail-type").is_some()) {
+        return decode_eventbridge(event).map_err(|error| InputError {
+            location: error.location.replacen("event", location, 1),
+            ..error
+        });
+    }
+    let envelope = parsed.filter(|v| v.get("Type").and_then(Value::as_str) == Some("Notification"));
     match envelope {
         Some(envelope) => {
             let sns = serde_json::from_value::<SnsMessage>(envelope).map_err(|e| {

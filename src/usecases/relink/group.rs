@@ -12,7 +12,8 @@ use crate::domain::job::{Ending, Job, Step};
 use crate::domain::live::{assess, repair, superseded, Liveness, Registrations, Sibling};
 use crate::domain::plan::{plan_group, Plan, Unplannable};
 use std::collections::HashMap;
-use std::time::SystemTime;
+
+mod attach;
 
 /// One group's job from round 2 on: its record gains what each round finds and counts the rounds.
 pub(super) struct Flight<'a> {
@@ -67,6 +68,17 @@ impl<'a> Flight<'a> {
         let siblings: Vec<Sibling> = self.read.iter().map(|d| sibling(d, false)).collect();
         if let Some((_, why)) = superseded(&target.copy_of, &siblings) {
             return self.superseded(target, &why);
+        }
+        // And CodeDeploy's own count, read beside round 2, already says it still reroutes: no
+        // load balancer need be read to leave the copy alone.
+        if let Some(unrouted) = unrouted(target, state) {
+            return Ending::Skipped(Skip::new(
+                SkipReason::Rerouting,
+                format!(
+                    "CodeDeploy is still rerouting traffic to {}: {unrouted} of its replacement instance(s) not routed to yet, by CodeDeploy's own count",
+                    target.group
+                ),
+            ));
         }
         let instances = state
             .described
@@ -131,25 +143,6 @@ impl<'a> Flight<'a> {
                 Ok(())
             }
         }
-    }
-
-    /// The attach round: what is missing, attached.
-    async fn attach(&mut self, clients: &Clients, target: &RelinkTarget, plan: &Plan) -> Ending {
-        self.job.round();
-        let (attached, failures) = attach(clients, &target.group, plan).await;
-        self.job.attached_target_groups = attached.target_groups;
-        self.job.attached_load_balancers = attached.load_balancers;
-        if !failures.is_empty() {
-            return Ending::Failed(RelinkError::Attach {
-                subject: self.job.subject.describe(),
-                group: target.group.clone(),
-                failures,
-            });
-        }
-        if let Stage::Settled { since: Some(since) } = target.stage {
-            self.job.attach_delay = SystemTime::now().duration_since(since).ok();
-        }
-        Ending::Relinked
     }
 
     /// Compares the group's desired attachments with its own, from round 2. Pure.
@@ -271,6 +264,24 @@ impl<'a> Flight<'a> {
     }
 }
 
+/// How many replacement instances CodeDeploy says it has not routed traffic to yet, when the
+/// group's deployment still reroutes and that is some; a count that could not be read says
+/// nothing (the load balancers will).
+fn unrouted(target: &RelinkTarget, state: &State) -> Option<usize> {
+    if !matches!(target.stage, Stage::Running { rerouting: true }) {
+        return None;
+    }
+    let id = target.copy_of.deployment_id.as_deref()?;
+    match state.unrouted.get(id)? {
+        Ok(0) => None,
+        Ok(count) => Some(*count),
+        Err(error) => {
+            tracing::warn!(%error, "CodeDeploy's count of the instances it rerouted could not be read; the load balancers decide");
+            None
+        }
+    }
+}
+
 /// The skip for a group the rule keeps out: traffic has not moved to a running deployment's copy
 /// yet, or a settled group is not the live fleet.
 fn not_live(stage: Stage, evidence: String) -> Ending {
@@ -357,14 +368,14 @@ async fn read_traffic(clients: &Clients, plan: &Plan) -> Result<Registrations, A
             if target_groups.is_empty() {
                 Ok(HashMap::new())
             } else {
-                elbv2::traffic(&clients.elbv2, target_groups).await
+                elbv2::traffic(&clients.elbv2, &clients.elbv2_pace, target_groups).await
             }
         },
         async {
             if load_balancers.is_empty() {
                 Ok(HashMap::new())
             } else {
-                elb::traffic(&clients.elb, load_balancers).await
+                elb::traffic(&clients.elb, &clients.elb_pace, load_balancers).await
             }
         },
     );
@@ -372,33 +383,4 @@ async fn read_traffic(clients: &Clients, plan: &Plan) -> Result<Registrations, A
         target_groups: target_groups?,
         load_balancers: load_balancers?,
     })
-}
-
-/// What the attach round attached.
-#[derive(Default)]
-struct Attached {
-    target_groups: Vec<String>,
-    load_balancers: Vec<String>,
-}
-
-/// The attach round for one group: each batch of target groups, then each batch of classic load
-/// balancers, one call after another. A failed call does not stop the others; the report says
-/// what was attached and what is still missing.
-async fn attach(clients: &Clients, group: &str, plan: &Plan) -> (Attached, Vec<AwsError>) {
-    let client = &clients.autoscaling;
-    let mut attached = Attached::default();
-    let mut failures = Vec::new();
-    for batch in plan.target_groups.batches() {
-        match autoscaling::attach_target_groups(client, group, batch).await {
-            Ok(()) => attached.target_groups.extend_from_slice(batch),
-            Err(error) => failures.push(error),
-        }
-    }
-    for batch in plan.load_balancers.batches() {
-        match autoscaling::attach_load_balancers(client, group, batch).await {
-            Ok(()) => attached.load_balancers.extend_from_slice(batch),
-            Err(error) => failures.push(error),
-        }
-    }
-    (attached, failures)
 }

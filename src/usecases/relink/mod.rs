@@ -17,7 +17,10 @@
 //! 2. `DescribeTargetGroups` ∥ `DescribeAutoScalingGroups` (the groups to link and every copy of
 //!    the deployment groups' deployments) ∥ `BatchGetDeployments` (the deployments listed),
 //!    batched across all jobs: what should be attached, what is, and which copies hold the
-//!    deployment groups' load balancers; a group that misses nothing ends here, already linked;
+//!    deployment groups' load balancers; a group that misses nothing ends here, already linked.
+//!    Beside it, for a deployment that reroutes, `ListDeploymentTargets`: CodeDeploy's own count
+//!    of the replacement instances it has not routed to yet; any left, and the copy is left alone
+//!    (`rerouting`) without a load balancer read;
 //! 3. for each group that misses something, just before its attach: `DescribeTargetHealth` ∥
 //!    `DescribeInstanceHealth` for the load balancers to attach ∥ `ListDeployments` of its
 //!    deployment group created since the group's own deployment; only when that lists others,
@@ -28,10 +31,12 @@
 //! 4. only for the outage repair (a load balancer serves no instance at all):
 //!    `GetDeploymentGroup`, unless already read: does CodeDeploy name the group as its
 //!    deployment group's fleet?
-//! 5. the attach and detach calls: one group's calls one after another (Auto Scaling answers
-//!    concurrent changes to one group with `ResourceContention`), different groups concurrently.
+//! 5. `DescribeAutoScalingGroups` of the group again, then the attach and detach calls: one
+//!    group's calls one after another (Auto Scaling answers concurrent changes to one group with
+//!    `ResourceContention`), different groups concurrently. What another invocation attached since
+//!    round 2 is not attached again ([`crate::domain::plan::Plan::recheck`]).
 //!
-//! So a relink that attaches takes 4 sequential rounds (one more when its deployment group has
+//! So a relink that attaches takes 5 sequential rounds (one more when its deployment group has
 //! newer deployments, one more for the outage repair), an already linked group 2, a skip decided
 //! from the deployment alone 1. Jobs for the same Auto Scaling group (two records of one
 //! deployment, a deployment and its instances' successes) are one job: the first leads, the

@@ -28,37 +28,7 @@ pub async fn relink(
     home: &Home,
     notified: &[(&DeploymentRef, &str)],
 ) -> Vec<Attempt> {
-    let mut jobs: Vec<Job> = notified
-        .iter()
-        .map(|(n, source)| {
-            let mut job = Job::new(Subject::notified(source, n));
-            if let Err(error) = check_origin(n, home) {
-                job.end(Ending::Failed(RelinkError::Foreign {
-                    subject: job.subject.describe(),
-                    error,
-                }));
-            }
-            job
-        })
-        .collect();
-    let mut ids: Vec<&str> = Vec::new();
-    let mut named: Vec<Key> = Vec::new();
-    for ((n, _), job) in notified.iter().zip(&jobs) {
-        if !matches!(job.step, Step::Read) {
-            continue;
-        }
-        if !ids.contains(&n.deployment_id.as_str()) {
-            ids.push(&n.deployment_id);
-        }
-        // Only deployment-level messages: they are few, and the instance-level ones of other
-        // kinds of deployment (in-place, with the EventBridge rule) many.
-        if let (None, Some(a), Some(g)) = (&n.instance, &n.application, &n.deployment_group) {
-            let key = (a.clone(), g.clone());
-            if !named.contains(&key) {
-                named.push(key);
-            }
-        }
-    }
+    let (mut jobs, ids, named) = first_round(notified, home);
     let since = lookback_start(config);
     let (read, observed) = tokio::join!(
         futures::stream::iter(ids)
@@ -115,6 +85,46 @@ pub async fn relink(
     reconcile(clients, config, config.dry_run, jobs, observed)
         .await
         .finish(config.dry_run)
+}
+
+/// The jobs of the notified deployments (those from another account or region already failed),
+/// the deployments round 1 reads, and the deployment groups deployment-level messages name.
+fn first_round<'n>(
+    notified: &'n [(&DeploymentRef, &str)],
+    home: &Home,
+) -> (Vec<Job>, Vec<&'n str>, Vec<Key>) {
+    let jobs: Vec<Job> = notified
+        .iter()
+        .map(|(n, source)| {
+            let mut job = Job::new(Subject::notified(source, n));
+            if let Err(error) = check_origin(n, home) {
+                job.end(Ending::Failed(RelinkError::Foreign {
+                    subject: job.subject.describe(),
+                    error,
+                }));
+            }
+            job
+        })
+        .collect();
+    let mut ids: Vec<&'n str> = Vec::new();
+    let mut named: Vec<Key> = Vec::new();
+    for ((n, _), job) in notified.iter().zip(&jobs) {
+        if !matches!(job.step, Step::Read) {
+            continue;
+        }
+        if !ids.contains(&n.deployment_id.as_str()) {
+            ids.push(&n.deployment_id);
+        }
+        // Only deployment-level messages: they are few, and the instance-level ones of other
+        // kinds of deployment (in-place, with the EventBridge rule) many.
+        if let (None, Some(a), Some(g)) = (&n.instance, &n.application, &n.deployment_group) {
+            let key = (a.clone(), g.clone());
+            if !named.contains(&key) {
+                named.push(key);
+            }
+        }
+    }
+    (jobs, ids, named)
 }
 
 /// Where the look-back starts: the deployments created since are those whose copies a reconcile

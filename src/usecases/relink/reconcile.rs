@@ -10,7 +10,7 @@ use super::state::{read_state, State};
 use super::{GroupOutcome, Reconciled, Retired};
 use crate::aws::{Clients, MAX_CONCURRENT_CALLS};
 use crate::domain::config::Config;
-use crate::domain::decision::{decide_group, Decision, DeploymentFacts, RelinkTarget};
+use crate::domain::decision::{decide_group, Decision, DeploymentFacts, RelinkTarget, Stage};
 use crate::domain::error::{AwsError, RelinkError};
 use crate::domain::job::{Job, Step, Subject};
 use futures::StreamExt;
@@ -73,11 +73,13 @@ pub async fn reconcile(
 }
 
 /// What round 2 reads: target group names, Auto Scaling groups (to link; every copy of the
-/// deployment groups' deployments), deployments not read yet.
+/// deployment groups' deployments), deployments not read yet, and the deployments whose copies
+/// are to be linked while they still reroute (CodeDeploy's own count of what it has not routed).
 struct Reads {
     names: Vec<String>,
     groups: Vec<String>,
     deployments: Vec<String>,
+    rerouting: Vec<String>,
 }
 
 impl Reads {
@@ -106,10 +108,15 @@ impl Reads {
             .filter(|name| !linking.contains(name))
             .collect();
         let to_read: Vec<String> = settled.iter().flat_map(|o| o.to_read()).collect();
+        let rerouting = targets
+            .iter()
+            .filter(|t| matches!(t.stage, Stage::Running { rerouting: true }))
+            .filter_map(|t| t.copy_of.deployment_id.as_ref());
         Reads {
             names,
             groups: distinct(targets.iter().map(|t| &t.group).chain(&copies)),
             deployments: distinct(to_read.iter()),
+            rerouting: distinct(rerouting),
         }
     }
 }
@@ -124,7 +131,14 @@ async fn links(
     observed: &[Observed],
     reads: &Reads,
 ) -> State {
-    let state = read_state(clients, &reads.names, &reads.groups, &reads.deployments).await;
+    let state = read_state(
+        clients,
+        &reads.names,
+        &reads.groups,
+        &reads.deployments,
+        &reads.rerouting,
+    )
+    .await;
     let read: &[DeploymentFacts] = state.deployments.as_deref().unwrap_or(&[]);
     for job in jobs.iter_mut() {
         if let Step::Link(target) = &mut job.step {

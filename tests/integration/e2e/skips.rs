@@ -210,6 +210,9 @@ fn traffic_not_shifted_is_skipped_until_it_shifts() {
             (GET, 1),
             (GET_GROUP, 1),
             (LIST, 2),
+            // CodeDeploy's count of what it has not routed (beside round 2): none here, so the
+            // load balancers decide.
+            ("codedeploy:ListDeploymentTargets", 1),
             (DESCRIBE_TG, 1),
             (DESCRIBE_ASG, 1),
             (TARGET_HEALTH, 1)

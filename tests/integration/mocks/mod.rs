@@ -27,8 +27,10 @@ use aws_sdk_elasticloadbalancingv2::types::{
     TargetDescription, TargetGroup, TargetHealth, TargetHealthDescription, TargetHealthStateEnum,
 };
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+use codedeploy_relink::aws::pace::Pace;
 use codedeploy_relink::aws::Clients;
 use codedeploy_relink::domain::config::Config;
+use codedeploy_relink::domain::config::ElbShare;
 use codedeploy_relink::domain::report::Outcome;
 use codedeploy_relink::usecases::invocation::{Caller, Relinker};
 use codedeploy_relink::usecases::invocation::{InvocationError, Response};
@@ -305,8 +307,19 @@ pub(crate) fn clients(codedeploy: &[&Rule], elbv2: &[&Rule], autoscaling: &[&Rul
         ),
         before_change: None,
         account: Default::default(),
+        target_groups: Default::default(),
+        // The sequences here are about rounds and answers, not pace (the end-to-end and load
+        // tests hold the shipped share): no waiting.
+        elbv2_pace: Arc::new(Pace::new(UNPACED)),
+        elb_pace: Arc::new(Pace::new(UNPACED)),
     }
 }
+
+/// A share no mock sequence reaches.
+const UNPACED: ElbShare = ElbShare {
+    per_second: 10_000,
+    burst: 10_000,
+};
 
 /// How one invocation ended, as the Lambda edge answers it.
 pub(crate) struct Invocation {

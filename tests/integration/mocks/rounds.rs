@@ -145,8 +145,8 @@ async fn deployments_codedeploy_made_by_itself_do_not_supersede_and_cost_one_rou
     );
     assert_eq!(aws.attach_tg.num_calls(), 1);
     assert_eq!(
-        report.aws_rounds, 5,
-        "one round more than an attach with no sibling"
+        report.aws_rounds, 6,
+        "one round more than an attach with no sibling (4, and the group read again before the attach)"
     );
 }
 
@@ -213,4 +213,56 @@ async fn a_newer_deployment_that_starts_after_round_two_is_caught_just_before_th
         report.aws_rounds, 4,
         "GetDeployment, describe, evidence, creators"
     );
+}
+
+/// The copy as a second invocation reads it just before its attach, when the first one has
+/// attached `arns` meanwhile.
+fn linked_meanwhile(arns: &'static [usize]) -> Rule {
+    mock!(aws_sdk_autoscaling::Client::describe_auto_scaling_groups)
+        .sequence()
+        .output(group_output)
+        .output(move || {
+            let mut output = group_output();
+            if let Some(group) = output
+                .auto_scaling_groups
+                .as_mut()
+                .and_then(|g| g.first_mut())
+            {
+                group.target_group_arns = Some(arns.iter().map(|&i| tg_arn(&tg_name(i))).collect());
+            }
+            output
+        })
+        .repeatedly()
+        .build()
+}
+
+#[tokio::test]
+async fn a_copy_another_invocation_is_linking_is_left_to_it() {
+    let aws = Aws {
+        describe_asg: linked_meanwhile(&[0]),
+        ..Aws::deployment(2, &[])
+    };
+    let invocation = aws.invoke().await;
+    assert!(invocation.error.is_none(), "{:?}", invocation.error);
+    let report = &invocation.response.reports[0];
+    assert_eq!(report.reason.map(|r| r.code()), Some("being_linked"));
+    assert_eq!(aws.attach_tg.num_calls(), 0);
+    assert_eq!(
+        aws.describe_asg.num_calls(),
+        2,
+        "round 2, and again before the attach"
+    );
+}
+
+#[tokio::test]
+async fn a_copy_another_invocation_linked_is_already_linked() {
+    let aws = Aws {
+        describe_asg: linked_meanwhile(&[0, 1]),
+        ..Aws::deployment(2, &[])
+    };
+    let invocation = aws.invoke().await;
+    assert!(invocation.error.is_none(), "{:?}", invocation.error);
+    let report = &invocation.response.reports[0];
+    assert_eq!(report.outcome, Outcome::AlreadyLinked);
+    assert_eq!(aws.attach_tg.num_calls(), 0);
 }

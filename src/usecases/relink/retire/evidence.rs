@@ -16,19 +16,9 @@ pub(super) struct Evidence {
     pub traffic: Registrations,
 }
 
-/// The evidence round: every read concurrently; and, when the look-back lists deployments not
-/// read yet, one round more that reads them (a status relink does not know keeps the deployment
-/// group from rest, and no listing filtered by status shows it) -> the evidence, and the rounds
-/// beyond the first.
-pub(super) async fn evidence(
-    clients: &Clients,
-    Options { dry_run, since, .. }: Options,
-    seen: &Seen<'_>,
-    candidates: &[Candidate<'_>],
-    targets: &[String],
-) -> Result<(Evidence, u8), AwsError> {
-    let (application, group) = (&seen.facts.application, &seen.facts.deployment_group);
-    let names: Vec<String> = candidates.iter().map(|c| c.group.to_owned()).collect();
+/// The deployment group's target groups (of `targets`) and classic load balancers that some
+/// candidate holds, each once.
+fn held(candidates: &[Candidate<'_>], targets: &[String]) -> (Vec<String>, Vec<String>) {
     let mut target_groups: Vec<String> = Vec::new();
     let mut load_balancers: Vec<String> = Vec::new();
     for Candidate { held, .. } in candidates {
@@ -43,6 +33,23 @@ pub(super) async fn evidence(
             }
         }
     }
+    (target_groups, load_balancers)
+}
+
+/// The evidence round: every read concurrently; and, when the look-back lists deployments not
+/// read yet, one round more that reads them (a status relink does not know keeps the deployment
+/// group from rest, and no listing filtered by status shows it) -> the evidence, and the rounds
+/// beyond the first.
+pub(super) async fn evidence(
+    clients: &Clients,
+    Options { dry_run, since, .. }: Options,
+    seen: &Seen<'_>,
+    candidates: &[Candidate<'_>],
+    targets: &[String],
+) -> Result<(Evidence, u8), AwsError> {
+    let (application, group) = (&seen.facts.application, &seen.facts.deployment_group);
+    let names: Vec<String> = candidates.iter().map(|c| c.group.to_owned()).collect();
+    let (target_groups, load_balancers) = held(candidates, targets);
     let announce = async {
         if let Some(before) = &clients.before_change {
             before.call(dry_run).await;
@@ -57,13 +64,13 @@ pub(super) async fn evidence(
         async {
             match target_groups.is_empty() {
                 true => Ok(HashMap::new()),
-                false => elbv2::traffic(&clients.elbv2, &target_groups).await,
+                false => elbv2::traffic(&clients.elbv2, &clients.elbv2_pace, &target_groups).await,
             }
         },
         async {
             match load_balancers.is_empty() {
                 true => Ok(HashMap::new()),
-                false => elb::traffic(&clients.elb, &load_balancers).await,
+                false => elb::traffic(&clients.elb, &clients.elb_pace, &load_balancers).await,
             }
         },
         announce,
