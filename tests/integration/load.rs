@@ -45,8 +45,19 @@ fn elb_reads(figures: &Value) -> u64 {
         .unwrap_or(0)
 }
 
-/// Linked once, nothing lost, within relink's share of the ELB budget.
+/// Linked with one call of each attach, nothing lost, within relink's share of the ELB budget.
 fn assert_held(figures: &Value) {
+    assert_linked(figures);
+    for action in [
+        "autoscaling:AttachLoadBalancerTargetGroups",
+        "autoscaling:AttachLoadBalancers",
+    ] {
+        assert_eq!(calls(figures, action), 1, "{action}: {figures}");
+    }
+}
+
+/// Linked, nothing lost, within relink's share of the ELB budget.
+fn assert_linked(figures: &Value) {
     assert_eq!(figures["copy_linked"], true, "{figures}");
     assert_eq!(figures["unlinked"], serde_json::json!([]), "{figures}");
     assert_eq!(figures["dead_letters"], 0, "{figures}");
@@ -56,12 +67,6 @@ fn assert_held(figures: &Value) {
         figures["records"], figures["notifications"],
         "every notification read once: {figures}"
     );
-    for action in [
-        "autoscaling:AttachLoadBalancerTargetGroups",
-        "autoscaling:AttachLoadBalancers",
-    ] {
-        assert_eq!(calls(figures, action), 1, "{action}: {figures}");
-    }
     assert_eq!(
         figures["beyond_share"],
         serde_json::json!({"elbv2": 0, "elb": 0}),
@@ -118,7 +123,9 @@ fn one_at_a_time_each_invocation_asks_codedeploy_before_any_load_balancer() {
 }
 
 /// Budgets a fraction of AWS's: relink is throttled, backs off and finishes, and no record fails
-/// for throttling alone.
+/// for throttling alone. An attach held back by throttling lengthens the moment between the other
+/// invocation's last read and its attach, so both may attach what the copy still misses (the race
+/// docs/how-it-works.md describes): each invocation at most once.
 #[test]
 fn throttled_hard_relink_backs_off_and_finishes() {
     let figures = story(&[
@@ -131,7 +138,15 @@ fn throttled_hard_relink_backs_off_and_finishes() {
         "--throttle",
         "codedeploy=2/0.5,autoscaling=2/0.5,elbv2=2/0.5,elb=2/0.5",
     ]);
-    assert_held(&figures);
+    assert_linked(&figures);
+    let invocations = figures["invocations"].as_u64().unwrap();
+    for action in [
+        "autoscaling:AttachLoadBalancerTargetGroups",
+        "autoscaling:AttachLoadBalancers",
+    ] {
+        let attached = calls(&figures, action);
+        assert!((1..=invocations).contains(&attached), "{action}: {figures}");
+    }
     let throttled: u64 = figures["throttled"]
         .as_object()
         .map(|t| t.values().filter_map(Value::as_u64).sum())
