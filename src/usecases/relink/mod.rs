@@ -52,8 +52,9 @@ mod reconcile;
 mod retire;
 mod state;
 
-pub use notified::{lookback_start, relink};
+pub use notified::relink;
 pub use observe::{Key, Observed};
+pub use reconcile::lookback_start;
 pub use reconcile::reconcile;
 pub use retire::Retired;
 

@@ -3,7 +3,7 @@
 //! deployment groups only the API names.
 
 use super::observe::{observe, Key, Observed};
-use super::reconcile::reconcile;
+use super::reconcile::{lookback_start, reconcile};
 use crate::aws::{codedeploy, Clients, MAX_CONCURRENT_CALLS};
 use crate::domain::config::Config;
 use crate::domain::crosscheck::{check_names, check_origin, Home};
@@ -14,7 +14,6 @@ use crate::domain::job::{Ending, Job, Step, Subject};
 use crate::domain::report::Attempt;
 use futures::StreamExt;
 use std::collections::{HashMap, HashSet};
-use std::time::SystemTime;
 use tracing::instrument;
 
 /// Reconciles the deployment groups of the deployments notifications name, one job per
@@ -125,14 +124,6 @@ fn first_round<'n>(
         }
     }
     (jobs, ids, named)
-}
-
-/// Where the look-back starts: the deployments created since are those whose copies a reconcile
-/// looks at.
-pub fn lookback_start(config: &Config) -> SystemTime {
-    SystemTime::now()
-        .checked_sub(config.sweep_lookback)
-        .unwrap_or(SystemTime::UNIX_EPOCH)
 }
 
 /// The decision about one notification, from round 1's answer; the deployment's facts when its

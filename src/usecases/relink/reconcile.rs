@@ -3,7 +3,6 @@
 //! the deployment groups' retirements, and what came of each.
 
 use super::group::Flight;
-use super::notified::lookback_start;
 use super::observe::Observed;
 use super::retire::{predecessors, retire, Options, Predecessors, Seen};
 use super::state::{read_state, State};
@@ -16,6 +15,7 @@ use crate::domain::job::{Job, Step, Subject};
 use futures::StreamExt;
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
+use std::time::SystemTime;
 
 /// Rounds 2 to 5 for any number of jobs and deployment groups, then the deployment groups'
 /// retirements. Jobs that are already decided pass through unchanged; jobs for a group another
@@ -356,4 +356,12 @@ fn leaders(jobs: &[Job]) -> Vec<Option<usize>> {
 fn distinct<'a>(items: impl Iterator<Item = &'a String>) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
     items.filter(|i| seen.insert(*i)).cloned().collect()
+}
+
+/// Where the look-back starts: the deployments created since are those whose copies a reconcile
+/// looks at.
+pub fn lookback_start(config: &Config) -> SystemTime {
+    SystemTime::now()
+        .checked_sub(config.sweep_lookback)
+        .unwrap_or(SystemTime::UNIX_EPOCH)
 }
