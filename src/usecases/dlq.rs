@@ -1,9 +1,10 @@
 //! `relink dlq`: the function's dead-letter queue, where the notification queue's redrive policy
 //! moves the messages the function failed too often (SNS envelopes, EventBridge events), and
-//! Lambda's on-failure destination the scheduled sweeps whose retries were exhausted. [`list`] shows what waits; [`replay`] runs each message
-//! through the function's use case and edge, exactly as `relink replay` does, and deletes a
-//! message only once its replay succeeded or was a skip; [`purge`] deletes what is too old to
-//! matter. Messages being worked on are hidden from other consumers and released when done.
+//! Lambda's on-failure destination the scheduled sweeps whose retries were exhausted. [`list`]
+//! shows what waits; [`replay`] runs each message through the function's use case and edge,
+//! exactly as `relink replay` does, and deletes a message only once its replay succeeded or was a
+//! skip; [`purge`] deletes what is too old to matter. Messages being worked on are hidden from
+//! other consumers and released when done.
 
 use crate::aws::{sqs, Clients};
 use crate::domain::error::AwsError;

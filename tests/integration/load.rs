@@ -2,7 +2,8 @@
 //! played step by step with throttling on, every notification delivered the way the template
 //! delivers it (the queue, the event source mapping with template.yaml's batch size, concurrency
 //! and receive count) to warm environments of the real Lambda binary. The batching window is a
-//! tenth of the template's, so that a test lasts seconds; bench/load_bench.py runs the template's.
+//! tenth of the template's or less, so that a test lasts seconds; bench/load_bench.py runs the
+//! template's.
 
 use crate::emulator::python;
 use serde_json::Value;
